@@ -1,0 +1,43 @@
+"""The catalog (input) and the rows rejected from it."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from catalog_schemas._fields import field, schema
+
+CATALOG_REQUIRED = ("track_id", "artist", "title")
+DURATION_COLUMNS = ("duration_s", "duration_ms")
+CATALOG_OPTIONAL = ("album", "isrc", "genre", "release_date", "audio_path", "label")
+
+CATALOG = schema(
+    [
+        field("track_id", pa.string(), "Unique id of the track in the catalog (any string).", nullable=False),
+        field("artist", pa.string(), "Artist credit as the catalog spells it.", nullable=False),
+        field("title", pa.string(), "Track title as the catalog spells it.", nullable=False),
+        field("duration_s", pa.float64(), "Duration in seconds (or give `duration_ms` in milliseconds instead)."),
+        field("album", pa.string(), "Optional: release title."),
+        field("isrc", pa.string(), "Optional: ISRC code."),
+        field("genre", pa.string(), "Optional: genre, used by the report's genre table."),
+        field("release_date", pa.string(), "Optional: release date as written (ISO 8601 preferred)."),
+        field("label", pa.string(), "Optional: record label, used by the report."),
+        field("audio_path", pa.string(), "Optional: path of the audio file, absolute or relative to the catalog file."),
+    ],
+    "The catalog a user gives to `mine-pairs`: CSV (also .csv.gz), TSV or Parquet, a file, a directory of "
+    "part-files or a glob. Required: track_id, artist, title and one of duration_s / duration_ms. "
+    "Other columns pass through untouched.",
+)
+
+REJECTED_ROWS = schema(
+    [
+        field("source", pa.string(), "The file the row came from.", nullable=False),
+        field("line", pa.int64(), "1-based line (CSV/TSV: physical line where the record starts) or row number (Parquet)."),
+        field("track_id", pa.string(), "The row's track_id as read (may be empty)."),
+        field("reason", pa.string(),
+              "Why the row was not used: empty-track_id, empty-artist, empty-title, missing-duration, "
+              "bad-duration, nonpositive-duration, duplicate-track_id.", nullable=False),
+        field("original", pa.string(), "The original record, as JSON of its column values."),
+    ],
+    "`rejected_rows.parquet`: every catalog row that was not used, with the reason. "
+    "rows read = rows used + rows rejected.",
+)

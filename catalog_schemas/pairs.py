@@ -1,0 +1,37 @@
+"""Verdicts of the audio stage: one row per candidate (the pairing stage's output)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from catalog_schemas._fields import field, schema
+from catalog_schemas.candidates import CANDIDATES
+
+_PAIR_FIELDS = [
+    field("pair_id", pa.string(), "Stable id of the pair: '<original_id>~<instrumental_id>'.", nullable=False),
+    field("status", pa.string(), "'accepted' or 'rejected'.", nullable=False),
+    field("reason", pa.string(),
+          "Empty when accepted; else missing-file, unreadable, silent, too-short, same-content, "
+          "different-recording, drift, low-confidence, duplicate-of:<pair_id>, no-audio-path.", nullable=False),
+    field("offset_s", pa.float64(), "Seconds by which the instrumental's content starts later than the original's (see module doc)."),
+    field("gain_db", pa.float64(), "Level of the instrumental relative to the original's accompaniment, dB."),
+    field("polarity", pa.int8(), "+1, or -1 when the instrumental is phase-inverted."),
+    field("fingerprint_similarity", pa.float64(), "Share of matching chromaprint bits at the best offset (0.5 = unrelated, 1 = identical)."),
+    field("alignment_confidence", pa.float64(), "Peak normalised cross-correlation of the aligned signals (0-1)."),
+    field("vocal_free_correlation", pa.float64(), "Correlation of original and aligned instrumental where the derived vocal is silent."),
+    field("vocal_energy_share", pa.float64(), "Energy of the derived vocal (original - aligned instrumental) over the original's energy."),
+    field("vocal_activity", pa.float64(), "Fraction of frames where the derived vocal is active."),
+    field("clipping", pa.float64(), "Fraction of samples at or near full scale in either file."),
+    field("original_sha1", pa.string(), "SHA-1 of the decoded original's audio content."),
+    field("instrumental_sha1", pa.string(), "SHA-1 of the decoded instrumental's audio content."),
+    field("content_group", pa.string(), "Id of the group of originals with the same audio; a split never divides a group."),
+    field("original_seconds", pa.float64(), "Decoded duration of the original, seconds."),
+]
+
+PAIRS = schema(
+    _PAIR_FIELDS[:1]
+    + [CANDIDATES.field("original_id"), CANDIDATES.field("instrumental_id")]
+    + _PAIR_FIELDS[1:]
+    + [f for f in CANDIDATES if f.name not in {"original_id", "instrumental_id"}],
+    "`pairs.parquet`: every candidate with an audio verdict; accepted rows are what `build-shards` reads.",
+)

@@ -1,0 +1,137 @@
+"""Decode audio files once, to float32 samples; resample; hash.
+
+Shapes: audio is ``[samples]`` (mono) or ``[channels, samples]``; sample rates in Hz; times in seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+#: The paper's working sample rate (Hz).
+PAPER_SAMPLE_RATE = 8192
+
+
+class AudioError(Exception):
+    """A file that cannot give usable audio. ``reason`` is a short slug (``missing-file``, ``unreadable``, ...)."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Decoded audio. ``samples``: float32 ``[channels, samples]`` in [-1, 1]; ``sample_rate`` in Hz."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def channels(self) -> int:
+        return self.samples.shape[0]
+
+    @property
+    def seconds(self) -> float:
+        return self.samples.shape[1] / self.sample_rate
+
+    def mono(self) -> np.ndarray:
+        """Channel mean, float32 ``[samples]``."""
+        return self.samples.mean(axis=0, dtype=np.float32)
+
+
+def file_sha1(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
+    """SHA-1 of the file's bytes (hex): the key of on-disk caches."""
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_bytes):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _decode_ffmpeg(path: str) -> Decoded:
+    """Fallback for formats libsndfile lacks (AAC/M4A, WMA, ...): ffmpeg to float32 PCM on a pipe."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AudioError("unreadable", f"{path}: not readable by libsndfile and ffmpeg is not installed")
+    probe = subprocess.run(
+        [ffmpeg, "-v", "error", "-i", path, "-f", "f32le", "-acodec", "pcm_f32le", "-"],
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode != 0 or not probe.stdout:
+        raise AudioError("unreadable", f"{path}: {probe.stderr.decode(errors='replace').strip()[:200]}")
+    # ffmpeg keeps the source's rate and channels; ask ffprobe what they are.
+    meta = subprocess.run(
+        [shutil.which("ffprobe") or "ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
+         "stream=sample_rate,channels", "-of", "csv=p=0", path],
+        capture_output=True, text=True, check=False,
+    )
+    try:
+        rate_s, channels_s = meta.stdout.strip().split(",")[:2]
+        rate, channels = int(rate_s), int(channels_s)
+    except ValueError as exc:
+        raise AudioError("unreadable", f"{path}: ffprobe gave no stream info") from exc
+    pcm = np.frombuffer(probe.stdout, dtype="<f4")
+    pcm = pcm[: len(pcm) - len(pcm) % channels].reshape(-1, channels).T
+    return Decoded(np.ascontiguousarray(pcm, dtype=np.float32), rate)
+
+
+def decode(path: str | os.PathLike) -> Decoded:
+    """Decode a whole file (WAV, FLAC, MP3, Ogg via libsndfile; other formats via ffmpeg).
+
+    Raises ``AudioError`` with reason ``missing-file``, ``unreadable`` or ``empty``.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AudioError("missing-file", path)
+    try:
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+        decoded = Decoded(np.ascontiguousarray(data.T), int(rate))
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
+        try:
+            decoded = _decode_ffmpeg(path)
+        except AudioError:
+            raise AudioError("unreadable", f"{path}: {exc}") from exc
+    if decoded.samples.shape[1] == 0:
+        raise AudioError("unreadable", f"{path}: no samples")
+    if not np.all(np.isfinite(decoded.samples)):
+        raise AudioError("unreadable", f"{path}: non-finite samples")
+    return decoded
+
+
+def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Resample float32 ``[samples]`` or ``[channels, samples]`` (soxr, high quality)."""
+    if rate_in == rate_out:
+        return samples.astype(np.float32, copy=False)
+    if samples.ndim == 1:
+        return soxr.resample(samples, rate_in, rate_out, quality="HQ").astype(np.float32, copy=False)
+    return np.ascontiguousarray(soxr.resample(samples.T, rate_in, rate_out, quality="HQ").T, dtype=np.float32)
+
+
+def load_mono(path: str | os.PathLike, sample_rate: int = PAPER_SAMPLE_RATE) -> np.ndarray:
+    """Decode, mix to mono and resample: float32 ``[samples]`` at ``sample_rate``."""
+    decoded = decode(path)
+    return resample(decoded.mono(), decoded.sample_rate, sample_rate)
+
+
+def shift_and_scale(samples: np.ndarray, offset_samples: int, gain: float, length: int) -> np.ndarray:
+    """Align a signal: ``out[n] = samples[n + offset_samples] / gain``, zero outside, float32 ``[length]``.
+
+    ``gain`` carries the polarity (negative for a phase-inverted signal).
+    """
+    out = np.zeros(length, dtype=np.float32)
+    src_start = max(offset_samples, 0)
+    dst_start = max(-offset_samples, 0)
+    n = min(length - dst_start, len(samples) - src_start)
+    if n > 0:
+        out[dst_start : dst_start + n] = samples[src_start : src_start + n] / np.float32(gain)
+    return out

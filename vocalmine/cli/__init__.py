@@ -1,0 +1,1 @@
+"""Thin click commands over the library functions; one module per command group."""
