@@ -1,0 +1,175 @@
+"""One pair's training patches: decode, align, magnitudes, the vocal target, normalisation, patches.
+
+A pure function of its inputs (the two files and the pair's alignment), so a Dask task can run it anywhere.
+
+Shapes: signals ``[samples]`` at ``stft.sample_rate``; spectrograms ``[bins, frames]`` (512 bins, Nyquist
+dropped); patches ``[patches, bins, frames]`` = ``[N, 512, 128]`` float16.
+
+The vocal target is the half-wave rectified difference of the paper (Jansson et al. 2017, section 3.1.2):
+``Y_v = max(0, |X| - |Y_i|)`` with ``X`` the original mix and ``Y_i`` the aligned instrumental.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from catalog_schemas.shards import PATCH_BINS, PATCH_FRAMES, TENSOR_COLUMNS
+from features.audio import AudioError, load_mono, shift_and_scale
+from features.stft import PAPER_STFT, StftParams, magnitude
+
+#: Where the normalisation scale comes from: the whole track's max of |X| (default) or each patch's own max.
+NORMALISATIONS = ("track", "patch")
+
+#: One patch row as stored in a per-pair part file (a NumPy structured dtype; tensors are float16 [512, 128]).
+PATCH_DTYPE = np.dtype(
+    [("start_frame", "<i4"), ("scale", "<f4"), ("vocal_energy", "<f4")]
+    + [(name, "<f2", (PATCH_BINS, PATCH_FRAMES)) for name in TENSOR_COLUMNS]
+)
+
+
+@dataclass(frozen=True)
+class PatchParams:
+    """How a pair becomes patches: the STFT, patch length and step (frames), and the normalisation."""
+
+    stft: StftParams = PAPER_STFT
+    patch_frames: int = PATCH_FRAMES
+    patch_hop: int = PATCH_FRAMES
+    normalisation: str = "track"
+
+    def __post_init__(self) -> None:
+        if self.stft.n_fft // 2 != PATCH_BINS or self.patch_frames != PATCH_FRAMES:
+            raise ValueError(
+                f"the shard format fixes patches of {PATCH_BINS} bins x {PATCH_FRAMES} frames; got "
+                f"n_fft={self.stft.n_fft} ({self.stft.n_fft // 2} bins), patch_frames={self.patch_frames}"
+            )
+        if self.patch_hop < 1:
+            raise ValueError(f"patch_hop must be >= 1 frame, got {self.patch_hop}")
+        if self.normalisation not in NORMALISATIONS:
+            raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {self.normalisation!r}")
+
+    def as_dict(self) -> dict:
+        return {
+            "sample_rate": self.stft.sample_rate,
+            "n_fft": self.stft.n_fft,
+            "hop": self.stft.hop,
+            "window": "hann (periodic)",
+            "center": "frame k centred on sample k*hop; n_fft/2 zeros in front, n_fft zeros at the end",
+            "bins": PATCH_BINS,
+            "patch_frames": self.patch_frames,
+            "patch_hop": self.patch_hop,
+            "normalisation": self.normalisation,
+            "tensor_dtype": "<f2",
+            "tensor_shape": [PATCH_BINS, self.patch_frames],
+            "vocal_target": "max(0, |X| - |Y_i|)",
+        }
+
+
+class PairError(Exception):
+    """A pair that gives no patches. ``reason`` is a short slug for the manifest (``missing-file``, ``silent``, ...)."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """A pair's alignment (catalog_schemas convention): ``instrumental[t + offset_s] ~= g * accompaniment[t]``,
+    ``g = polarity * 10 ** (gain_db / 20)``."""
+
+    offset_s: float
+    gain_db: float
+    polarity: int = 1
+
+    @property
+    def gain(self) -> float:
+        return self.polarity * 10.0 ** (self.gain_db / 20.0)
+
+
+def patch_starts(frames: int, patch_frames: int, patch_hop: int) -> np.ndarray:
+    """First frames of the patches covering ``frames`` frames, int32 ``[patches]``.
+
+    Patches step by ``patch_hop``; when the last one stops short of the end, one more patch is aligned to
+    the end (so every frame is in a patch and no patch holds padding). A track shorter than one patch gives a
+    single patch at 0, zero-padded on the right.
+    """
+    if frames <= patch_frames:
+        return np.zeros(1, np.int32)
+    starts = list(range(0, frames - patch_frames + 1, patch_hop))
+    if starts[-1] + patch_frames < frames:
+        starts.append(frames - patch_frames)
+    return np.asarray(starts, np.int32)
+
+
+def cut_patches(spec: np.ndarray, starts: np.ndarray, patch_frames: int) -> np.ndarray:
+    """Patches ``[patches, bins, patch_frames]`` of a ``[bins, frames]`` spectrogram, zero-padded past its end."""
+    bins, frames = spec.shape
+    if frames < patch_frames:
+        spec = np.pad(spec, ((0, 0), (0, patch_frames - frames)))
+    index = starts[:, None] + np.arange(patch_frames)[None, :]
+    return np.ascontiguousarray(np.moveaxis(spec[:, index], 1, 0))
+
+
+def spectrogram_patches(
+    mix_signal: np.ndarray, instrumental_aligned: np.ndarray, params: PatchParams = PatchParams()
+) -> np.ndarray:
+    """Patches of aligned signals (both float32 ``[samples]`` of the same length), as a ``PATCH_DTYPE`` array.
+
+    Raises ``PairError('silent')`` when the mix has no energy.
+    """
+    x = magnitude(mix_signal, params.stft)  # [512, frames]
+    yi = magnitude(instrumental_aligned, params.stft)
+    yv = np.maximum(x - yi, 0.0)
+    starts = patch_starts(x.shape[1], params.patch_frames, params.patch_hop)
+    px, pi, pv = (cut_patches(s, starts, params.patch_frames) for s in (x, yi, yv))
+    if params.normalisation == "track":
+        scale = np.full(len(starts), x.max(), np.float32)
+    else:
+        scale = px.max(axis=(1, 2)).astype(np.float32)
+    if not np.all(scale > 0):
+        if params.normalisation == "track" or not np.any(scale > 0):
+            raise PairError("silent", "the original's magnitude is zero everywhere")
+        scale = np.where(scale > 0, scale, np.float32(1.0))  # an all-zero patch stays zero
+    out = np.zeros(len(starts), PATCH_DTYPE)
+    out["start_frame"] = starts
+    out["scale"] = scale
+    mix_energy = np.einsum("nbf,nbf->n", px, px, dtype=np.float64)
+    voc_energy = np.einsum("nbf,nbf->n", pv, pv, dtype=np.float64)
+    out["vocal_energy"] = np.where(mix_energy > 0, voc_energy / np.maximum(mix_energy, 1e-300), 0.0)
+    inv = (1.0 / scale)[:, None, None]
+    out["mix"] = px * inv
+    out["instrumental"] = pi * inv
+    out["vocals"] = pv * inv
+    return out
+
+
+def pair_patches(
+    original_path: str,
+    instrumental_path: str,
+    alignment: Alignment,
+    params: PatchParams = PatchParams(),
+) -> tuple[np.ndarray, float]:
+    """Decode, mono, resample, align and cut one pair: (``PATCH_DTYPE`` array ``[patches]``, seconds of audio).
+
+    The instrumental is aligned onto the original with ``features.audio.shift_and_scale`` (its length becomes
+    the original's). Raises ``PairError`` with the reason when a file cannot give audio or the pair is unusable.
+    """
+    if not original_path or not instrumental_path:
+        raise PairError("no-audio-path", "the pair lacks an audio path")
+    for name, value in (("offset_s", alignment.offset_s), ("gain_db", alignment.gain_db)):
+        if value is None or not math.isfinite(value):
+            raise PairError("no-alignment", f"{name} is {value}")
+    if alignment.polarity not in (1, -1):
+        raise PairError("no-alignment", f"polarity is {alignment.polarity}")
+    sr = params.stft.sample_rate
+    try:
+        original = load_mono(original_path, sr)
+        instrumental = load_mono(instrumental_path, sr)
+    except AudioError as exc:
+        raise PairError(exc.reason, exc.detail) from exc
+    aligned = shift_and_scale(instrumental, round(alignment.offset_s * sr), alignment.gain, len(original))
+    return spectrogram_patches(original, aligned, params), len(original) / sr

@@ -1,0 +1,119 @@
+"""Train / valid / test assignment of pairs: by artist, never dividing a content group, deterministic.
+
+Pairs are linked when they share an artist (``artist_key``, else the normalised ``artist``) or a
+``content_group`` (originals with the same audio); each connected group of pairs goes to one split. A group's
+split comes from a hash of ``(seed, the group's smallest key)`` compared with the cumulative ratios, so it is
+stable: adding other artists never moves an existing one unless they get linked. When that leaves ``valid`` or
+``test`` empty and there are at least three groups, the group whose hash lies nearest the empty split's range
+is moved there from the split with the most groups (deterministic too).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Split ratios (train, valid, test; they need not sum to 1, they are normalised) and the hash seed."""
+
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.ratios) != 3 or any(r < 0 for r in self.ratios) or sum(self.ratios) <= 0:
+            raise ValueError(f"ratios must be three non-negative numbers with a positive sum, got {self.ratios}")
+
+
+@dataclass(frozen=True)
+class PairKeys:
+    """What links pairs: the pair id, its artist key and its content group (either may be empty)."""
+
+    pair_id: str
+    artist_key: str | None
+    content_group: str | None = None
+
+
+def _unit_hash(seed: int, key: str) -> float:
+    """A deterministic number in [0, 1) from ``(seed, key)``."""
+    digest = hashlib.sha1(f"{seed}\x00{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        self.parent.setdefault(x, x)
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:  # path compression
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            lo, hi = sorted((ra, rb))
+            self.parent[hi] = lo
+
+
+def link_groups(pairs: Iterable[PairKeys]) -> dict[str, str]:
+    """``pair_id -> group key``: pairs sharing an artist key or a content group get the same group key (the
+    smallest linked key, so it does not depend on row order)."""
+    uf = _UnionFind()
+    pair_ids = []
+    for p in pairs:
+        node = f"pair:{p.pair_id}"
+        pair_ids.append(p.pair_id)
+        uf.find(node)
+        if p.artist_key:
+            uf.union(node, f"artist:{p.artist_key}")
+        if p.content_group:
+            uf.union(node, f"content:{p.content_group}")
+    return {pid: uf.find(f"pair:{pid}") for pid in pair_ids}
+
+
+def _split_of(u: float, bounds: Sequence[float]) -> str:
+    for name, bound in zip(SPLITS, bounds):
+        if u < bound:
+            return name
+    return SPLITS[-1]
+
+
+def assign_splits(pairs: Iterable[PairKeys], config: SplitConfig = SplitConfig()) -> dict[str, str]:
+    """``pair_id -> 'train' | 'valid' | 'test'`` (see the module doc)."""
+    groups = link_groups(pairs)
+    total = sum(config.ratios)
+    bounds = [sum(config.ratios[: i + 1]) / total for i in range(3)]
+    keys = sorted(set(groups.values()))
+    u = {k: _unit_hash(config.seed, k) for k in keys}
+    split = {k: _split_of(u[k], bounds) for k in keys}
+    if len(keys) >= 3:
+        lo_hi = {name: (bounds[i - 1] if i else 0.0, bounds[i]) for i, name in enumerate(SPLITS)}
+        for name in ("test", "valid"):
+            if config.ratios[SPLITS.index(name)] == 0 or name in split.values():
+                continue
+            counts = {s: sum(1 for v in split.values() if v == s) for s in SPLITS}
+            donor = max((s for s in SPLITS if s != name), key=lambda s: (counts[s], -SPLITS.index(s)))
+            lo, hi = lo_hi[name]
+            centre = (lo + hi) / 2
+            moved = min((k for k in keys if split[k] == donor), key=lambda k: (abs(u[k] - centre), k))
+            split[moved] = name
+    return {pid: split[g] for pid, g in groups.items()}
+
+
+def artist_key_of(artist_key: str | None, artist: str | None, pair_id: str) -> str:
+    """The key a pair's artist is grouped by: ``artist_key``, else the casefolded ``artist``, else the pair's
+    original id (an unknown artist is its own group)."""
+    if artist_key:
+        return artist_key
+    if artist and artist.strip():
+        return " ".join(artist.casefold().split())
+    return f"unknown:{pair_id.split('~', 1)[0]}"
