@@ -1,0 +1,304 @@
+"""The U-Net's architecture, a training step, checkpoints and exact resume, logs, and bad inputs of `train`.
+
+Shards here are small real Parquet files in the SHARD schema, cut by ``features.patches.spectrogram_patches``
+from synthetic signals, with a manifest the real reader (``features.reader.ShardDataset``) accepts.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+from click.testing import CliRunner
+
+from catalog_schemas import SHARD
+from catalog_schemas.shards import TENSOR_BYTES, TENSOR_COLUMNS
+from features.patches import PatchParams, spectrogram_patches
+from training.checkpoint import load_checkpoint
+from training.model import UNet, UNetConfig, count_parameters, masked_l1_loss
+from training.train import TrainConfig, state_digest, train
+from vocalmine.cli.train import train_main
+
+SR = 8192
+
+
+# ------------------------------------------------------------------------------------------ tiny shard factory
+
+
+def synthetic_pair(seed: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mix, instrumental) float32 [samples] at 8192 Hz: a gliding harmonic 'voice' over noise and a bass tone."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    f0 = 220 * 2 ** (rng.uniform(-0.5, 0.5) + 0.2 * np.sin(2 * np.pi * 0.3 * t))
+    phase = 2 * np.pi * np.cumsum(f0) / SR
+    voice = sum(np.sin(k * phase) / k for k in range(1, 6)) * (np.sin(2 * np.pi * 0.25 * t) > 0)
+    inst = 0.3 * rng.standard_normal(n) * np.exp(-((t % 0.5) * 8)) + 0.5 * np.sin(2 * np.pi * 55 * t)
+    inst = inst.astype(np.float32)
+    return (0.3 * voice + inst).astype(np.float32), inst
+
+
+def write_shards(root: Path, splits: dict[str, int], row_group_size: int = 2, manifest_params: dict | None = None,
+                 seconds: float = 12.0 * 2.2) -> Path:
+    """``root/{split}/part-00000.parquet`` with ``splits[split]`` pairs each, and ``root/manifest.json``."""
+    params = PatchParams()
+    manifest = {"format": "vocalmine-shards/1", "params": manifest_params or params.as_dict(), "splits": {}}
+    seed = 0
+    for split, pairs in splits.items():
+        rows: list[dict] = []
+        pair_ids = []
+        for _ in range(pairs):
+            seed += 1
+            pid = f"o{seed}~i{seed}"
+            pair_ids.append(pid)
+            mix, inst = synthetic_pair(seed, seconds)
+            patches = spectrogram_patches(mix, inst, params)
+            for p in patches:
+                rows.append({"pair_id": pid, "start_frame": int(p["start_frame"]), "scale": float(p["scale"]),
+                             "vocal_energy": float(p["vocal_energy"]),
+                             **{c: np.ascontiguousarray(p[c]).tobytes() for c in TENSOR_COLUMNS}})
+        path = root / split / "part-00000.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if rows:
+            cols = {f.name: [r[f.name] for r in rows] for f in SHARD}
+            pq.write_table(pa.table(cols, schema=SHARD), path, row_group_size=row_group_size)
+        else:
+            pq.write_table(SHARD.empty_table(), path)
+        manifest["splits"][split] = {"pairs": pairs, "patches": len(rows), "pair_ids": pair_ids,
+                                     "shards": [{"path": f"{split}/part-00000.parquet", "rows": len(rows)}]}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> Path:
+    # 3 pairs x 3 patches = 9 train patches in row groups of 2 (5 row groups); 1 pair of valid.
+    return write_shards(tmp_path_factory.mktemp("shards"), {"train": 3, "valid": 1, "test": 1})
+
+
+# ------------------------------------------------------------------------------------------ architecture
+
+
+def expected_parameters(skip: bool) -> int:
+    """Parameter count from the paper's description, computed by hand (weights + biases + BatchNorm affine)."""
+    ch = [1, 16, 32, 64, 128, 256, 512]
+    total = 0
+    for cin, cout in zip(ch[:-1], ch[1:]):  # encoder: conv + BN
+        total += cin * cout * 25 + cout + 2 * cout
+    outs = [256, 128, 64, 32, 16, 1]
+    cin = 512
+    for i, cout in enumerate(outs):
+        if skip and i > 0:
+            cin += ch[6 - i]  # the encoder output of the same size
+        total += cin * cout * 25 + cout + (2 * cout if i < 5 else 0)
+        cin = cout
+    return total
+
+
+def test_unet_parameter_count_matches_the_paper():
+    unet, base = UNet(UNetConfig.for_arch("unet")), UNet(UNetConfig.for_arch("baseline"))
+    assert count_parameters(unet) == expected_parameters(True) == 9_823_313  # "about 9.8 million"
+    assert count_parameters(base) == expected_parameters(False) == 8_734_913
+
+
+def test_layer_shapes_skips_and_mask_range():
+    shapes: dict[str, tuple] = {}
+    model = UNet().eval()
+    hooks = [layer.register_forward_hook(lambda m, i, o, name=f"enc{k + 1}": shapes.__setitem__(name, (tuple(i[0].shape), tuple(o.shape))))
+             for k, layer in enumerate(model.encoder)]
+    hooks += [layer.register_forward_hook(lambda m, i, o, name=f"dec{k + 1}": shapes.__setitem__(name, (tuple(i[0].shape), tuple(o.shape))))
+              for k, layer in enumerate(model.decoder)]
+    x = torch.rand(2, 1, 512, 128)
+    with torch.no_grad():
+        mask = model(x)
+    for h in hooks:
+        h.remove()
+    enc = [(16, 256, 64), (32, 128, 32), (64, 64, 16), (128, 32, 8), (256, 16, 4), (512, 8, 2)]
+    for k, (c, f, t) in enumerate(enc):
+        assert shapes[f"enc{k + 1}"][1] == (2, c, f, t)
+    # Decoder inputs carry the concatenated encoder output (skip): channels double except for the first.
+    dec_in = [(512, 8, 2), (512, 16, 4), (256, 32, 8), (128, 64, 16), (64, 128, 32), (32, 256, 64)]
+    dec_out = [(256, 16, 4), (128, 32, 8), (64, 64, 16), (32, 128, 32), (16, 256, 64), (1, 512, 128)]
+    for k in range(6):
+        assert shapes[f"dec{k + 1}"] == ((2, *dec_in[k]), (2, *dec_out[k]))
+    assert mask.shape == x.shape and float(mask.min()) > 0 and float(mask.max()) < 1
+
+
+def test_baseline_has_no_skips():
+    base = UNet(UNetConfig.for_arch("baseline"))
+    unet = UNet(UNetConfig.for_arch("unet"))
+    assert [layer[0].in_channels for layer in base.decoder] == [512, 256, 128, 64, 32, 16]
+    assert [layer[0].in_channels for layer in unet.decoder] == [512, 512, 256, 128, 64, 32]
+    # Functionally: zero the first encoder layer's output where the decoder would take it as a skip. The U-Net's
+    # mask changes; the baseline's cannot (it sees that layer only through the deeper layers, left intact).
+    x = torch.rand(1, 1, 512, 128)
+    for model, has_skips in ((unet, True), (base, False)):
+        model.eval()
+        with torch.no_grad():
+            ref = model(x)
+            skips, h = [], x
+            for layer in model.encoder:
+                h = layer(h)
+                skips.append(h)
+            skips[0] = torch.zeros_like(skips[0])
+            out = h
+            for i, layer in enumerate(model.decoder):
+                if i > 0 and model.config.skip:
+                    out = torch.cat([out, skips[-1 - i]], dim=1)
+                out = layer(out)
+        assert torch.equal(out, ref) is (not has_skips)
+
+
+def test_dropout_only_in_the_first_three_decoder_layers():
+    model = UNet()
+    where = [name for name, m in model.named_modules() if isinstance(m, torch.nn.Dropout)]
+    assert where == ["decoder.0.3", "decoder.1.3", "decoder.2.3"]
+    assert all(m.p == 0.5 for m in model.modules() if isinstance(m, torch.nn.Dropout))
+    assert not any(isinstance(m, torch.nn.Dropout) for m in model.encoder.modules())
+    assert isinstance(model.decoder[-1][-1], torch.nn.Sigmoid)
+    leaky = [m.negative_slope for m in model.encoder.modules() if isinstance(m, torch.nn.LeakyReLU)]
+    assert leaky == [0.2] * 6
+    convs = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    assert all(c.kernel_size == (5, 5) and c.stride == (2, 2) for c in convs) and len(convs) == 12
+
+
+def test_adam_steps_lower_the_loss_on_a_fixed_batch(shards):
+    from features.reader import ShardDataset
+
+    ds = ShardDataset(shards, "train", columns=("mix", "vocals"))
+    pb = next(ds.iter_batches())
+    x = torch.tensor(pb.arrays["mix"][:, None]).float()
+    y = torch.tensor(pb.arrays["vocals"][:, None]).float()
+    torch.manual_seed(0)
+    model = UNet()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    losses = []
+    for _ in range(6):
+        loss = masked_l1_loss(model(x), x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    # The paper's learning rate, a fixed batch and seed: every step lowers the loss, six steps by over 5 %.
+    assert all(b < a for a, b in zip(losses, losses[1:])), losses
+    assert losses[-1] < 0.95 * losses[0], losses
+
+
+# ------------------------------------------------------------------------------------------ train, resume
+
+
+def expected_position(shards: Path, seed: int, patches: int, rank: int = 0, world_size: int = 1) -> dict:
+    """Position of the next unread patch after ``patches``, walking the reader's row-group order by hand."""
+    from features.reader import ShardDataset
+
+    ds = ShardDataset(shards, "train", columns=("mix",))
+    left, epoch = patches, 0
+    while True:
+        for i, rg in enumerate(ds.shard_of(seed=seed, epoch=epoch, rank=rank, world_size=world_size)):
+            if left < rg.num_rows:
+                return {"epoch": epoch, "row_groups": i, "rows": left, "patches_read": patches}
+            left -= rg.num_rows
+        epoch += 1
+
+
+def _config(shards: Path, run: Path, **kw) -> TrainConfig:
+    base = dict(shards_dir=str(shards), run_dir=str(run), batch_size=3, max_steps=4, valid_every=2,
+                valid_patches=4, checkpoint_every=2, log_every=1, seed=3, device="cpu", deterministic=True,
+                progress=False, tensorboard=True)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_resumed_run_matches_uninterrupted_run(shards, tmp_path):
+    straight = train(_config(shards, tmp_path / "straight", max_steps=4))
+    half = train(_config(shards, tmp_path / "resumed", max_steps=2))
+    assert half.steps == 2
+    ck2 = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)  # plain data only
+    # 2 steps x 3 patches = 6 patches: where the 7th lies in the reader's (seed 3) order of row groups.
+    assert ck2["data_position"] == [expected_position(shards, seed=3, patches=6)]
+    assert set(ck2["rng"][0]) >= {"torch", "numpy", "python"}
+    resumed = train(_config(shards, tmp_path / "resumed", max_steps=4, resume=True))
+    assert resumed.start_step == 2 and resumed.steps == 4
+
+    a = load_checkpoint(tmp_path / "straight", target="vocals", arch="unet")
+    b = load_checkpoint(tmp_path / "resumed", target="vocals", arch="unet")
+    assert a["step"] == b["step"] == 4
+    for name, t in a["model"].items():
+        assert torch.allclose(t.float(), b["model"][name].float(), atol=1e-6, rtol=0), name
+    assert state_digest(a["model"]) == straight.weight_digests[0] == resumed.weight_digests[0]
+    # 4 steps x 3 = 12 patches from 9 per epoch: 3 patches into epoch 1.
+    assert b["data_position"] == [expected_position(shards, seed=3, patches=12)]
+    assert b["data_position"][0]["epoch"] == 1
+    assert a["optimizer"]["state"][0]["step"] == b["optimizer"]["state"][0]["step"] == 4
+
+    # Logs: one CSV row per step, none duplicated by the resume; validation at steps 2 and 4; TensorBoard.
+    with open(tmp_path / "resumed" / "train_log.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert [bool(r["valid_loss"]) for r in rows] == [False, True, False, True]
+    assert all(float(r["patches_per_s"]) > 0 and 0 <= float(r["data_wait_share"]) <= 1 for r in rows)
+    assert all(float(r["lr"]) == 1e-4 for r in rows)
+    assert list((tmp_path / "resumed" / "tensorboard").glob("events.out.tfevents.*"))
+    summary = json.loads((tmp_path / "resumed" / "train_summary.json").read_text())
+    assert summary["steps"] == 4 and summary["world_size"] == 1
+    assert [s for s, _ in summary["valid_history"]] == [4]
+
+
+# ------------------------------------------------------------------------------------------ bad inputs
+
+
+def _run(args: list[str]):
+    return CliRunner().invoke(train_main, args)
+
+
+def test_bad_inputs_give_one_clear_error(shards, tmp_path):
+    run = tmp_path / "run"
+    base = ["--shards", str(shards), "-o", str(run), "--device", "cpu", "--no-progress", "--batch-size", "2"]
+
+    # A missing split: the valid split is needed unless --valid-every 0.
+    no_valid = write_shards(tmp_path / "novalid", {"train": 1})
+    r = _run(["--shards", str(no_valid), "-o", str(run), "--device", "cpu"])
+    assert r.exit_code == 2 and "split 'valid' is not in" in r.output
+
+    empty = write_shards(tmp_path / "empty", {"train": 0, "valid": 1})
+    r = _run(["--shards", str(empty), "-o", str(run), "--device", "cpu"])
+    assert r.exit_code == 2 and "split 'train'" in r.output and "is empty" in r.output
+
+    other_rate = dict(PatchParams().as_dict(), sample_rate=16000)
+    wrong = write_shards(tmp_path / "rate", {"train": 1, "valid": 1}, manifest_params=other_rate)
+    r = _run(["--shards", str(wrong), "-o", str(run), "--device", "cpu"])
+    assert r.exit_code == 2 and "sample_rate=16000" in r.output
+
+    other_shape = dict(PatchParams().as_dict(), tensor_shape=[512, 64])
+    wrong = write_shards(tmp_path / "shape", {"train": 1, "valid": 1}, manifest_params=other_shape)
+    r = _run(["--shards", str(wrong), "-o", str(run), "--device", "cpu"])
+    assert r.exit_code == 2 and "patch shape is [512, 64]" in r.output
+
+    r = _run(base + ["--resume", "--max-steps", "1"])
+    assert r.exit_code == 2 and "no checkpoint" in r.output
+
+    r = _run(base + ["--max-steps", "1", "--valid-every", "0"])
+    assert r.exit_code == 0, r.output
+    r = _run(base + ["--max-steps", "2"])
+    assert r.exit_code == 2 and "already holds a checkpoint; pass --resume" in r.output
+
+    r = _run(base + ["--resume", "--max-steps", "2", "--target", "instrumental"])
+    assert r.exit_code == 2 and "checkpoint of another model: target 'vocals' (expected 'instrumental')" in r.output
+    r = _run(base + ["--resume", "--max-steps", "2", "--arch", "baseline"])
+    assert r.exit_code == 2 and "architecture 'unet' (expected 'baseline')" in r.output
+    assert "Traceback" not in r.output
+
+    # A file that is not a checkpoint (a pickle with code in it is refused by weights_only loading).
+    import pickle
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "checkpoint.pt").write_bytes(pickle.dumps({"format": "x", "f": print}))
+    r = _run(["--shards", str(shards), "-o", str(bad), "--device", "cpu", "--resume"])
+    assert r.exit_code == 2 and "is not a loadable vocalmine checkpoint" in r.output

@@ -1,0 +1,175 @@
+"""Checkpoints as plain data: ``torch.save`` of tensors, dicts, lists, str, int, float, bool and None only.
+
+Such a file loads with ``torch.load(path, weights_only=True)``, which refuses to unpickle anything else, so no
+code from a checkpoint is ever executed. Every checkpoint is written atomically (temporary name, then rename).
+
+Contents (keys of the top-level dict)::
+
+    format, format_version   "vocalmine-separation-checkpoint", 1
+    target, arch             "vocals" | "instrumental", "unet" | "baseline"
+    model_config             UNetConfig.to_dict()
+    stft                     {"sample_rate", "n_fft", "hop"} of the shards it was trained on
+    model                    state_dict (parameters and BatchNorm buffers)
+    optimizer                Adam state_dict (absent in model-only exports)
+    step                     optimizer steps taken
+    train_config             TrainConfig.to_dict()
+    rng                      one capture_rng_state() per rank (list, index = rank)
+    data_position            one DataPosition.to_dict() per rank (list, index = rank)
+    world_size, writer_rank  the run's world size; the rank that wrote the file (always 0)
+    best_valid_loss          float or None
+    code_version             vocalmine.code_version() of the writer
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vocalmine.atomic import atomic_path
+from vocalmine.errors import UserInputError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "vocalmine-separation-checkpoint"
+FORMAT_VERSION = 1
+CHECKPOINT_NAME = "checkpoint.pt"
+TARGETS = ("vocals", "instrumental")
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """A run folder (-> its ``checkpoint.pt``) or a checkpoint file; ``UserInputError`` when there is none."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / CHECKPOINT_NAME
+    if not p.is_file():
+        raise UserInputError(f"no checkpoint at {p} (give a run folder written by `train` or a .pt file)")
+    return p
+
+
+def model_payload(model, target: str, stft: dict, step: int = 0) -> dict[str, Any]:
+    """The model part of a checkpoint (enough for ``separate`` and ``evaluate``): format, target, arch, model
+    config, STFT, weights, step. ``train`` adds the optimizer, RNG and data position to it."""
+    import vocalmine
+
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "target": target,
+        "arch": model.config.arch,
+        "model_config": model.config.to_dict(),
+        "stft": {k: int(stft[k]) for k in ("sample_rate", "n_fft", "hop")},
+        "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "step": int(step),
+        "code_version": vocalmine.code_version(),
+    }
+
+
+def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write ``payload`` atomically; it must hold only plain data (checked by loading it back is too slow, so
+    ``_check_plain`` walks it instead)."""
+    _check_plain(payload, "checkpoint")
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    *,
+    target: str | None = None,
+    arch: str | None = None,
+    map_location: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``) and check its target and architecture.
+
+    Raises ``UserInputError`` when the file is missing, is not a vocalmine checkpoint, holds anything but plain
+    data, or was trained for another ``target`` / ``arch`` than asked (``None`` accepts any).
+    """
+    p = resolve_checkpoint(path)
+    try:
+        ckpt = torch.load(p, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserInputError(f"{p} is not a loadable vocalmine checkpoint ({first[:200]})") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise UserInputError(f"{p} is not a vocalmine checkpoint (no format marker {FORMAT!r})")
+    if int(ckpt.get("format_version", -1)) != FORMAT_VERSION:
+        raise UserInputError(
+            f"{p} has checkpoint format version {ckpt.get('format_version')}; this code reads {FORMAT_VERSION}"
+        )
+    problems = []
+    if target is not None and ckpt["target"] != target:
+        problems.append(f"target {ckpt['target']!r} (expected {target!r})")
+    if arch is not None and ckpt["arch"] != arch:
+        problems.append(f"architecture {ckpt['arch']!r} (expected {arch!r})")
+    if problems:
+        raise UserInputError(
+            f"{p} is a checkpoint of another model: " + " and ".join(problems)
+            + f"; it was trained with --target {ckpt['target']} --arch {ckpt['arch']}"
+        )
+    return ckpt
+
+
+# ---------------------------------------------------------------------------------------------- RNG states
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """Every random generator the training loop can touch, as tensors and plain numbers."""
+    np_state = np.random.get_state()
+    py_version, py_internal, py_gauss = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "keys": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "python": {
+            "version": int(py_version),
+            "internal": torch.tensor(py_internal, dtype=torch.int64),
+            "gauss_next": py_gauss,
+        },
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()  # the current device's generator
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of ``capture_rng_state``."""
+    torch.set_rng_state(state["torch"].cpu())
+    n = state["numpy"]
+    np.random.set_state(
+        ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
+    p = state["python"]
+    random.setstate((p["version"], tuple(int(v) for v in p["internal"].tolist()), p["gauss_next"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"].cpu())
+
+
+_PLAIN = (str, int, float, bool, type(None), torch.Tensor)
+
+
+def _check_plain(obj: Any, where: str) -> None:
+    """Raise ``TypeError`` for anything ``torch.load(weights_only=True)`` would refuse (a bug, not user input)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, (str, int)):
+                raise TypeError(f"{where}: key {k!r} is not str/int")
+            _check_plain(v, f"{where}.{k}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            _check_plain(v, f"{where}[{i}]")
+    elif not isinstance(obj, _PLAIN):
+        raise TypeError(f"{where}: {type(obj).__name__} is not plain checkpoint data")

@@ -1,0 +1,215 @@
+"""Training batches from the shard reader: fixed-size batches, an exact resumable position, a prefetch thread.
+
+``features.reader.ShardDataset.iter_batches`` yields one ``PatchBatch`` per row group (rows of float16
+``[N, 512, 128]`` tensors), in an order fixed by ``(seed, epoch)`` and split between ranks by
+``(rank, world_size)``. ``PatchStream`` cuts that endless sequence of epochs into batches of exactly
+``batch_size`` patches (a batch may straddle two row groups or two epochs) and reports, with every batch, the
+position of the next unread patch: ``(epoch, row groups fully read in that epoch, rows read of the next)``.
+Restarting a stream at that position gives exactly the batches an uninterrupted stream would have given.
+
+Shapes: ``mix`` and ``target`` are float16 ``[batch, 1, 512, 128]`` tensors (CPU; pinned when asked).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset
+
+from vocalmine.errors import UserInputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DataPosition:
+    """Where a rank's stream stands: ``epoch``, row groups fully read in it, rows read of the next one."""
+
+    epoch: int = 0
+    row_groups: int = 0
+    rows: int = 0
+    patches_read: int = 0  # patches delivered since the start of training (all epochs), for logs
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataPosition":
+        return cls(**{k: int(d[k]) for k in ("epoch", "row_groups", "rows", "patches_read") if k in d})
+
+
+@dataclass
+class Batch:
+    """One training batch: inputs and targets float16 ``[batch, 1, 512, 128]``, and the position after it."""
+
+    mix: torch.Tensor
+    target: torch.Tensor
+    position: DataPosition
+
+
+def open_split(shards_dir: str | Path, split: str, target: str):
+    """``features.reader.ShardDataset`` of ``split`` reading the ``mix`` and ``target`` columns.
+
+    The reader raises ``UserInputError`` for a missing or empty split and for foreign patch shapes or STFT
+    parameters; this only checks ``target``.
+    """
+    from features.reader import ShardDataset  # the features stage; imported late so model-only use needs no shards
+
+    if target not in ("vocals", "instrumental"):
+        raise UserInputError(f"target must be 'vocals' or 'instrumental', got {target!r}")
+    return ShardDataset(shards_dir, split, columns=("mix", target))
+
+
+class PatchStream(IterableDataset):
+    """Endless stream of ``Batch``es of one rank, starting at ``start``; epochs follow each other.
+
+    Usable directly (``iter(stream)``) or as an ``IterableDataset`` with ``DataLoader(stream, batch_size=None)``
+    (one loader worker: the stream's position is exact only when it is read in order).
+    """
+
+    def __init__(
+        self,
+        dataset,
+        target: str,
+        batch_size: int,
+        *,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        start: DataPosition = DataPosition(),
+        pin_memory: bool = False,
+    ):
+        super().__init__()
+        if batch_size < 1:
+            raise UserInputError(f"batch size must be >= 1, got {batch_size}")
+        self.dataset = dataset
+        self.target = target
+        self.batch_size = batch_size
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.start = start
+        self.pin_memory = pin_memory
+
+    def _row_groups(self, epoch: int, skip: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """``(row-group index in the epoch, mix [N, 512, 128], target [N, 512, 128])`` from ``skip`` on."""
+        batches = self.dataset.iter_batches(
+            seed=self.seed, epoch=epoch, rank=self.rank, world_size=self.world_size, skip=skip
+        )
+        for i, pb in enumerate(batches, start=skip):
+            yield i, pb.arrays["mix"], pb.arrays[self.target]
+
+    def __iter__(self) -> Iterator[Batch]:
+        bs = self.batch_size
+        epoch, rg, rows = self.start.epoch, self.start.row_groups, self.start.rows
+        delivered = self.start.patches_read
+        pend_mix: list[np.ndarray] = []
+        pend_tgt: list[np.ndarray] = []
+        pending = 0
+        while True:
+            got_any = False
+            for index, mix, tgt in self._row_groups(epoch, rg):
+                got_any = True
+                if index == self.start.row_groups and epoch == self.start.epoch and rows:
+                    mix, tgt = mix[rows:], tgt[rows:]  # resume inside a row group
+                    used = rows
+                else:
+                    used = 0
+                n = len(mix)
+                offset = 0
+                while offset < n:
+                    take = min(bs - pending, n - offset)
+                    pend_mix.append(mix[offset : offset + take])
+                    pend_tgt.append(tgt[offset : offset + take])
+                    pending += take
+                    offset += take
+                    if pending == bs:
+                        used_now = used + offset
+                        full = used_now == used + n
+                        pos = DataPosition(
+                            epoch=epoch,
+                            row_groups=index + 1 if full else index,
+                            rows=0 if full else used_now,
+                            patches_read=delivered + bs,
+                        )
+                        delivered += bs
+                        yield self._make(pend_mix, pend_tgt, pos)
+                        pend_mix, pend_tgt, pending = [], [], 0
+            if not got_any and rg == 0:
+                raise UserInputError(
+                    f"rank {self.rank} of {self.world_size} gets no row groups of the split in epoch {epoch}: "
+                    "the split has fewer row groups than ranks; build shards with smaller row groups or use "
+                    "fewer processes"
+                )
+            epoch, rg, rows = epoch + 1, 0, 0
+
+    def _make(self, mixes: list[np.ndarray], tgts: list[np.ndarray], pos: DataPosition) -> Batch:
+        mix = torch.from_numpy(np.concatenate(mixes)[:, None])
+        tgt = torch.from_numpy(np.concatenate(tgts)[:, None])
+        if self.pin_memory:
+            mix, tgt = mix.pin_memory(), tgt.pin_memory()
+        return Batch(mix, tgt, pos)
+
+
+class Prefetcher:
+    """Reads an iterator in a background thread, ``depth`` items ahead; ``next()`` re-raises its errors.
+
+    ``wait_s`` accumulates the time ``next()`` spent blocked waiting for data (the data-wait figure).
+    """
+
+    _DONE = object()
+
+    def __init__(self, iterable, depth: int = 4):
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self.wait_s = 0.0
+        self._thread = threading.Thread(target=self._run, args=(iter(iterable),), daemon=True, name="prefetch")
+        self._thread.start()
+
+    def _run(self, it) -> None:
+        try:
+            for item in it:
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+            self._put_final(self._DONE)
+        except BaseException as exc:  # handed to the consumer
+            self._put_final(exc)
+
+    def _put_final(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> "Prefetcher":
+        return self
+
+    def __next__(self):
+        t0 = time.perf_counter()
+        item = self._queue.get()
+        self.wait_s += time.perf_counter() - t0
+        if item is self._DONE:
+            raise StopIteration
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

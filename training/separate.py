@@ -1,0 +1,248 @@
+"""Separate songs with trained models: the mask on overlapping patches, the mixture's phase, the inverse STFT.
+
+Pipeline for one song (``separate_waveform``):
+
+1. The mono mix (channel mean) at the model's rate (8192 Hz) -> ``features.stft.stft`` -> magnitude
+   ``[512, frames]`` (Nyquist dropped), divided by its maximum (the shards' per-track normalisation).
+2. ``predict_mask``: patches of 128 frames every 64 (50 % overlap), 64 frames of zero padding on both ends so
+   every frame is covered twice; the masks are blended with a periodic Hann window over each patch, whose
+   copies at 50 % overlap sum to exactly 1, so the blend is a cross-fade with no seams.
+3. The mask gets a 513th row for the Nyquist bin, a copy of the 512th (the highest bin the model sees).
+4. Each channel of the input is masked (the mono mask on every channel, each channel's own phase):
+   - default: at the model's rate, STFT, ``mask * X``, inverse STFT, then resampled to the input's rate;
+   - ``full_band``: the mask is interpolated (linearly, in seconds and Hz) onto the STFT of the channel at the
+     input's own rate (window and hop scaled to the same durations), so the output keeps the input's bandwidth.
+     Above the model's band (4096 Hz at 8192 Hz) each frame gets the mean of its mask over the top octave
+     (2048-4096 Hz): vocal activity up there follows vocal activity below.
+5. Instrumental: from ``instrumental_model``'s own mask when given, else the mixture minus the vocals (at the
+   rate the masking ran at, so the two add up to the mixture's band that was processed).
+
+Outputs have the input's sample rate, channel count and exact length.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from features.audio import AudioError, decode, resample
+from features.stft import StftParams, istft, stft
+from training.checkpoint import load_checkpoint
+from training.model import UNet, UNetConfig
+from vocalmine.atomic import atomic_path
+from vocalmine.errors import UserInputError
+
+log = logging.getLogger(__name__)
+
+PATCH_FRAMES = 128
+PATCH_HOP = 64
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to predict masks, with what it was trained for."""
+
+    model: UNet
+    target: str
+    arch: str
+    params: StftParams
+    device: torch.device
+    path: Path
+    step: int
+
+
+def load_model(path: str | os.PathLike, *, target: str | None = None, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the model of a checkpoint (run folder or file) in eval mode. ``UserInputError`` on a wrong target."""
+    from training.train import resolve_device
+
+    dev = resolve_device(device) if isinstance(device, str) else device
+    ckpt = load_checkpoint(path, target=target)
+    model = UNet(UNetConfig.from_dict(ckpt["model_config"]))
+    model.load_state_dict(ckpt["model"])
+    model.to(dev).eval()
+    p = ckpt["stft"]
+    params = StftParams(sample_rate=int(p["sample_rate"]), n_fft=int(p["n_fft"]), hop=int(p["hop"]))
+    return LoadedModel(model, ckpt["target"], ckpt["arch"], params, dev, Path(path), int(ckpt["step"]))
+
+
+def patch_window(frames: int = PATCH_FRAMES) -> np.ndarray:
+    """Periodic Hann window ``[frames]``: copies shifted by ``frames // 2`` sum to exactly 1."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(frames) / frames)).astype(np.float32)
+
+
+def predict_mask(model: LoadedModel, mag: np.ndarray, batch_size: int = 8) -> np.ndarray:
+    """Soft mask float32 ``[512, frames]`` for a normalised magnitude ``[512, frames]`` (any number of frames).
+
+    Patches of 128 frames every 64, blended with ``patch_window`` (see the module doc).
+    """
+    bins, frames = mag.shape
+    pad = PATCH_HOP
+    n_patches = max(1, -(-(frames + pad) // PATCH_HOP))  # the last patch starts at or after frame frames-1+pad-64
+    total = (n_patches - 1) * PATCH_HOP + PATCH_FRAMES
+    padded = np.zeros((bins, total), np.float32)
+    padded[:, pad : pad + frames] = mag
+    starts = np.arange(n_patches) * PATCH_HOP
+    acc = np.zeros((bins, total), np.float32)
+    weight = np.zeros(total, np.float32)
+    win = patch_window()
+    with torch.inference_mode():
+        for i in range(0, n_patches, batch_size):
+            chunk = starts[i : i + batch_size]
+            x = np.stack([padded[:, s : s + PATCH_FRAMES] for s in chunk])[:, None]
+            xt = torch.from_numpy(x).to(model.device)
+            if model.device.type == "cuda":
+                xt = xt.contiguous(memory_format=torch.channels_last)
+            m = model.model(xt).float().cpu().numpy()[:, 0]
+            for s, mk in zip(chunk, m):
+                acc[:, s : s + PATCH_FRAMES] += mk * win
+                weight[s : s + PATCH_FRAMES] += win
+    out = acc[:, pad : pad + frames] / np.maximum(weight[pad : pad + frames], 1e-6)
+    return out.astype(np.float32)
+
+
+def with_nyquist(mask: np.ndarray) -> np.ndarray:
+    """``[512, frames]`` -> ``[513, frames]``: the Nyquist bin gets the mask of the bin below it."""
+    return np.concatenate([mask, mask[-1:]], axis=0)
+
+
+def song_mask(model: LoadedModel, mono: np.ndarray, batch_size: int = 8) -> np.ndarray:
+    """Mask ``[513, frames]`` of a mono signal at the model's rate (``[samples]``)."""
+    spec = stft(mono, model.params)
+    mag = np.abs(spec[:-1])
+    scale = float(mag.max())
+    if scale <= 0:
+        return np.zeros((spec.shape[0], spec.shape[1]), np.float32)  # silence: nothing to separate
+    return with_nyquist(predict_mask(model, mag / scale, batch_size))
+
+
+def _interp_axis(values: np.ndarray, src: np.ndarray, dst: np.ndarray, axis: int) -> np.ndarray:
+    """Linear interpolation of ``values`` along ``axis`` from positions ``src`` (increasing) to ``dst`` (clamped)."""
+    idx = np.clip(np.searchsorted(src, dst, side="right") - 1, 0, len(src) - 2)
+    w = np.clip((dst - src[idx]) / (src[idx + 1] - src[idx]), 0.0, 1.0).astype(np.float32)
+    lo = np.take(values, idx, axis=axis)
+    hi = np.take(values, idx + 1, axis=axis)
+    shape = [1] * values.ndim
+    shape[axis] = len(dst)
+    w = w.reshape(shape)
+    return lo * (1 - w) + hi * w
+
+
+def full_band_params(sample_rate: int, model_params: StftParams) -> StftParams:
+    """STFT at ``sample_rate`` with the model STFT's window and hop durations (n_fft a multiple of 4)."""
+    ratio = sample_rate / model_params.sample_rate
+    n_fft = max(4, int(round(model_params.n_fft * ratio / 4)) * 4)
+    hop = int(round(n_fft * model_params.hop / model_params.n_fft))
+    return StftParams(sample_rate=sample_rate, n_fft=n_fft, hop=hop)
+
+
+def upsample_mask(mask: np.ndarray, model_params: StftParams, params: StftParams, frames: int) -> np.ndarray:
+    """A ``[513, F]`` mask of ``model_params`` on the grid of ``params`` (``[params.bins, frames]``).
+
+    Linear in time (frame centres in s) and frequency (Hz); above the model's Nyquist frequency, the per-frame
+    mean of the mask over the model's top octave.
+    """
+    t_src = np.arange(mask.shape[1]) * model_params.hop / model_params.sample_rate
+    t_dst = np.arange(frames) * params.hop / params.sample_rate
+    f_src = np.arange(mask.shape[0]) * model_params.sample_rate / model_params.n_fft
+    f_dst = np.arange(params.bins) * params.sample_rate / params.n_fft
+    if mask.shape[1] == 1:
+        timed = np.repeat(mask, frames, axis=1)
+    else:
+        timed = _interp_axis(mask, t_src, t_dst, axis=1)  # [513, frames]
+    out = _interp_axis(timed, f_src, np.minimum(f_dst, f_src[-1]), axis=0)  # [bins, frames]
+    top = f_src >= f_src[-1] / 2
+    above = f_dst > f_src[-1]
+    out[above] = timed[top].mean(axis=0, keepdims=True)
+    return out.astype(np.float32)
+
+
+@dataclass
+class Separated:
+    """Separated stems, float32 ``[channels, samples]`` at ``sample_rate`` (the input's)."""
+
+    vocals: np.ndarray
+    instrumental: np.ndarray
+    sample_rate: int
+
+
+def _fit(x: np.ndarray, n: int) -> np.ndarray:
+    """Trim or zero-pad the last axis to ``n`` samples."""
+    if x.shape[-1] >= n:
+        return x[..., :n]
+    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, n - x.shape[-1])])
+
+
+def separate_waveform(
+    mixture: np.ndarray,
+    sample_rate: int,
+    vocals_model: LoadedModel,
+    instrumental_model: LoadedModel | None = None,
+    *,
+    full_band: bool = False,
+    batch_size: int = 8,
+) -> Separated:
+    """Vocals and instrumental of ``mixture`` float32 ``[channels, samples]`` (or ``[samples]``) at ``sample_rate``."""
+    mix = np.atleast_2d(np.asarray(mixture, np.float32))
+    n = mix.shape[1]
+    mp = vocals_model.params
+    if instrumental_model is not None and instrumental_model.params != mp:
+        raise UserInputError("the vocals and instrumental models were trained on different STFT parameters")
+    mono_lo = resample(mix.mean(axis=0), sample_rate, mp.sample_rate)
+    masks = {"vocals": song_mask(vocals_model, mono_lo, batch_size)}
+    if instrumental_model is not None:
+        masks["instrumental"] = song_mask(instrumental_model, mono_lo, batch_size)
+
+    out: dict[str, list[np.ndarray]] = {"vocals": [], "instrumental": []}
+    for ch in mix:
+        if full_band:
+            params = full_band_params(sample_rate, mp)
+            spec = stft(ch, params)
+            for name, mask in masks.items():
+                m = upsample_mask(mask, mp, params, spec.shape[1])
+                out[name].append(istft(spec * m, n, params))
+            if instrumental_model is None:
+                out["instrumental"].append(ch - out["vocals"][-1])
+        else:
+            lo = resample(ch, sample_rate, mp.sample_rate)
+            spec = stft(lo, mp)
+            est = {name: istft(spec * mask, len(lo), mp) for name, mask in masks.items()}
+            if instrumental_model is None:
+                est["instrumental"] = lo - est["vocals"]
+            for name in out:
+                out[name].append(_fit(resample(est[name], mp.sample_rate, sample_rate), n))
+    return Separated(np.stack(out["vocals"]), np.stack(out["instrumental"]), sample_rate)
+
+
+def separate_file(
+    path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    vocals_model: LoadedModel,
+    instrumental_model: LoadedModel | None = None,
+    *,
+    full_band: bool = False,
+    batch_size: int = 8,
+) -> dict[str, Path]:
+    """Separate one file into ``out_dir/<file stem>/{vocals,instrumental}.wav`` (float WAV, input's rate and
+    length). Returns the two paths. ``UserInputError`` when the file cannot be decoded."""
+    path = Path(path)
+    try:
+        decoded = decode(path)
+    except AudioError as exc:
+        raise UserInputError(f"cannot separate {path}: {exc}") from exc
+    sep = separate_waveform(decoded.samples, decoded.sample_rate, vocals_model, instrumental_model,
+                            full_band=full_band, batch_size=batch_size)
+    song_dir = Path(out_dir) / path.stem
+    song_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, audio in (("vocals", sep.vocals), ("instrumental", sep.instrumental)):
+        final = song_dir / f"{name}.wav"
+        with atomic_path(final) as tmp:
+            sf.write(tmp, audio.T, sep.sample_rate, subtype="FLOAT", format="WAV")
+        paths[name] = final
+    return paths

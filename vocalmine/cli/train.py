@@ -1,0 +1,132 @@
+"""``train``, ``separate``, ``evaluate``: thin click commands over ``training``.
+
+Under torchrun, the same command runs data-parallel::
+
+    torchrun --nproc_per_node 2 $(which train) --target vocals --shards shards/ -o runs/vocals
+    python -m torch.distributed.run --standalone --nproc_per_node 2 -m vocalmine.cli.train --target vocals ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from vocalmine.cli.common import user_errors, verbose_option
+
+DEVICE = click.Choice(["auto", "cpu", "cuda"])
+
+
+@click.command(
+    help="Train the U-Net of Jansson et al. (2017), or its no-skip baseline, on shards.\n\n"
+    "Example: train --target vocals --shards shards/ -o runs/vocals --max-steps 20000",
+    context_settings={"show_default": True},
+)
+@click.option("--target", type=click.Choice(["vocals", "instrumental"]), default="vocals",
+              help="What the mask extracts (one model per target).")
+@click.option("--shards", "shards_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Shard folder written by build-shards (reads its train and valid splits).")
+@click.option("-o", "--out", "run_dir", required=True, type=click.Path(file_okay=False),
+              help="Run folder: checkpoint.pt, train_log.csv, tensorboard/, train_summary.json.")
+@click.option("--arch", type=click.Choice(["unet", "baseline"]), default="unet",
+              help="unet: the paper's model; baseline: the same network without skip connections.")
+@click.option("--max-steps", default=20000, type=click.IntRange(min=1), help="Optimizer steps to train to.")
+@click.option("--batch-size", default=16, type=click.IntRange(min=1), help="Patches per step (per process).")
+@click.option("--lr", default=1e-4, type=click.FloatRange(min=0, min_open=True), help="Adam learning rate (the paper's).")
+@click.option("--valid-every", default=500, type=click.IntRange(min=0),
+              help="Steps between validations on the valid split (0: never).")
+@click.option("--valid-patches", default=2048, type=click.IntRange(min=1), help="Patches per validation (at most).")
+@click.option("--checkpoint-every", default=500, type=click.IntRange(min=1), help="Steps between checkpoints.")
+@click.option("--log-every", default=20, type=click.IntRange(min=1), help="Steps between log rows.")
+@click.option("--seed", default=0, type=int, help="Seed of initialisation, dropout and data order.")
+@click.option("--device", type=DEVICE, default="auto", help="auto: CUDA when available, else CPU.")
+@click.option("--resume", is_flag=True, help="Continue the checkpoint in the run folder.")
+@click.option("--deterministic", is_flag=True, help="Deterministic algorithms (bit-exact resume; slower on GPU).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@verbose_option
+@user_errors
+def train_main(shards_dir: str, run_dir: str, no_progress: bool, **options) -> None:
+    from training.train import TrainConfig, train
+
+    result = train(TrainConfig(shards_dir=shards_dir, run_dir=run_dir, progress=not no_progress, **options))
+    if result.rank == 0:
+        loss = f"{result.last_loss:.5g}" if result.last_loss is not None else "-"
+        valid = f", valid loss {result.valid_history[-1][1]:.5g}" if result.valid_history else ""
+        click.echo(f"{result.checkpoint}: step {result.steps}, train loss {loss}{valid}; "
+                   f"{result.patches_per_s:.1f} patches/s on {result.world_size} x {result.device} "
+                   f"({result.precision}), data wait {100 * result.data_wait_share:.1f}%")
+
+
+@click.command(
+    help="Separate songs into vocals and instrumental: OUT/<file stem>/{vocals,instrumental}.wav, same rate, "
+    "channels and length as the input.\n\nExample: separate song.mp3 other.flac -o out/ --model runs/vocals",
+    context_settings={"show_default": True},
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--model", required=True, type=click.Path(exists=True),
+              help="Vocals model: run folder of `train --target vocals` or its checkpoint file.")
+@click.option("--instrumental-model", type=click.Path(exists=True), default=None,
+              help="Instrumental model; without it the instrumental is the mixture minus the vocals.")
+@click.option("--full-band", is_flag=True,
+              help="Apply the upsampled mask at the input's own rate (keeps the input's bandwidth).")
+@click.option("--device", type=DEVICE, default="auto")
+@click.option("--batch-size", default=8, type=click.IntRange(min=1), help="Patches per forward pass.")
+@verbose_option
+@user_errors
+def separate_main(files: tuple[str, ...], out_dir: str, model: str, instrumental_model: str | None,
+                  full_band: bool, device: str, batch_size: int) -> None:
+    import logging
+
+    from training.separate import load_model, separate_file
+    from vocalmine.errors import UserInputError
+
+    log = logging.getLogger("vocalmine.separate")
+    voc = load_model(model, target="vocals", device=device)
+    inst = load_model(instrumental_model, target="instrumental", device=device) if instrumental_model else None
+    failed = []
+    for f in files:
+        try:
+            paths = separate_file(f, out_dir, voc, inst, full_band=full_band, batch_size=batch_size)
+        except UserInputError as exc:  # one bad file never stops the others
+            log.error("%s", exc)
+            failed.append(f)
+            continue
+        click.echo(f"{f} -> {paths['vocals'].parent}")
+    if failed:
+        raise UserInputError(f"{len(failed)} of {len(files)} files could not be separated: {', '.join(failed)}")
+
+
+@click.command(
+    help="Score a model with BSS Eval (SDR, SIR, SAR, NSDR) at 8192 Hz mono, per song and summarised as the "
+    "paper's Tables 4 and 5.\n\nDATA: a folder of song folders with mixture, vocals and accompaniment audio "
+    "(demo truth/stems, MUSDB18-HQ), or a shard folder (its test split's pairs, from their source audio).\n\n"
+    "Example: evaluate --model runs/vocals demo/corpus/truth/stems",
+    context_settings={"show_default": True},
+)
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--model", required=True, type=click.Path(exists=True), help="Vocals model (run folder or file).")
+@click.option("--instrumental-model", type=click.Path(exists=True), default=None,
+              help="Instrumental model; without it the accompaniment estimate is the mixture minus the vocals.")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Where evaluation.json and evaluation.md go [default: MODEL_RUN/evaluation/<DATA name>].")
+@click.option("--split", default="test", help="Shard split to evaluate when DATA is a shard folder.")
+@click.option("--device", type=DEVICE, default="auto")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@verbose_option
+@user_errors
+def evaluate_main(data: str, model: str, instrumental_model: str | None, out_dir: str | None, split: str,
+                  device: str, no_progress: bool) -> None:
+    from training.evaluate import evaluate
+
+    if out_dir is None:
+        run = Path(model) if Path(model).is_dir() else Path(model).parent
+        out_dir = str(run / "evaluation" / Path(data).resolve().name)
+    report = evaluate(data, model, instrumental_model, out_dir, split=split, device=device,
+                      progress=not no_progress)
+    click.echo(report.markdown_path.read_text())
+    click.echo(f"written: {report.json_path}, {report.markdown_path}")
+
+
+if __name__ == "__main__":  # python -m vocalmine.cli.train ... (e.g. under torch.distributed.run)
+    train_main()
