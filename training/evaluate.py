@@ -182,7 +182,8 @@ def bss_eval(references: np.ndarray, estimates: np.ndarray) -> dict[str, np.ndar
     est = np.array(estimates, dtype=np.float64)
     for i in range(len(est)):
         if not np.any(est[i]):
-            est[i] = SILENT_ESTIMATE_NOISE * np.random.default_rng(i).standard_normal(est.shape[1])
+            noise = np.random.default_rng([0x5111E47, i]).standard_normal(est.shape[1])
+            est[i] = SILENT_ESTIMATE_NOISE * noise
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
         warnings.simplefilter("ignore", category=DeprecationWarning)

@@ -76,12 +76,9 @@ def train_main(shards_dir: str, run_dir: str, no_progress: bool, **options) -> N
 @user_errors
 def separate_main(files: tuple[str, ...], out_dir: str, model: str, instrumental_model: str | None,
                   full_band: bool, device: str, batch_size: int) -> None:
-    import logging
-
     from training.separate import load_model, separate_file
     from vocalmine.errors import UserInputError
 
-    log = logging.getLogger("vocalmine.separate")
     voc = load_model(model, target="vocals", device=device)
     inst = load_model(instrumental_model, target="instrumental", device=device) if instrumental_model else None
     failed = []
@@ -89,7 +86,7 @@ def separate_main(files: tuple[str, ...], out_dir: str, model: str, instrumental
         try:
             paths = separate_file(f, out_dir, voc, inst, full_band=full_band, batch_size=batch_size)
         except UserInputError as exc:  # one bad file never stops the others
-            log.error("%s", exc)
+            click.echo(f"Error: {exc}", err=True)
             failed.append(f)
             continue
         click.echo(f"{f} -> {paths['vocals'].parent}")

@@ -1,0 +1,131 @@
+"""`separate`: exact lengths, rates and channels for any format; the patch blend; full band; bad inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from click.testing import CliRunner
+
+from features.audio import decode
+from features.stft import PAPER_STFT
+from training.checkpoint import model_payload, save_checkpoint
+from training.model import UNet
+from training.separate import load_model, predict_mask, separate_waveform
+from vocalmine.cli.train import separate_main
+
+STFT = {"sample_rate": 8192, "n_fft": 1024, "hop": 768}
+
+
+def constant_model(path: Path, value_logit: float = 0.0, target: str = "vocals") -> Path:
+    """A real U-Net whose last layer is zeroed: its mask is sigmoid(value_logit) everywhere (0.5 for 0)."""
+    torch.manual_seed(0)
+    model = UNet()
+    last = model.decoder[-1][0]
+    torch.nn.init.zeros_(last.weight)
+    torch.nn.init.constant_(last.bias, value_logit)
+    save_checkpoint(model_payload(model, target, STFT, step=7), path)
+    return path
+
+
+def random_model(path: Path, target: str = "vocals", seed: int = 1) -> Path:
+    torch.manual_seed(seed)
+    save_checkpoint(model_payload(UNet(), target, STFT), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("models")
+    return {"half": constant_model(d / "half.pt"), "random": random_model(d / "random.pt"),
+            "inst": constant_model(d / "inst.pt", target="instrumental")}
+
+
+def test_constant_mask_blends_to_exactly_half_the_mixture(models):
+    m = load_model(models["half"])
+    assert m.step == 7 and m.params == PAPER_STFT
+    # Every frame is covered by overlapping patches whose blend weights sum to 1: the mask stays 0.5 exactly.
+    for frames in (1, 63, 64, 128, 129, 300):
+        mask = predict_mask(m, np.random.default_rng(frames).uniform(size=(512, frames)).astype(np.float32))
+        assert mask.shape == (512, frames) and np.allclose(mask, 0.5, atol=1e-6)
+    # At the model's own rate nothing is resampled: vocals = instrumental = x / 2 through STFT, mask, iSTFT.
+    x = np.random.default_rng(0).standard_normal(8192 * 3 + 517).astype(np.float32) * 0.1
+    sep = separate_waveform(x, 8192, m)
+    assert sep.vocals.shape == sep.instrumental.shape == (1, len(x))
+    assert np.max(np.abs(sep.vocals[0] - x / 2)) < 1e-5
+    assert np.max(np.abs(sep.instrumental[0] - x / 2)) < 1e-5
+
+
+def _band_energy(x: np.ndarray, rate: int, lo: float, hi: float) -> float:
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / rate)
+    return float(spec[(f >= lo) & (f < hi)].sum())
+
+
+def test_full_band_keeps_the_inputs_bandwidth(models):
+    m = load_model(models["half"])
+    rate, n = 44100, 44100 * 2 + 123
+    t = np.arange(n) / rate
+    x = np.stack([0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 10000 * t),
+                  0.3 * np.sin(2 * np.pi * 660 * t)]).astype(np.float32)
+    full = separate_waveform(x, rate, m, full_band=True)
+    assert full.vocals.shape == x.shape
+    assert np.max(np.abs(full.vocals - x / 2)) < 1e-4  # mask 0.5 everywhere, above 4 kHz too
+    assert np.max(np.abs(full.vocals + full.instrumental - x)) < 1e-6  # instrumental = mixture - vocals
+    low = separate_waveform(x, rate, m)
+    assert low.vocals.shape == x.shape
+    # At 8192 Hz the 10 kHz tone is gone from both stems; the 440 Hz tone is halved.
+    assert _band_energy(low.vocals[0], rate, 5000, 20000) < 1e-6 * _band_energy(x[0], rate, 5000, 20000)
+    assert _band_energy(full.vocals[0], rate, 9000, 11000) == pytest.approx(
+        0.25 * _band_energy(x[0], rate, 9000, 11000), rel=1e-3)
+    assert _band_energy(low.vocals[0], rate, 400, 480) == pytest.approx(
+        0.25 * _band_energy(x[0], rate, 400, 480), rel=1e-2)
+
+
+@pytest.mark.parametrize("ext,rate,channels,seconds_plus", [
+    ("wav", 44100, 2, 7), ("flac", 48000, 1, 769), ("ogg", 22050, 2, 1), ("mp3", 44100, 1, 255),
+])
+def test_separate_command_any_format_and_odd_length(tmp_path, models, ext, rate, channels, seconds_plus):
+    n = int(1.3 * rate) + seconds_plus  # not a multiple of any hop
+    x = (0.2 * np.random.default_rng(n).standard_normal((n, channels))).astype(np.float32)
+    src = tmp_path / f"song {ext}.{ext}"
+    sf.write(src, x if channels > 1 else x[:, 0], rate)
+    decoded = decode(src)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(separate_main, [str(src), "-o", str(out), "--model", str(models["random"]),
+                                           "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    vocals, vr = sf.read(out / src.stem / "vocals.wav", always_2d=True)
+    inst, ir = sf.read(out / src.stem / "instrumental.wav", always_2d=True)
+    assert vr == ir == rate
+    assert vocals.shape == inst.shape == (decoded.samples.shape[1], channels)
+    assert np.all(np.isfinite(vocals)) and np.abs(vocals).max() > 0
+
+
+def test_instrumental_model_bad_files_and_wrong_targets(tmp_path, models):
+    rate = 16000
+    x = (0.2 * np.random.default_rng(2).standard_normal(rate + 11)).astype(np.float32)
+    good = tmp_path / "good.wav"
+    sf.write(good, x, rate, subtype="FLOAT")
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"not audio at all")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(separate_main, [str(broken), str(good), "-o", str(out), "--model",
+                                           str(models["half"]), "--instrumental-model", str(models["inst"]),
+                                           "--device", "cpu"])
+    # The broken file is reported and the command fails (exit 2) after separating the good one.
+    assert r.exit_code == 2 and "cannot separate" in r.output and "broken.mp3" in r.output
+    assert "1 of 2 files could not be separated" in r.output
+    inst, _ = sf.read(out / "good" / "instrumental.wav")
+    vocals, _ = sf.read(out / "good" / "vocals.wav")
+    assert inst.shape == (len(x),)
+    # Both models give a mask of 0.5, so both stems are the same band-limited half of the mixture.
+    assert np.allclose(inst, vocals, atol=1e-7)
+
+    r = CliRunner().invoke(separate_main, [str(good), "-o", str(out), "--model", str(models["inst"])])
+    assert r.exit_code == 2 and "target 'instrumental' (expected 'vocals')" in r.output
+    r = CliRunner().invoke(separate_main, [str(good), "-o", str(out), "--model", str(tmp_path)])
+    assert r.exit_code == 2 and "no checkpoint at" in r.output
