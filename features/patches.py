@@ -90,6 +90,28 @@ class Alignment:
         return self.polarity * 10.0 ** (self.gain_db / 20.0)
 
 
+_HALF_TINY = np.float32(2.0**-14)  # smallest normal float16
+
+
+def to_float16(values: np.ndarray) -> np.ndarray:
+    """``values.astype(np.float16)``, bit for bit, without NumPy's slow path for float16 subnormals.
+
+    NumPy converts a value below 2**-14 (a float16 subnormal) some 30 times slower than a normal one, and quiet
+    bins of a spectrogram are full of them. A subnormal float16 is ``k * 2**-24`` with ``k`` its 10-bit
+    mantissa, so its bits are ``rint(|x| * 2**24)`` (round half to even, as the cast does) plus the sign;
+    ``k == 1024`` gives 0x0400, the smallest normal, as it should.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    tiny = np.abs(values) < _HALF_TINY
+    if not tiny.any():
+        return values.astype(np.float16)
+    out = np.where(tiny, np.float32(0), values).astype(np.float16)
+    small = values[tiny]
+    bits = np.rint(np.abs(small) * np.float32(2.0**24)).astype(np.uint16) | (np.signbit(small).astype(np.uint16) << 15)
+    out.view(np.uint16)[tiny] = bits
+    return out
+
+
 def patch_starts(frames: int, patch_frames: int, patch_hop: int) -> np.ndarray:
     """First frames of the patches covering ``frames`` frames, int32 ``[patches]``.
 
@@ -141,9 +163,9 @@ def spectrogram_patches(
     voc_energy = np.einsum("nbf,nbf->n", pv, pv, dtype=np.float64)
     out["vocal_energy"] = np.where(mix_energy > 0, voc_energy / np.maximum(mix_energy, 1e-300), 0.0)
     inv = (1.0 / scale)[:, None, None]
-    out["mix"] = px * inv
-    out["instrumental"] = pi * inv
-    out["vocals"] = pv * inv
+    out["mix"] = to_float16(px * inv)
+    out["instrumental"] = to_float16(pi * inv)
+    out["vocals"] = to_float16(pv * inv)
     return out
 
 

@@ -315,3 +315,13 @@ def test_bad_inputs_give_a_message_and_exit_code_2(tmp_path):
     assert result.exit_code == 2 and "--ratios wants three numbers" in result.output
     with pytest.raises(UserInputError, match="512 bins x 128 frames"):
         ShardConfig(patch_frames=64)
+
+
+def test_to_float16_is_numpys_cast_bit_for_bit():
+    from features.patches import to_float16
+
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal(200_000) * 10.0 ** rng.uniform(-12, 4, 200_000)
+    edges = [0.0, -0.0, 2**-14, 2**-14 * (1 - 2**-12), 2**-25, 2**-25 * 1.0001, 3 * 2**-25, 2.5 * 2**-24, 6.1e-5]
+    values = np.concatenate([values, edges, np.negative(edges)]).astype(np.float32)
+    assert np.array_equal(to_float16(values).view(np.uint16), values.astype(np.float16).view(np.uint16))
