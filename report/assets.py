@@ -222,6 +222,11 @@ JS = r"""
       });
     } else if (m && m.error) {
       mediaBox.appendChild(h("p", "notice", "No clips: " + m.error));
+    } else if (payload.mode !== "audio") {
+      mediaBox.appendChild(h("p", "legend-note", "No clips: the audio stage has not run (metadata only)."));
+    } else if (r[ix.offset_s] === null) {
+      mediaBox.appendChild(h("p", "legend-note", "No clips: this pair was never aligned (rejected as " +
+        (r[ix.reason] || "?") + " before the audio comparison)."));
     } else {
       mediaBox.appendChild(h("p", "legend-note",
         "No clips for this pair: only the sample and the flagged pairs carry spectrograms and audio " +

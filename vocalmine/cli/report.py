@@ -1,0 +1,39 @@
+"""``pair-report PAIRS_DIR``: write report.html and report.json into a mine-pairs output directory."""
+
+from __future__ import annotations
+
+import click
+
+from report import ReportConfig, build_report
+from vocalmine.cli.common import user_errors, verbose_option
+
+_DEFAULTS = ReportConfig()
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("pairs_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--sample", "sample_accepted", type=click.IntRange(min=0), default=_DEFAULTS.sample_accepted,
+              show_default=True, help="Accepted pairs drawn at random that get spectrograms and clips.")
+@click.option("--sample-rejected", type=click.IntRange(min=0), default=_DEFAULTS.sample_rejected,
+              show_default=True, help="Measured rejected pairs drawn at random that get spectrograms and clips.")
+@click.option("--flagged", "flagged_media", type=click.IntRange(min=0), default=_DEFAULTS.flagged_media,
+              show_default=True, help="Most flagged accepted pairs that get spectrograms and clips.")
+@click.option("--clip-seconds", type=click.FloatRange(min=1.0, max=60.0), default=_DEFAULTS.clip_seconds,
+              show_default=True, help="Length of each audio clip (s).")
+@click.option("--clip-format", type=click.Choice(["ogg", "wav"]), default=_DEFAULTS.clip_format,
+              show_default=True, help="Ogg Vorbis (small) or 16-bit WAV clips.")
+@click.option("--no-media", is_flag=True, help="No spectrograms or clips (numbers only; fastest).")
+@click.option("--seed", type=int, default=_DEFAULTS.seed, show_default=True, help="Seed of the media sample.")
+@verbose_option
+@user_errors
+def main(pairs_dir: str, sample_accepted: int, sample_rejected: int, flagged_media: int, clip_seconds: float,
+         clip_format: str, no_media: bool, seed: int) -> None:
+    """Write PAIRS_DIR/report.html (one self-contained page, opens offline) and PAIRS_DIR/report.json.
+
+    Example: pair-report demo/pairs
+    """
+    config = ReportConfig(sample_accepted=sample_accepted, sample_rejected=sample_rejected,
+                          flagged_media=flagged_media, clip_seconds=clip_seconds, clip_format=clip_format,
+                          media=not no_media, seed=seed)
+    summary = build_report(pairs_dir, config)
+    click.echo(summary.text)
