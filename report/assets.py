@@ -106,7 +106,10 @@ JS = r"""
     if (v === null || v === undefined || v === "") { return c.type === "num" ? "\u2013" : ""; }
     return c.type === "num" ? Number(v).toFixed(c.digits) : String(v);
   }
-  function reasonGroup(r) { var k = (r || "").indexOf(":"); return k < 0 ? (r || "") : r.slice(0, k); }
+  function reasonGroup(r) {
+    var k = (r || "").indexOf(":"), g = k < 0 ? (r || "") : r.slice(0, k);
+    return g === "duplicate-of" ? "duplicate" : g;
+  }
   function safeUri(uri, prefix) { return (typeof uri === "string" && uri.indexOf(prefix) === 0) ? uri : ""; }
   function num(s) { if (s === "" || s === null) { return null; } var v = Number(s); return isFinite(v) ? v : null; }
 

@@ -19,8 +19,8 @@ class ReportConfig:
     of the original); ``|offset_s|`` above ``large_offset_s``; a clipped-sample share above ``clipping``.
 
     The plots draw the run's acceptance thresholds: those recorded in ``summary.json`` (``audio.config``,
-    ``metadata.config``), else the defaults of ``pairing.config.PairingConfig`` (and the miner's), else the
-    ``fallback_*`` values here (``report.data.resolve_thresholds``; each line says its source).
+    ``metadata.config``), else the defaults of ``pairing.config.PairingConfig`` and ``miner.pipeline.MinerConfig``
+    (``report.data.resolve_thresholds``; each line says its source).
     """
 
     sample_accepted: int = 10
@@ -43,9 +43,6 @@ class ReportConfig:
     vocal_share_high: float = 0.85
     large_offset_s: float = 2.0
     clipping: float = 0.001
-
-    fallback_min_title_score: float = 85.0
-    fallback_max_duration_delta_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.clip_format not in ("ogg", "wav"):

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from catalog_schemas import CANDIDATES, PAIRS
+from miner.pipeline import MinerConfig
 from pairing.config import PairingConfig
 from report.config import ReportConfig
 from vocalmine.errors import UserInputError
@@ -148,19 +149,12 @@ def load_pairs_dir(pairs_dir: str | Path) -> PairsData:
 # Acceptance rules of the run drawn on the plots: (column, bound, label prefix, names a config may use for it).
 # Only rules that decide a verdict; search ranges (pairing's max_offset_s) are not quality thresholds.
 _ACCEPT_RULES = (
-    ("title_score", "min", "min", ("min_title_score", "title_score_min", "title_threshold")),
-    ("duration_delta_s", "abs", "max |delta|", ("max_duration_delta_s", "max_duration_diff_s", "duration_tolerance_s")),
+    ("title_score", "min", "min", ("title_threshold", "min_title_score")),
+    ("duration_delta_s", "abs", "max |delta|", ("duration_tolerance_s", "max_duration_delta_s")),
     ("alignment_confidence", "min", "min", ("min_alignment_confidence",)),
     ("vocal_free_correlation", "min", "min", ("min_vocal_free_correlation",)),
     ("vocal_energy_share", "min", "same-content <=", ("same_content_max_vocal_share",)),
 )
-
-# Used only when neither summary.json nor the stage packages give a value.
-_FALLBACKS = {
-    ("title_score", "min"): "fallback_min_title_score",
-    ("duration_delta_s", "abs"): "fallback_max_duration_delta_s",
-}
-
 
 def _config_sources(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Dicts of thresholds, most authoritative first: the run's recorded configs, then package defaults."""
@@ -185,11 +179,12 @@ def _flatten(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def _package_defaults() -> list[tuple[str, dict[str, Any]]]:
     """Defaults of the stages' config dataclasses (what a run used when it recorded no config)."""
-    return [("pairing.PairingConfig default", dataclasses.asdict(PairingConfig()))]
+    return [("pairing.PairingConfig default", dataclasses.asdict(PairingConfig())),
+            ("miner.MinerConfig default", dataclasses.asdict(MinerConfig()))]
 
 
 def resolve_thresholds(summary: dict[str, Any], config: ReportConfig, mode: str) -> list[Threshold]:
-    """The acceptance thresholds the run used (recorded > package defaults > the report's fallbacks),
+    """The acceptance thresholds the run used (recorded in summary.json, else the stages' config defaults),
     and the report's own flag rules."""
     sources = _config_sources(summary)
     out: list[Threshold] = []
@@ -205,13 +200,14 @@ def resolve_thresholds(summary: dict[str, Any], config: ReportConfig, mode: str)
                     break
             if value is not None:
                 break
-        if value is None and (column, bound) in _FALLBACKS:
-            attr = _FALLBACKS[(column, bound)]
-            value, source = float(getattr(config, attr)), f"report default ({attr}); the run recorded none"
         if value is None:
             continue
         if bound == "abs":
-            out.append(Threshold(column, value, "accept", f"{prefix} {value:g}", source))
+            label = f"{prefix} {value:g}"
+            rel = next((c.get("duration_tolerance_rel") for n, c in sources if source.startswith(n)), None)
+            if column == "duration_delta_s" and isinstance(rel, (int, float)) and rel > 0:
+                label += f" s or {rel:.0%} of the longer track"
+            out.append(Threshold(column, value, "accept", label, source))
             out.append(Threshold(column, -value, "accept", "", source))
         else:
             out.append(Threshold(column, value, "accept", f"{prefix} {value:g}", source))
@@ -231,7 +227,9 @@ def resolve_thresholds(summary: dict[str, Any], config: ReportConfig, mode: str)
 
 
 def _num(table: pa.Table, column: str) -> np.ndarray:
-    """A numeric column as float64 ``[rows]`` with nulls as NaN."""
+    """A numeric column as float64 ``[rows]`` with nulls (and a missing column) as NaN."""
+    if column not in table.column_names:
+        return np.full(table.num_rows, np.nan)
     col = table.column(column)
     if pa.types.is_null(col.type):
         return np.full(table.num_rows, np.nan)
@@ -239,6 +237,8 @@ def _num(table: pa.Table, column: str) -> np.ndarray:
 
 
 def _str(table: pa.Table, column: str) -> list[str | None]:
+    if column not in table.column_names:
+        return [None] * table.num_rows
     col = table.column(column)
     if pa.types.is_null(col.type):
         return [None] * table.num_rows
@@ -286,8 +286,9 @@ def row_flags(masks: dict[str, np.ndarray], rows: int) -> list[str]:
 
 
 def reason_group(reason: str | None) -> str:
-    """``duplicate-of:<pair_id>`` -> ``duplicate-of``; other reasons unchanged."""
-    return (reason or "").split(":", 1)[0]
+    """``duplicate-of:<pair_id>`` -> ``duplicate`` (as the pairing summary counts it); others unchanged."""
+    head = (reason or "").split(":", 1)[0]
+    return "duplicate" if head == "duplicate-of" else head
 
 
 def _int(v: Any) -> int | None:
@@ -475,6 +476,7 @@ AUDIO_COLUMNS = (
     ("instrumental_title", "Instrumental title", "str", None, True),
     ("status", "Status", "str", None, True),
     ("reason", "Reason", "str", None, True),
+    ("detail", "Verdict detail", "str", None, False),
     ("flags", "Flags", "str", None, True),
     ("title_score", "Title score", "num", 1, True),
     ("duration_delta_s", "Δ duration (s)", "num", 2, True),

@@ -188,7 +188,7 @@ def make_sample_pairs_dir(out_dir: str | Path, *, extra_pairs: int = 0, metadata
             "rejected_by_reason": {"empty-title": 2, "missing-duration": 1},
             "marked": len(instrumentals) + 1, "blocks": len({r["artist_key"] for r in rows}) + 2,
             "compared": len(rows) + 7, "candidates": len(rows),
-            "config": {"min_title_score": 90.0, "max_duration_delta_s": 15.0},
+            "config": {"title_threshold": 90.0, "duration_tolerance_s": 15.0, "duration_tolerance_rel": 0.01},
         }
     }
     if not metadata_only:
@@ -196,7 +196,8 @@ def make_sample_pairs_dir(out_dir: str | Path, *, extra_pairs: int = 0, metadata
         rejected: dict[str, int] = {}
         for r in rows:
             if r["status"] != "accepted":
-                rejected[r["reason"]] = rejected.get(r["reason"], 0) + 1
+                reason = "duplicate" if r["reason"].startswith("duplicate-of:") else r["reason"]
+                rejected[reason] = rejected.get(reason, 0) + 1
         accepted = [r for r in rows if r["status"] == "accepted"]
         summary["audio"] = {
             "candidates": len(rows), "accepted": len(accepted), "rejected": len(rows) - len(accepted),

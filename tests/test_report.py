@@ -50,7 +50,7 @@ def test_report_json_matches_an_independent_computation(audio_dir):
     assert rep["mode"] == "audio"
     assert rep["counts"]["accepted"] == len(accepted) == 4
     assert rep["counts"]["rejected"] == len(rows) - len(accepted) == 4
-    assert rep["counts"]["rejected_by_reason"] == {"drift": 1, "duplicate-of": 1, "missing-file": 1, "same-content": 1}
+    assert rep["counts"]["rejected_by_reason"] == {"drift": 1, "duplicate": 1, "missing-file": 1, "same-content": 1}
     assert rep["counts"]["hours_accepted"] == pytest.approx(sum(r["original_seconds"] for r in accepted) / 3600, abs=1e-4)
     assert rep["counts"]["candidates"] == pq.read_metadata(audio_dir / "candidates.parquet").num_rows == 8
     assert rep["warnings"] == []
@@ -208,7 +208,7 @@ def test_cli_prints_the_text_version_and_the_report_path(audio_dir):
     result = CliRunner().invoke(pair_report, [str(audio_dir), "--no-media"])
     assert result.exit_code == 0, result.output
     assert re.search(r"accepted pairs\s+4\n", result.output)
-    assert "rejected by audio: drift 1, duplicate-of 1, missing-file 1, same-content 1" in result.output
+    assert "rejected by audio: drift 1, duplicate 1, missing-file 1, same-content 1" in result.output
     assert f"report: {audio_dir / 'report.html'}" in result.output
 
 

@@ -96,7 +96,7 @@ def test_table_lists_filters_and_sorts_pairs(browser, audio_dir):
     assert sorted(listed_ids(page)) == sorted(r["pair_id"] for r in rows)
     choose(page, "f-reason", "drift")
     assert listed_ids(page) == ["t05~t05i"]
-    choose(page, "f-reason", "duplicate-of")
+    choose(page, "f-reason", "duplicate")
     assert listed_ids(page) == ["t07~t01i"]
     choose(page, "f-reason", "")
     choose(page, "f-status", "rejected")
