@@ -12,7 +12,8 @@ _PAIR_FIELDS = [
     field("status", pa.string(), "'accepted' or 'rejected'.", nullable=False),
     field("reason", pa.string(),
           "Empty when accepted; else missing-file, unreadable, silent, too-short, same-content, "
-          "different-recording, drift, low-confidence, duplicate-of:<pair_id>, no-audio-path.", nullable=False),
+          "different-recording, drift, low-confidence, duplicate-of:<pair_id>, no-audio-path, error.", nullable=False),
+    field("detail", pa.string(), "Plain-words evidence for a rejection (which file, the measured value against its threshold); empty when accepted."),
     field("offset_s", pa.float64(), "Seconds by which the instrumental's content starts later than the original's (see module doc)."),
     field("gain_db", pa.float64(), "Level of the instrumental relative to the original's accompaniment, dB."),
     field("polarity", pa.int8(), "+1, or -1 when the instrumental is phase-inverted."),
@@ -22,10 +23,11 @@ _PAIR_FIELDS = [
     field("vocal_energy_share", pa.float64(), "Energy of the derived vocal (original - aligned instrumental) over the original's energy."),
     field("vocal_activity", pa.float64(), "Fraction of frames where the derived vocal is active."),
     field("clipping", pa.float64(), "Fraction of samples at or near full scale in either file."),
-    field("original_sha1", pa.string(), "SHA-1 of the decoded original's audio content."),
-    field("instrumental_sha1", pa.string(), "SHA-1 of the decoded instrumental's audio content."),
+    field("original_sha1", pa.string(), "SHA-1 of the decoded original's audio content (mono float32 at 8192 Hz): equal for files with the same audio."),
+    field("instrumental_sha1", pa.string(), "SHA-1 of the decoded instrumental's audio content (mono float32 at 8192 Hz)."),
     field("content_group", pa.string(), "Id of the group of originals with the same audio; a split never divides a group."),
     field("original_seconds", pa.float64(), "Decoded duration of the original, seconds."),
+    field("instrumental_seconds", pa.float64(), "Decoded duration of the instrumental, seconds."),
 ]
 
 PAIRS = schema(

@@ -1,0 +1,332 @@
+"""Align an instrumental with its original and measure how well it explains it.
+
+All signals are float32 mono ``[samples]`` at one rate ``sr`` (the config's ``align_rate``, 8192 Hz by
+default). Lags follow the project's convention: ``lag = offset_s * sr`` and ``inst[t + lag] ~= g * acc[t]``.
+
+Steps: a global FFT cross-correlation gives the lag to a fraction of a sample (parabolic interpolation of
+the peak); local windows across the song must find the same lag (an edit or a drift makes them disagree);
+the instrumental is shifted by the fractional lag in the frequency domain; least squares gives the gain
+(re-fitted on the frames where the derived vocal is silent); per-frame energies give the quality measures.
+When the waveform cannot be aligned at all, an onset envelope (which tolerates a small time-stretch)
+tells a slow drift from an unrelated recording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+
+from features.stft import StftParams, stft
+
+#: Pre-emphasis coefficient: whitens music's low-frequency tilt so correlation peaks are sharp.
+PREEMPHASIS = 0.95
+
+
+def preemphasis(x: np.ndarray, coef: float = PREEMPHASIS) -> np.ndarray:
+    """``y[n] = x[n] - coef * x[n-1]``, float32 ``[samples]`` (same length; ``y[0] = x[0]``)."""
+    y = np.empty_like(x, dtype=np.float32)
+    y[0] = x[0]
+    np.subtract(x[1:], np.float32(coef) * x[:-1], out=y[1:])
+    return y
+
+
+def _parabolic(y_minus: float, y0: float, y_plus: float) -> float:
+    """Offset in (-0.5, 0.5) of the vertex of the parabola through three equally spaced points."""
+    denom = y_minus - 2.0 * y0 + y_plus
+    if denom >= 0 or not np.isfinite(denom):
+        return 0.0
+    return float(np.clip(0.5 * (y_minus - y_plus) / denom, -0.5, 0.5))
+
+
+@dataclass(frozen=True)
+class Spectra:
+    """Real FFTs of both signals, zero-padded to ``n`` (>= len(o) + len(i)): shared by the global
+    correlation and the fractional shift."""
+
+    o: np.ndarray
+    i: np.ndarray
+    n: int
+    len_o: int
+    len_i: int
+
+
+def spectra(o: np.ndarray, i: np.ndarray) -> Spectra:
+    n = scipy.fft.next_fast_len(len(o) + len(i), real=True)
+    return Spectra(scipy.fft.rfft(o, n), scipy.fft.rfft(i, n), n, len(o), len(i))
+
+
+def _plain_xcorr(o: np.ndarray, i: np.ndarray, lag: int) -> float:
+    """``sum_t o[t] * i[t + lag]`` over the overlap (float64)."""
+    start, stop = max(0, -lag), min(len(o), len(i) - lag)
+    if stop <= start:
+        return 0.0
+    return float(np.dot(o[start:stop].astype(np.float64), i[start + lag : stop + lag].astype(np.float64)))
+
+
+def global_lag(spec: Spectra, o: np.ndarray, i: np.ndarray, max_lag: int, min_overlap: int) -> tuple[float, float]:
+    """Lag (samples, fractional) of ``i`` against ``o`` (the signals ``spec`` was made from).
+
+    The integer peak of ``|sum_t o[t] * i[t + lag]|`` on pre-emphasised signals (sharp, so the search is
+    safe), among lags with ``|lag| <= max_lag`` and at least ``min_overlap`` overlapping samples; then the
+    plain correlation within two samples of it, and a parabola through the plain peak (smooth, so the
+    fraction is accurate; the pre-emphasised peak can sit a sample off for a fractional lag). The raw (not
+    overlap-normalised) correlation favours the lag that explains the most energy, which keeps a loop-based
+    song from locking one repetition early or late. Returns ``(lag, peak)``, ``peak`` the pre-emphasised
+    correlation divided by both norms (0-1).
+    """
+    n = spec.n
+    w = np.arange(spec.o.shape[0]) * (2 * np.pi / n)
+    emphasis = (1 + PREEMPHASIS**2 - 2 * PREEMPHASIS * np.cos(w)).astype(np.float32)  # |1 - a e^{-jw}|^2
+    r = scipy.fft.irfft(np.conj(spec.o) * spec.i * emphasis, n)
+    lo = max(-max_lag, -(spec.len_o - min_overlap))
+    hi = min(max_lag, spec.len_i - min_overlap)
+    if hi < lo:
+        return float("nan"), 0.0
+    lags = np.arange(lo, hi + 1)
+    values = np.abs(r[lags % n])  # a phase-inverted instrumental peaks negative
+    best = int(np.argmax(values))
+    coarse = int(lags[best])
+    norm_o = np.sqrt(np.sum(np.abs(spec.o) ** 2 * emphasis) * 2 / n)
+    norm_i = np.sqrt(np.sum(np.abs(spec.i) ** 2 * emphasis) * 2 / n)
+    peak = float(values[best] / (norm_o * norm_i)) if norm_o > 0 and norm_i > 0 else 0.0
+    near = np.arange(coarse - 4, coarse + 5)
+    plain = np.abs([_plain_xcorr(o, i, int(k)) for k in near])
+    j = 2 + int(np.argmax(plain[2:-2]))
+    return float(near[j]) + _refine(plain[j - 2 : j + 3]), peak
+
+
+def _refine(y: np.ndarray) -> float:
+    """Fractional position in [-0.5, 0.5] of the maximum of a smooth peak sampled at -2..2 (quartic fit)."""
+    scale = float(np.max(np.abs(y))) or 1.0
+    coef = np.polyfit(np.arange(-2.0, 3.0), y / scale, 4)
+    grid = np.linspace(-0.5, 0.5, 1001)
+    return float(grid[int(np.argmax(np.polyval(coef, grid)))])
+
+
+def shifted(spec: Spectra, lag: float) -> np.ndarray:
+    """The instrumental shifted onto the original's time axis: ``out[t] = i[t + lag]`` (fractional lag by
+    a frequency-domain phase ramp), float32 ``[len(o)]``, zero where the instrumental has no samples."""
+    n = spec.n
+    w = np.arange(spec.i.shape[0]) * (2 * np.pi / n)
+    out = scipy.fft.irfft(spec.i * np.exp(1j * w * lag).astype(np.complex64), n)[: spec.len_o]
+    start, stop = overlap(spec.len_o, spec.len_i, lag)
+    out[:start] = 0
+    out[stop:] = 0
+    return out.astype(np.float32, copy=False)
+
+
+def overlap(len_o: int, len_i: int, lag: float) -> tuple[int, int]:
+    """Sample range ``[start, stop)`` of the original that the instrumental covers at ``lag``."""
+    start = int(np.ceil(max(0.0, -lag)))
+    stop = int(np.floor(min(float(len_o), len_i - lag)))
+    return start, max(start, stop)
+
+
+@dataclass(frozen=True)
+class WindowLags:
+    """Local lags of windows across the overlap. Arrays are ``[windows]``."""
+
+    centres_s: np.ndarray  # window centres in the original, s
+    lags: np.ndarray  # local lag, samples (fractional); nan where the window is silent
+    peaks: np.ndarray  # peak normalised correlation of the window (0-1); nan where silent
+
+    def confident(self, min_peak: float) -> np.ndarray:
+        return np.nan_to_num(self.peaks, nan=0.0) >= min_peak
+
+    def agreeing(self, lag: float, min_peak: float, tolerance: float) -> np.ndarray:
+        return self.confident(min_peak) & (np.abs(np.nan_to_num(self.lags, nan=np.inf) - lag) <= tolerance)
+
+
+def window_lags(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, window: int, search: int, max_windows: int,
+                sr: int) -> WindowLags:
+    """Local lags of up to ``max_windows`` windows of ``window`` samples spread over the overlap, each
+    searched ``+-search`` samples around ``lag``, on pre-emphasised signals ``o_pre`` and ``i_pre``."""
+    start, stop = overlap(len(o_pre), len(i_pre), lag)
+    base = int(round(lag))
+    count = int(min(max_windows, max(0, (stop - start) // window)))
+    empty = np.empty(0)
+    if count == 0:
+        return WindowLags(empty, empty, empty)
+    positions = np.linspace(start, stop - window, count).astype(int)
+    level = float(np.mean(o_pre[start:stop] ** 2)) + 1e-20
+    lags = np.full(count, np.nan)
+    peaks = np.full(count, np.nan)
+    for k, p in enumerate(positions):
+        ow = o_pre[p : p + window]
+        lo = max(0, p + base - search)
+        hi = min(len(i_pre), p + base + window + search)
+        iw = i_pre[lo:hi]
+        if len(iw) < window + 2 or float(np.mean(ow**2)) < level * 1e-3:
+            continue
+        num = scipy.signal.correlate(iw, ow, mode="valid", method="fft")  # [len(iw) - window + 1]
+        energy = np.concatenate([[0.0], np.cumsum(iw.astype(np.float64) ** 2)])
+        den = np.sqrt((energy[window:] - energy[:-window]) * float(np.sum(ow.astype(np.float64) ** 2)))
+        ncc = np.abs(num) / np.maximum(den, 1e-20)
+        best = int(np.argmax(ncc))
+        frac = _parabolic(ncc[best - 1], ncc[best], ncc[best + 1]) if 0 < best < len(ncc) - 1 else 0.0
+        lags[k] = lo + best + frac - p
+        peaks[k] = float(ncc[best])
+    return WindowLags((positions + window / 2) / sr, lags, peaks)
+
+
+@dataclass(frozen=True)
+class Quality:
+    """What the aligned instrumental explains of the original (frames of the overlap)."""
+
+    scale: float  # c in o ~= c * shifted(i) + vocal; the instrumental's gain is 1 / c
+    alignment_confidence: float
+    vocal_free_correlation: float
+    vocal_energy_share: float
+    vocal_activity: float
+    misaligned_share: float
+    vocal_free_frames: int
+    active_frames: int
+
+
+def quality(o: np.ndarray, s: np.ndarray, start: int, stop: int, frame: int, vocal_free_db: float,
+            silence_db: float) -> Quality:
+    """Gain and quality measures of ``o`` against the shifted instrumental ``s`` over ``[start, stop)``.
+
+    Frame energies (``frame`` samples) of ``o``, ``s`` and their product give every measure without
+    materialising the derived vocal ``d = o - c * s``: ``E_d = E_o - 2 c E_os + c^2 E_s``.
+    """
+    nan = float("nan")
+    frames = (stop - start) // frame
+    if frames < 1:
+        return Quality(nan, nan, nan, nan, nan, nan, 0, 0)
+    seg_o = o[start : start + frames * frame].astype(np.float64).reshape(frames, frame)
+    seg_s = s[start : start + frames * frame].astype(np.float64).reshape(frames, frame)
+    e_o = np.einsum("ij,ij->i", seg_o, seg_o)
+    e_s = np.einsum("ij,ij->i", seg_s, seg_s)
+    e_os = np.einsum("ij,ij->i", seg_o, seg_s)
+    active = e_o > e_o.mean() * 10 ** (-silence_db / 10)
+    n_active = int(active.sum())
+    tot_s = float(e_s.sum())
+    if n_active == 0 or tot_s <= 0:
+        return Quality(nan, 0.0, 0.0, nan, nan, nan, 0, n_active)
+
+    def derived(c: float) -> np.ndarray:
+        return np.maximum(e_o - 2 * c * e_os + c * c * e_s, 0.0)
+
+    # First fit on the frames where the two correlate best (the voice is quietest there, and frames out of
+    # step, after an edit, are left out); then re-fit on every frame where the derived vocal is silent.
+    rho = np.where(active, np.abs(e_os) / np.sqrt(np.maximum(e_o * e_s, 1e-30)), -1.0)
+    best = np.argsort(-rho, kind="stable")[: max(1, int(np.ceil(0.1 * n_active)))]
+    c = float(e_os[best].sum() / e_s[best].sum()) if e_s[best].sum() > 0 else float(e_os.sum()) / tot_s
+    ratio_limit = 10 ** (-vocal_free_db / 10)
+    free = active & (derived(c) <= e_o * ratio_limit)
+    if free.sum() >= max(3, 0.1 * n_active) and e_s[free].sum() > 0:
+        c = float(e_os[free].sum() / e_s[free].sum())  # re-fit where the voice is silent: no vocal bias
+    e_d = derived(c)
+    free = active & (e_d <= e_o * ratio_limit)
+    n_free = int(free.sum())
+    # Correlation where the voice is silent; when it never is, the tenth of frames it is quietest in.
+    chosen = free
+    if n_free < max(1, 0.1 * n_active):
+        ratio = np.where(active, e_d / np.maximum(e_o, 1e-30), np.inf)
+        chosen = np.zeros(frames, bool)
+        chosen[np.argsort(ratio, kind="stable")[: max(1, int(np.ceil(0.1 * n_active)))]] = True
+    sign = 1.0 if c >= 0 else -1.0
+    den = np.sqrt(float(e_o[chosen].sum()) * float(e_s[chosen].sum()))
+    vfc = sign * float(e_os[chosen].sum()) / den if den > 0 else 0.0
+    conf = abs(float(e_os.sum())) / np.sqrt(float(e_o.sum()) * tot_s)
+    share = float(e_d[active].sum() / max(float(e_o[active].sum()), 1e-30))
+    misaligned = active & (e_d > e_o * 10 ** (1.0 / 10))  # louder after subtracting: out of step there
+    return Quality(
+        scale=c,
+        alignment_confidence=float(conf),
+        vocal_free_correlation=float(vfc),
+        vocal_energy_share=share,
+        vocal_activity=float(1.0 - n_free / n_active),
+        misaligned_share=float(misaligned.sum() / n_active),
+        vocal_free_frames=n_free,
+        active_frames=n_active,
+    )
+
+
+# ---- onset envelope: slow drift ------------------------------------------------------------------------
+
+ENVELOPE_STFT = StftParams(sample_rate=8192, n_fft=256, hop=64)
+
+
+def onset_envelope(x: np.ndarray) -> np.ndarray:
+    """Spectral flux of the log magnitude, float64 ``[frames]`` at ``sr / 64`` frames per second."""
+    mag = np.abs(stft(x, ENVELOPE_STFT))
+    mag /= max(float(mag.mean()), 1e-12)
+    logmag = np.log1p(10.0 * mag)
+    flux = np.maximum(np.diff(logmag, axis=1), 0.0).sum(axis=0)
+    return np.concatenate([[0.0], flux])
+
+
+@dataclass(frozen=True)
+class EnvelopeTrend:
+    """Local onset-envelope lags tracked across the song: a straight line with a slope is a time-stretch."""
+
+    confident_windows: int
+    windows: int
+    drift_s: float  # change of the fitted lag across the confident windows, s
+    residual_s: float  # RMS distance of the confident lags from the line, s
+    lags_s: tuple[float, ...] = ()  # tracked lag of every window, s
+    peaks: tuple[float, ...] = ()  # normalised envelope correlation at that lag
+
+
+def _normalised_xcorr(ow: np.ndarray, iw: np.ndarray, min_var: float) -> np.ndarray:
+    """Pearson correlation of ``ow`` with every ``len(ow)``-long stretch of ``iw``: ``[len(iw) - len(ow) + 1]``;
+    0 where that stretch's variance is below ``min_var`` (silence or padding)."""
+    w = len(ow)
+    num = scipy.signal.correlate(iw, ow - ow.mean(), mode="valid", method="fft")
+    csum = np.concatenate([[0.0], np.cumsum(iw)])
+    csq = np.concatenate([[0.0], np.cumsum(iw**2)])
+    mean_i = (csum[w:] - csum[:-w]) / w
+    var_i = np.maximum((csq[w:] - csq[:-w]) / w - mean_i**2, 0.0)
+    return np.where(var_i >= min_var, num / (w * np.sqrt(np.maximum(var_i, min_var)) * ow.std()), 0.0)
+
+
+def envelope_trend(o: np.ndarray, i: np.ndarray, sr: int, max_offset_s: float, window_s: float,
+                   max_windows: int, max_stretch: float, min_correlation: float) -> EnvelopeTrend:
+    """Track the local lag of onset-envelope windows of ``o`` in ``i`` (full signals at ``sr``) across the song.
+
+    Up to ``max_windows`` windows of ``window_s`` seconds, spread over ``o``, are each correlated with ``i``
+    at every lag within ``+-max_offset_s``. Tracking starts at the best (window, lag) and walks outwards,
+    each window taking the best lag within ``max_stretch`` times the distance to its neighbour (plus one
+    frame), so a time-stretch is followed without jumping a beat. A straight line is fitted through the
+    windows whose correlation reaches ``min_correlation``.
+    """
+    fps = sr / ENVELOPE_STFT.hop
+    eo, ei = onset_envelope(o), onset_envelope(i)
+    window = max(8, int(window_s * fps))
+    max_lag = int(max_offset_s * fps)
+    count = int(min(max_windows, len(eo) // window))
+    if count < 3:
+        return EnvelopeTrend(0, count, 0.0, float("inf"))
+    positions = np.linspace(0, len(eo) - window, count).astype(int)
+    padded = np.concatenate([np.zeros(max_lag), ei, np.zeros(max_lag + window + max(0, len(eo) - len(ei)))])
+    min_var = 1e-3 * float(ei.var()) + 1e-20
+    curves = np.zeros((count, 2 * max_lag + 1))  # index j <-> lag j - max_lag
+    for k, p in enumerate(positions):
+        ow = eo[p : p + window]
+        if ow.var() >= 1e-3 * float(eo.var()) + 1e-20:
+            curves[k] = _normalised_xcorr(ow, padded[p : p + window + 2 * max_lag], min_var)
+    anchor, picked_anchor = np.unravel_index(int(np.argmax(curves)), curves.shape)
+    picked = np.zeros(count, int)
+    picked[anchor] = picked_anchor
+    for order in (range(anchor + 1, count), range(anchor - 1, -1, -1)):
+        prev, prev_pos = picked[anchor], positions[anchor]
+        for k in order:
+            step = 1 + int(np.ceil(max_stretch * abs(positions[k] - prev_pos)))
+            lo, hi = max(0, prev - step), min(curves.shape[1], prev + step + 1)
+            picked[k] = lo + int(np.argmax(curves[k, lo:hi]))
+            prev, prev_pos = picked[k], positions[k]
+    peaks = curves[np.arange(count), picked]
+    lags = (picked - max_lag) / fps
+    centres = (positions + window / 2) / fps
+    ok = peaks >= min_correlation
+    if ok.sum() < 3:
+        return EnvelopeTrend(int(ok.sum()), count, 0.0, float("inf"), tuple(lags), tuple(peaks))
+    slope, intercept = np.polyfit(centres[ok], lags[ok], 1)
+    residual = float(np.sqrt(np.mean((lags[ok] - (slope * centres[ok] + intercept)) ** 2)))
+    span = float(centres[ok].max() - centres[ok].min())
+    return EnvelopeTrend(int(ok.sum()), count, float(abs(slope) * span), residual, tuple(lags), tuple(peaks))

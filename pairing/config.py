@@ -1,0 +1,102 @@
+"""Thresholds and working rates of the audio stage, as one frozen dataclass.
+
+Every field that changes a per-pair verdict enters :meth:`PairingConfig.verdict_hash`, the key under which
+verdicts are cached; run-time knobs (``batch_size``, ``decoded_cache_files``) do not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+#: Bump when the per-pair computation changes in a way that changes verdict rows (invalidates cached verdicts).
+ALGORITHM_VERSION = "pairing-1"
+
+_RUNTIME_FIELDS = frozenset({"batch_size", "decoded_cache_files"})
+
+
+@dataclass(frozen=True)
+class PairingConfig:
+    """Defaults work on the demo corpus and on the shape of real catalogs (see README, "Verifying pairs")."""
+
+    # --- working rates -------------------------------------------------------------------------------------
+    #: Alignment and quality measures run on mono audio at this rate (Hz); one sample = 0.122 ms.
+    align_rate: int = 8192
+
+    # --- bad audio -----------------------------------------------------------------------------------------
+    #: A file whose mono RMS is below this level (dBFS) is ``silent``.
+    silent_rms_db: float = -60.0
+    #: A file shorter than this share of its catalog duration is ``too-short`` (truncated or wrong file).
+    too_short_ratio: float = 0.75
+    #: A file shorter than this (s) is ``too-short`` whatever the catalog says.
+    min_seconds: float = 2.0
+    #: Samples at or above this magnitude count as clipped.
+    clip_level: float = 0.999
+
+    # --- alignment -----------------------------------------------------------------------------------------
+    #: Largest |offset| searched (s): real instrumentals start up to a few seconds earlier or later.
+    max_offset_s: float = 30.0
+    #: Length (s) of the windows whose local offsets must agree, and how many at most.
+    window_s: float = 1.5
+    max_windows: int = 16
+    #: Each window searches this far (s) around the global offset.
+    window_search_s: float = 0.25
+    #: A window's offset counts when its peak normalised correlation reaches this.
+    window_min_correlation: float = 0.2
+    #: Local offsets further than this (s) from the global one disagree (an edit or a drift).
+    drift_tolerance_s: float = 0.001
+    #: ``drift`` when at least this many windows, and this share of the confident ones, disagree.
+    drift_min_windows: int = 2
+    drift_min_share: float = 0.2
+    #: ``drift`` when this share of frames is louder after subtracting the instrumental than before
+    #: (the instrumental is out of step there), among pairs that otherwise align.
+    misaligned_max_share: float = 0.2
+    #: When the waveform aligns nowhere, onset envelopes (which tolerate a small time-stretch) are tracked in
+    #: windows of this length (s), at most this many, allowing this relative stretch between windows.
+    envelope_window_s: float = 0.5
+    envelope_max_windows: int = 32
+    envelope_max_stretch: float = 0.03
+    #: Windows whose envelope correlation reaches this count, and this share of them must.
+    envelope_min_correlation: float = 0.5
+    envelope_min_share: float = 0.5
+    #: ``drift`` when the tracked lags lie on a straight line (RMS residual at most this, s) that moves by
+    #: at least this much (s) across the song.
+    envelope_max_residual_s: float = 0.012
+    envelope_min_drift_s: float = 0.02
+
+    # --- verdict thresholds ----------------------------------------------------------------------------------
+    #: Windows agreeing with the global offset needed to call the two the same recording.
+    min_agreeing_windows: int = 2
+    #: Normalised correlation of the aligned signals below which the pair is ``different-recording``.
+    min_alignment_confidence: float = 0.2
+    #: Correlation in the vocal-free parts below which the pair is ``different-recording``.
+    min_vocal_free_correlation: float = 0.5
+    #: Frames (s) of the quality measures, and the level (dB below the original's frame) at which the
+    #: derived vocal counts as silent in a frame.
+    frame_s: float = 0.125
+    vocal_free_db: float = 15.0
+    #: Frames quieter than this (dB below the original's mean frame energy) are silence, left out.
+    frame_silence_db: float = 40.0
+    #: Derived-vocal energy share at or below which the "instrumental" is the original again: ``same-content``.
+    same_content_max_vocal_share: float = 0.03
+    #: Share of the original covered by the instrumental below which the pair is ``low-confidence``.
+    min_coverage: float = 0.5
+
+    # --- content groups (global step) ---------------------------------------------------------------------
+    #: Two originals with fingerprint similarity at or above this, and durations this close (s), are the
+    #: same audio released twice.
+    duplicate_min_similarity: float = 0.9
+    duplicate_max_duration_delta_s: float = 2.0
+
+    # --- run-time knobs (not part of the verdict hash) ------------------------------------------------------
+    #: Candidates per Dask task (a group of candidates sharing a file is never split).
+    batch_size: int = 8
+    #: Prepared (decoded, resampled) files kept in memory inside one task.
+    decoded_cache_files: int = 4
+
+    def verdict_hash(self) -> str:
+        """Hex digest of the fields that change per-pair verdicts, plus the algorithm version."""
+        fields = {k: v for k, v in asdict(self).items() if k not in _RUNTIME_FIELDS}
+        blob = json.dumps({"version": ALGORITHM_VERSION, **fields}, sort_keys=True)
+        return hashlib.sha1(blob.encode()).hexdigest()[:16]

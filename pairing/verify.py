@@ -1,0 +1,228 @@
+"""The per-pair verdict: decode-once file preparation and the pure function that judges one candidate.
+
+``prepare_audio`` turns a file into what every check needs (mono at the alignment rate, its fingerprint,
+clipping, content hash); ``verify_pair`` compares two prepared files and returns one verdict row (a dict with
+the audio columns of ``catalog_schemas.PAIRS`` and the reason). Neither touches any other file or table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from features.audio import AudioError, decode, resample
+from pairing import align
+from pairing.config import PairingConfig
+from pairing.fingerprint import CHROMAPRINT_RATE, ITEM_SECONDS, FingerprintCache, similarity
+
+log = logging.getLogger(__name__)
+
+#: Audio columns of a verdict row (the rest of a PAIRS row comes from the candidate).
+VERDICT_COLUMNS = (
+    "status", "reason", "detail", "offset_s", "gain_db", "polarity", "fingerprint_similarity",
+    "alignment_confidence", "vocal_free_correlation", "vocal_energy_share", "vocal_activity", "clipping",
+    "original_sha1", "instrumental_sha1", "original_seconds", "instrumental_seconds",
+)
+
+
+@dataclass(frozen=True)
+class PreparedAudio:
+    """One decoded file, reduced to what the checks need. ``mono``: float32 ``[samples]`` at ``rate``."""
+
+    path: str
+    mono: np.ndarray
+    rate: int
+    seconds: float  # decoded duration, s
+    content_sha1: str  # SHA-1 of ``mono``'s bytes: equal for files with the same decoded audio
+    fingerprint: np.ndarray  # raw chromaprint, uint32 [items] (empty when chromaprint refused the audio)
+    clipping: float  # share of samples (all channels, native rate) at or above the clip level
+    rms_db: float  # mono RMS, dBFS
+
+
+@dataclass
+class PrepareStats:
+    """Seconds spent per step and audio seconds decoded (the benchmark reads them)."""
+
+    decode_s: float = 0.0
+    resample_s: float = 0.0
+    fingerprint_s: float = 0.0
+    audio_s: float = 0.0
+    files: int = 0
+
+
+def prepare_audio(path: str, file_sha1: str, fingerprints: FingerprintCache, config: PairingConfig,
+                  stats: PrepareStats | None = None, clock: Callable[[], float] | None = None) -> PreparedAudio:
+    """Decode ``path`` once and derive the mono signal, fingerprint (cached under ``file_sha1``) and levels.
+
+    Raises ``AudioError`` with reason ``missing-file``, ``unreadable`` or ``silent``.
+    """
+    import time
+
+    clock = clock or time.perf_counter
+    t0 = clock()
+    decoded = decode(path)
+    t1 = clock()
+    samples = decoded.samples
+    peak_hits = np.count_nonzero(samples >= config.clip_level) + np.count_nonzero(samples <= -config.clip_level)
+    clipping = peak_hits / samples.size
+    native_mono = decoded.mono()
+    seconds = decoded.seconds
+    rate = decoded.sample_rate
+    del decoded, samples
+    mono = resample(native_mono, rate, config.align_rate)
+    t2 = clock()
+    rms = float(np.sqrt(np.mean(mono.astype(np.float64) ** 2))) if len(mono) else 0.0
+    rms_db = 20 * np.log10(max(rms, 1e-12))
+    if stats is not None:
+        stats.decode_s += t1 - t0
+        stats.resample_s += t2 - t1
+        stats.audio_s += seconds
+        stats.files += 1
+    if rms_db < config.silent_rms_db:
+        raise AudioError("silent", f"{path}: RMS {rms_db:.1f} dBFS < {config.silent_rms_db:g}")
+    content_sha1 = hashlib.sha1(mono.tobytes()).hexdigest()
+
+    def at_chromaprint_rate() -> np.ndarray:
+        return resample(native_mono, rate, CHROMAPRINT_RATE)
+
+    try:
+        fp = fingerprints.get_or_compute(file_sha1, at_chromaprint_rate)
+    except Exception as exc:  # chromaprint refuses some audio (a fraction of a second): no fingerprint
+        log.debug("no fingerprint for %s: %s", path, exc)
+        fp = np.zeros(0, np.uint32)
+    if stats is not None:
+        stats.fingerprint_s += clock() - t2
+    return PreparedAudio(os.fspath(path), mono, config.align_rate, seconds, content_sha1, fp, float(clipping),
+                         float(rms_db))
+
+
+def _empty_verdict() -> dict[str, Any]:
+    return {c: None for c in VERDICT_COLUMNS}
+
+
+def _rejected(reason: str, detail: str, **values: Any) -> dict[str, Any]:
+    row = _empty_verdict()
+    row.update(status="rejected", reason=reason, detail=detail, **values)
+    return row
+
+
+def _too_short(side: str, audio: PreparedAudio, catalog_s: float | None, config: PairingConfig) -> str | None:
+    if audio.seconds < config.min_seconds:
+        return f"{side}: {audio.seconds:.2f} s decoded < {config.min_seconds:g} s"
+    if catalog_s is not None and np.isfinite(catalog_s) and audio.seconds < config.too_short_ratio * catalog_s:
+        return f"{side}: {audio.seconds:.2f} s decoded, catalog says {catalog_s:.2f} s"
+    return None
+
+
+def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError | None,
+                instrumental: PreparedAudio | AudioError | None, config: PairingConfig) -> dict[str, Any]:
+    """One verdict row for ``candidate`` (a CANDIDATES row as a dict) given its two prepared files.
+
+    A side is ``None`` when the catalog gives no audio path, an ``AudioError`` when the file could not be
+    prepared. Returns a dict with :data:`VERDICT_COLUMNS`; ``reason`` is '' when accepted.
+    """
+    measured: dict[str, Any] = {}
+    for side, audio in (("original", original), ("instrumental", instrumental)):
+        if isinstance(audio, PreparedAudio):  # what is known of a good side is kept, even if the other is bad
+            measured.update({f"{side}_sha1": audio.content_sha1, f"{side}_seconds": audio.seconds})
+    for side, audio in (("original", original), ("instrumental", instrumental)):
+        if audio is None:
+            return _rejected("no-audio-path", f"{side}: the catalog gives no audio_path", **measured)
+        if isinstance(audio, AudioError):
+            return _rejected(audio.reason, f"{side}: {audio.detail or audio.reason}", **measured)
+    assert isinstance(original, PreparedAudio) and isinstance(instrumental, PreparedAudio)
+    measured["clipping"] = max(original.clipping, instrumental.clipping)
+    for side, audio, catalog_s in (
+        ("original", original, candidate.get("original_duration_s")),
+        ("instrumental", instrumental, candidate.get("instrumental_duration_s")),
+    ):
+        problem = _too_short(side, audio, catalog_s, config)
+        if problem:
+            return _rejected("too-short", problem, **measured)
+
+    sr = config.align_rate
+    fp_sim, _fp_shift = (float("nan"), 0)
+    if len(original.fingerprint) and len(instrumental.fingerprint):
+        fp_sim, _fp_shift = similarity(original.fingerprint, instrumental.fingerprint,
+                                       max_shift=int(np.ceil(config.max_offset_s / ITEM_SECONDS)))
+    measured["fingerprint_similarity"] = fp_sim
+
+    if original.content_sha1 == instrumental.content_sha1:
+        return _rejected("same-content", "the instrumental decodes to the original's exact audio",
+                         offset_s=0.0, gain_db=0.0, polarity=1, alignment_confidence=1.0,
+                         vocal_energy_share=0.0, vocal_activity=0.0, **measured)
+
+    o, i = original.mono, instrumental.mono
+    spec = align.spectra(o, i)
+    min_overlap = int(min(len(o), len(i), config.min_seconds * sr))
+    lag, _peak = align.global_lag(spec, o, i, int(config.max_offset_s * sr), min_overlap)
+    if not np.isfinite(lag):
+        return _rejected("low-confidence", "no offset leaves enough overlap", **measured)
+    start, stop = align.overlap(len(o), len(i), lag)
+    s = align.shifted(spec, lag)
+    q = align.quality(o, s, start, stop, int(config.frame_s * sr), config.vocal_free_db, config.frame_silence_db)
+
+    c = q.scale
+    gain_db = float(-20 * np.log10(abs(c))) if np.isfinite(c) and c != 0 else None
+    measured.update(
+        offset_s=lag / sr,
+        gain_db=gain_db,
+        polarity=(1 if c >= 0 else -1) if np.isfinite(c) else None,
+        alignment_confidence=q.alignment_confidence,
+        vocal_free_correlation=q.vocal_free_correlation,
+        vocal_energy_share=q.vocal_energy_share,
+        vocal_activity=q.vocal_activity,
+    )
+
+    if np.isfinite(q.vocal_energy_share) and q.vocal_energy_share <= config.same_content_max_vocal_share:
+        return _rejected("same-content",
+                         f"derived vocal holds {q.vocal_energy_share:.4f} of the energy "
+                         f"(<= {config.same_content_max_vocal_share:g}): the instrumental is the original",
+                         **measured)
+
+    windows = align.window_lags(align.preemphasis(o), align.preemphasis(i), lag, int(config.window_s * sr),
+                                int(config.window_search_s * sr), config.max_windows, sr)
+    tolerance = config.drift_tolerance_s * sr
+    confident = windows.confident(config.window_min_correlation)
+    agreeing = windows.agreeing(lag, config.window_min_correlation, tolerance)
+    n_conf, n_agree = int(confident.sum()), int(agreeing.sum())
+    n_disagree = n_conf - n_agree
+    if n_disagree >= config.drift_min_windows and n_disagree >= config.drift_min_share * n_conf:
+        worst = float(np.nanmax(np.abs(windows.lags[confident & ~agreeing] - lag))) / sr
+        return _rejected("drift", f"{n_disagree} of {n_conf} confident windows are off the global offset by up "
+                                  f"to {worst * 1000:.1f} ms", **measured)
+
+    if n_agree < config.min_agreeing_windows:
+        trend = align.envelope_trend(o, i, sr, config.max_offset_s, config.envelope_window_s,
+                                     config.envelope_max_windows, config.envelope_max_stretch,
+                                     config.envelope_min_correlation)
+        if (trend.confident_windows >= max(3, config.envelope_min_share * trend.windows)
+                and trend.residual_s <= config.envelope_max_residual_s
+                and trend.drift_s >= config.envelope_min_drift_s):
+            return _rejected("drift", f"onset envelopes drift by {trend.drift_s * 1000:.0f} ms across the song "
+                                      f"({trend.confident_windows} of {trend.windows} windows follow it); the "
+                                      f"waveform aligns in {n_agree} of {len(windows.lags)} windows", **measured)
+        return _rejected("different-recording", f"the waveform aligns in {n_agree} of {len(windows.lags)} windows "
+                                                f"(need {config.min_agreeing_windows})", **measured)
+
+    if q.alignment_confidence < config.min_alignment_confidence:
+        return _rejected("different-recording", f"alignment confidence {q.alignment_confidence:.3f} < "
+                                                f"{config.min_alignment_confidence:g}", **measured)
+    if not q.vocal_free_correlation >= config.min_vocal_free_correlation:
+        return _rejected("different-recording", f"vocal-free correlation {q.vocal_free_correlation:.3f} < "
+                                                f"{config.min_vocal_free_correlation:g}", **measured)
+    if q.misaligned_share > config.misaligned_max_share:
+        return _rejected("drift", f"the aligned instrumental is out of step in {q.misaligned_share:.0%} of the "
+                                  f"frames (> {config.misaligned_max_share:.0%})", **measured)
+    coverage = (stop - start) / len(o)
+    if coverage < config.min_coverage:
+        return _rejected("low-confidence", f"the instrumental covers {coverage:.0%} of the original "
+                                           f"(< {config.min_coverage:.0%})", **measured)
+    row = _empty_verdict()
+    row.update(status="accepted", reason="", detail="", **measured)
+    return row
