@@ -193,23 +193,27 @@ def test_adam_steps_lower_the_loss_on_a_fixed_batch(shards):
 # ------------------------------------------------------------------------------------------ train, resume
 
 
-def expected_position(shards: Path, seed: int, patches: int, rank: int = 0, world_size: int = 1) -> dict:
+def expected_position(shards: Path, seed: int, patches: int, rank: int = 0, world_size: int = 1, worker: int = 0,
+                      num_workers: int = 1) -> dict:
     """Position of the next unread patch after ``patches``, walking the reader's row-group order by hand."""
     from features.reader import ShardDataset
 
     ds = ShardDataset(shards, "train", columns=("mix",))
     left, epoch = patches, 0
     while True:
-        for i, rg in enumerate(ds.shard_of(seed=seed, epoch=epoch, rank=rank, world_size=world_size)):
+        for i, rg in enumerate(ds.shard_of(seed=seed, epoch=epoch, rank=rank, world_size=world_size,
+                                           worker=worker, num_workers=num_workers)):
             if left < rg.num_rows:
                 return {"epoch": epoch, "row_groups": i, "rows": left, "patches_read": patches}
+            if left == rg.num_rows > 0:  # a batch that ends a row group: the position is past it
+                return {"epoch": epoch, "row_groups": i + 1, "rows": 0, "patches_read": patches}
             left -= rg.num_rows
         epoch += 1
 
 
 def _config(shards: Path, run: Path, **kw) -> TrainConfig:
-    base = dict(shards_dir=str(shards), run_dir=str(run), batch_size=3, max_steps=4, valid_every=2,
-                valid_patches=4, checkpoint_every=2, log_every=1, seed=3, device="cpu", deterministic=True,
+    base = dict(shards_dir=str(shards), run_dir=str(run), batch_size=3, max_steps=4, valid_every=2, loader_threads=3,
+                valid_patches=2, checkpoint_every=2, log_every=1, seed=3, device="cpu", deterministic=True,
                 progress=False, tensorboard=True)
     base.update(kw)
     return TrainConfig(**base)
@@ -220,8 +224,10 @@ def test_resumed_run_matches_uninterrupted_run(shards, tmp_path):
     half = train(_config(shards, tmp_path / "resumed", max_steps=2))
     assert half.steps == 2
     ck2 = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)  # plain data only
-    # 2 steps x 3 patches = 6 patches: where the 7th lies in the reader's (seed 3) order of row groups.
-    assert ck2["data_position"] == [expected_position(shards, seed=3, patches=6)]
+    # Three loader threads take turns: after 2 steps threads 0 and 1 have each delivered one batch of 3 patches
+    # from their own share of the reader's (seed 3) row-group order, thread 2 none; the next batch is thread 2's.
+    assert ck2["data_position"] == [{"next_worker": 2, "workers": [
+        expected_position(shards, seed=3, patches=p, worker=w, num_workers=3) for w, p in enumerate((3, 3, 0))]}]
     assert set(ck2["rng"][0]) >= {"torch", "numpy", "python"}
     resumed = train(_config(shards, tmp_path / "resumed", max_steps=4, resume=True))
     assert resumed.start_step == 2 and resumed.steps == 4
@@ -232,9 +238,9 @@ def test_resumed_run_matches_uninterrupted_run(shards, tmp_path):
     for name, t in a["model"].items():
         assert torch.allclose(t.float(), b["model"][name].float(), atol=1e-6, rtol=0), name
     assert state_digest(a["model"]) == straight.weight_digests[0] == resumed.weight_digests[0]
-    # 4 steps x 3 = 12 patches from 9 per epoch: 3 patches into epoch 1.
-    assert b["data_position"] == [expected_position(shards, seed=3, patches=12)]
-    assert b["data_position"][0]["epoch"] == 1
+    # 4 steps: threads 0, 1, 2, 0 -> 6, 3, 3 patches (thread 0's share has 3 or 4 an epoch: into epoch 1).
+    assert b["data_position"] == [{"next_worker": 1, "workers": [
+        expected_position(shards, seed=3, patches=p, worker=w, num_workers=3) for w, p in enumerate((6, 3, 3))]}]
     assert a["optimizer"]["state"][0]["step"] == b["optimizer"]["state"][0]["step"] == 4
 
     # Logs: one CSV row per step, none duplicated by the resume; validation at steps 2 and 4; TensorBoard.
@@ -246,7 +252,7 @@ def test_resumed_run_matches_uninterrupted_run(shards, tmp_path):
     assert all(float(r["lr"]) == 1e-4 for r in rows)
     assert list((tmp_path / "resumed" / "tensorboard").glob("events.out.tfevents.*"))
     summary = json.loads((tmp_path / "resumed" / "train_summary.json").read_text())
-    assert summary["steps"] == 4 and summary["world_size"] == 1
+    assert summary["steps"] == 4 and summary["world_size"] == 1 and summary["loader_threads"] == 3
     assert [s for s, _ in summary["valid_history"]] == [4]
 
 
@@ -257,6 +263,7 @@ def _run(args: list[str]):
     return CliRunner().invoke(train_main, args)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_bad_inputs_give_one_clear_error(shards, tmp_path):
     run = tmp_path / "run"
     base = ["--shards", str(shards), "-o", str(run), "--device", "cpu", "--no-progress", "--batch-size", "2"]

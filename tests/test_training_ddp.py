@@ -36,7 +36,7 @@ def test_two_process_run_ends_with_identical_weights_and_one_writer(tmp_path):
     assert state_digest(ckpt["model"]) == d0
     # Each rank read its own row groups: its position is where 3 steps x 2 patches end in its own share.
     shares = [expected_position(shards, seed=5, patches=6, rank=r, world_size=2) for r in range(2)]
-    assert ckpt["data_position"] == shares
+    assert ckpt["data_position"] == [{"next_worker": 0, "workers": [s]} for s in shares]
     # Rank 0 alone wrote: one TensorBoard event file, one log, no temporary leftovers.
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt", "tensorboard", "train_log.csv",
                                                       "train_summary.json"]

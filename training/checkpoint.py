@@ -14,7 +14,8 @@ Contents (keys of the top-level dict)::
     step                     optimizer steps taken
     train_config             TrainConfig.to_dict()
     rng                      one capture_rng_state() per rank (list, index = rank)
-    data_position            one DataPosition.to_dict() per rank (list, index = rank)
+    data_position            per rank (list, index = rank): {"next_worker": loader thread of the next batch,
+                             "workers": [DataPosition.to_dict() per loader thread]}
     world_size, writer_rank  the run's world size; the rank that wrote the file (always 0)
     best_valid_loss          float or None
     code_version             vocalmine.code_version() of the writer

@@ -1,11 +1,17 @@
-"""Training batches from the shard reader: fixed-size batches, an exact resumable position, a prefetch thread.
+"""Training batches from the shard reader: fixed-size batches, exact resumable positions, loader threads.
 
 ``features.reader.ShardDataset.iter_batches`` yields one ``PatchBatch`` per row group (rows of float16
-``[N, 512, 128]`` tensors), in an order fixed by ``(seed, epoch)`` and split between ranks by
-``(rank, world_size)``. ``PatchStream`` cuts that endless sequence of epochs into batches of exactly
-``batch_size`` patches (a batch may straddle two row groups or two epochs) and reports, with every batch, the
-position of the next unread patch: ``(epoch, row groups fully read in that epoch, rows read of the next)``.
-Restarting a stream at that position gives exactly the batches an uninterrupted stream would have given.
+``[N, 512, 128]`` tensors), in an order fixed by ``(seed, epoch)`` and split between consumers by
+``(rank, world_size, worker, num_workers)`` into disjoint shares. ``PatchStream`` cuts one consumer's endless
+sequence of epochs into batches of exactly ``batch_size`` patches (a batch may straddle two row groups or two
+epochs) and reports, with every batch, the position of the next unread patch: ``(epoch, row groups fully read
+in that epoch, rows read of the next)``. Restarting a stream at that position gives exactly the batches an
+uninterrupted stream would have given.
+
+``Prefetcher`` runs one thread per stream (a rank's loader threads, each with its own share of row groups) and
+hands their batches out strictly in turn (worker 0, 1, ..., W-1, 0, ...), so the sequence of batches is
+fixed by the seed and a resumed run continues it exactly from ``(next_worker, per-worker positions)``. The
+threads spend their time in Arrow reads and NumPy copies, which release the GIL.
 
 Shapes: ``mix`` and ``target`` are float16 ``[batch, 1, 512, 128]`` tensors (CPU; pinned when asked).
 """
@@ -48,11 +54,13 @@ class DataPosition:
 
 @dataclass
 class Batch:
-    """One training batch: inputs and targets float16 ``[batch, 1, 512, 128]``, and the position after it."""
+    """One training batch: inputs and targets float16 ``[batch, 1, 512, 128]``; the loader worker it came from
+    and that worker's position after it."""
 
     mix: torch.Tensor
     target: torch.Tensor
     position: DataPosition
+    worker: int = 0
 
 
 def open_split(shards_dir: str | Path, split: str, target: str):
@@ -69,7 +77,7 @@ def open_split(shards_dir: str | Path, split: str, target: str):
 
 
 class PatchStream(IterableDataset):
-    """Endless stream of ``Batch``es of one rank, starting at ``start``; epochs follow each other.
+    """Endless stream of ``Batch``es of one consumer ``(rank, worker)``, from ``start``; epochs follow each other.
 
     Usable directly (``iter(stream)``) or as an ``IterableDataset`` with ``DataLoader(stream, batch_size=None)``
     (one loader worker: the stream's position is exact only when it is read in order).
@@ -84,6 +92,8 @@ class PatchStream(IterableDataset):
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        worker: int = 0,
+        num_workers: int = 1,
         start: DataPosition = DataPosition(),
         pin_memory: bool = False,
     ):
@@ -96,13 +106,16 @@ class PatchStream(IterableDataset):
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
+        self.worker = worker
+        self.num_workers = num_workers
         self.start = start
         self.pin_memory = pin_memory
 
     def _row_groups(self, epoch: int, skip: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """``(row-group index in the epoch, mix [N, 512, 128], target [N, 512, 128])`` from ``skip`` on."""
         batches = self.dataset.iter_batches(
-            seed=self.seed, epoch=epoch, rank=self.rank, world_size=self.world_size, skip=skip
+            seed=self.seed, epoch=epoch, rank=self.rank, world_size=self.world_size, worker=self.worker,
+            num_workers=self.num_workers, skip=skip,
         )
         for i, pb in enumerate(batches, start=skip):
             yield i, pb.arrays["mix"], pb.arrays[self.target]
@@ -145,9 +158,9 @@ class PatchStream(IterableDataset):
                         pend_mix, pend_tgt, pending = [], [], 0
             if not got_any and rg == 0:
                 raise UserInputError(
-                    f"rank {self.rank} of {self.world_size} gets no row groups of the split in epoch {epoch}: "
-                    "the split has fewer row groups than ranks; build shards with smaller row groups or use "
-                    "fewer processes"
+                    f"rank {self.rank} of {self.world_size}, loader thread {self.worker} of {self.num_workers}, "
+                    f"gets no row groups of the split in epoch {epoch}: the split has fewer row groups than "
+                    "consumers; build shards with smaller row groups or use fewer processes or loader threads"
                 )
             epoch, rg, rows = epoch + 1, 0, 0
 
@@ -156,60 +169,66 @@ class PatchStream(IterableDataset):
         tgt = torch.from_numpy(np.concatenate(tgts)[:, None])
         if self.pin_memory:
             mix, tgt = mix.pin_memory(), tgt.pin_memory()
-        return Batch(mix, tgt, pos)
+        return Batch(mix, tgt, pos, self.worker)
 
 
 class Prefetcher:
-    """Reads an iterator in a background thread, ``depth`` items ahead; ``next()`` re-raises its errors.
+    """One background thread per iterable, each ``depth`` items ahead; ``next()`` takes from them in turn,
+    starting with ``first``, and re-raises their errors.
 
-    ``wait_s`` accumulates the time ``next()`` spent blocked waiting for data (the data-wait figure).
+    ``wait_s`` accumulates the time ``next()`` spent blocked waiting for data (the data-wait figure);
+    ``next_index`` is the iterable the next item will come from.
     """
 
     _DONE = object()
 
-    def __init__(self, iterable, depth: int = 4):
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    def __init__(self, iterables, depth: int = 4, first: int = 0):
+        iterables = list(iterables)
+        self._queues = [queue.Queue(maxsize=max(1, depth)) for _ in iterables]
         self._stop = threading.Event()
         self.wait_s = 0.0
-        self._thread = threading.Thread(target=self._run, args=(iter(iterable),), daemon=True, name="prefetch")
-        self._thread.start()
+        self.next_index = first % len(iterables)
+        self._threads = [
+            threading.Thread(target=self._run, args=(iter(it), q), daemon=True, name=f"loader-{i}")
+            for i, (it, q) in enumerate(zip(iterables, self._queues))
+        ]
+        for t in self._threads:
+            t.start()
 
-    def _run(self, it) -> None:
+    def _run(self, it, q: queue.Queue) -> None:
         try:
             for item in it:
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
+                if not self._put(q, item):
                     return
-            self._put_final(self._DONE)
+            self._put(q, self._DONE)
         except BaseException as exc:  # handed to the consumer
-            self._put_final(exc)
+            self._put(q, exc)
 
-    def _put_final(self, item) -> None:
+    def _put(self, q: queue.Queue, item) -> bool:
         while not self._stop.is_set():
             try:
-                self._queue.put(item, timeout=0.1)
-                return
+                q.put(item, timeout=0.1)
+                return True
             except queue.Full:
                 continue
+        return False
 
     def __iter__(self) -> "Prefetcher":
         return self
 
     def __next__(self):
+        q = self._queues[self.next_index]
         t0 = time.perf_counter()
-        item = self._queue.get()
+        item = q.get()
         self.wait_s += time.perf_counter() - t0
         if item is self._DONE:
             raise StopIteration
         if isinstance(item, BaseException):
             raise item
+        self.next_index = (self.next_index + 1) % len(self._queues)
         return item
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        for t in self._threads:
+            t.join(timeout=5)
