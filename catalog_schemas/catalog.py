@@ -34,9 +34,16 @@ REJECTED_ROWS = schema(
         field("line", pa.int64(), "1-based line (CSV/TSV: physical line where the record starts) or row number (Parquet)."),
         field("track_id", pa.string(), "The row's track_id as read (may be empty)."),
         field("reason", pa.string(),
-              "Why the row was not used: empty-track_id, empty-artist, empty-title, missing-duration, "
-              "bad-duration, nonpositive-duration, duplicate-track_id.", nullable=False),
-        field("original", pa.string(), "The original record, as JSON of its column values."),
+              "Why the row was not used (the first that applies): wrong-column-count, empty-track_id, "
+              "empty-artist, empty-title, missing-duration, bad-duration, nonpositive-duration, "
+              "duplicate-track_id (every occurrence of a track_id after the first in catalog order: files "
+              "by name, then line).", nullable=False),
+        field("detail", pa.string(),
+              "More about the reason: for duplicate-track_id where the first occurrence is (file:line), "
+              "for wrong-column-count the field counts; empty otherwise."),
+        field("original", pa.string(),
+              "The original record: CSV/TSV its text as in the file (without the line ending), "
+              "Parquet a JSON object of its column values."),
     ],
     "`rejected_rows.parquet`: every catalog row that was not used, with the reason. "
     "rows read = rows used + rows rejected.",

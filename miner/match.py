@@ -1,0 +1,225 @@
+"""Matching inside artist blocks: pure functions of the rows of one shuffle partition.
+
+In a block (the rows sharing an artist key), every title with an instrumental marker is compared with every
+title without one. A pair (original, instrumental) is a candidate when:
+
+1. both cores (``normalize.title_cores`` after removing the marker) are non-empty and their rapidfuzz
+   ``fuzz.ratio`` is at least ``title_threshold`` (100 when equal);
+2. unless equal, neither core starts with the other: "love me" never pairs with "love me do";
+3. they hold the same numbers (digit runs without leading zeros, and Roman numerals II..XX): "part 2" never
+   pairs with "part 3", "part ii" never with "part iii";
+4. they carry the same version tags (``markers.version_tags``): "(Live)", "- Radio Edit", "(Acapella)"...
+   on one side only rejects;
+5. the durations differ by at most ``max(duration_tolerance_s, duration_tolerance_rel * longer duration)``.
+
+Titles that both carry a marker never pair (an instrumental is not an original), and every copy of an
+original released twice (album and single) pairs with the instrumental.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from rapidfuzz import fuzz, process
+
+from miner.markers import MarkerSet, version_tags
+from miner.normalize import fold, title_cores
+
+_DIGITS = re.compile(r"\d+")
+_ROMAN = re.compile(r"\b(?:ii|iii|iv|vi|vii|viii|ix|xi|xii|xiii|xiv|xv|xvi|xvii|xviii|xix|xx)\b")
+
+#: Columns of the rows given to ``match_partition``.
+BLOCK_COLUMNS = ("track_id", "artist", "title", "duration_s", "audio_path", "genre", "label",
+                 "release_date", "artist_key", "marked")
+
+
+@dataclass(frozen=True)
+class MatchRules:
+    """The thresholds of a match. ``title_threshold``: minimum ``fuzz.ratio`` (0-100) of the cores;
+    ``duration_tolerance_s`` / ``duration_tolerance_rel``: allowed |duration difference|, seconds and
+    fraction of the longer track (the larger of the two applies)."""
+
+    markers: MarkerSet = field(default_factory=MarkerSet)
+    title_threshold: float = 90.0
+    duration_tolerance_s: float = 3.0
+    duration_tolerance_rel: float = 0.01
+
+    def duration_ok(self, d_orig: np.ndarray | float, d_inst: np.ndarray | float):
+        tol = np.maximum(self.duration_tolerance_s, self.duration_tolerance_rel * np.maximum(d_orig, d_inst))
+        return np.abs(np.asarray(d_inst) - np.asarray(d_orig)) <= tol
+
+
+def numbers(core: str) -> tuple[str, ...]:
+    """The numbers in a title core, sorted: digit runs without leading zeros, and Roman numerals II..XX."""
+    found = [d.lstrip("0") or "0" for d in _DIGITS.findall(core)] + _ROMAN.findall(core)
+    return tuple(sorted(found))
+
+
+def title_verdict(orig_core: str, inst_core: str, orig_tags: frozenset, inst_tags: frozenset,
+                  score: float, threshold: float) -> str | None:
+    """Why two title cores do not pair (``None``: they do). ``score``: their ``fuzz.ratio``."""
+    if not orig_core or not inst_core:
+        return "empty-title"
+    if orig_core != inst_core:
+        if score < threshold:
+            return "title-differs"
+        if orig_core.startswith(inst_core) or inst_core.startswith(orig_core):
+            return "title-prefix"
+    if numbers(orig_core) != numbers(inst_core):
+        return "numbers-differ"
+    if orig_tags != inst_tags:
+        return "version-differs"
+    return None
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a pair of titles is or is not a candidate (``reason`` None: it is)."""
+
+    reason: str | None
+    title_score: float
+    original_core: str
+    instrumental_core: str
+    marker: str
+    duration_delta_s: float | None
+
+
+def explain(original_title: str, instrumental_title: str, original_duration_s: float | None = None,
+            instrumental_duration_s: float | None = None, rules: MatchRules = MatchRules()) -> Explanation:
+    """Apply the title and duration rules to one pair of titles (the artist check is the caller's)."""
+    fo, fi = fold([original_title, instrumental_title]).to_pylist()
+    if rules.markers.find(fo) is not None:
+        return Explanation("original-is-marked", 0.0, "", "", "", None)
+    stripped, marker = rules.markers.strip(fi, instrumental_title)
+    if not marker:
+        return Explanation("no-marker", 0.0, "", "", "", None)
+    co, ci = title_cores([fo, stripped]).to_pylist()
+    score = 100.0 if co == ci else float(fuzz.ratio(co, ci))
+    reason = title_verdict(co, ci, version_tags(fo), version_tags(stripped), score, rules.title_threshold)
+    delta = None
+    if original_duration_s is not None and instrumental_duration_s is not None:
+        delta = instrumental_duration_s - original_duration_s
+        if reason is None and not rules.duration_ok(original_duration_s, instrumental_duration_s):
+            reason = "duration-differs"
+    return Explanation(reason, score, co, ci, marker, delta)
+
+
+def _empty_candidates() -> pa.Table:
+    from catalog_schemas import CANDIDATES
+
+    return CANDIDATES.empty_table()
+
+
+def _string_column(t: pa.Table, name: str) -> pa.Array:
+    if name not in t.column_names:
+        return pa.nulls(t.num_rows, pa.string())
+    col = t.column(name).combine_chunks()
+    return col if col.type == pa.string() else col.cast(pa.string())
+
+
+def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[pa.Table, dict]:
+    """Candidates (CANDIDATES columns, unsorted) of every artist block in ``rows`` (``BLOCK_COLUMNS``; each
+    block whole), and counts: blocks (artist keys with a marked title), compared (title comparisons)."""
+    t = pa.Table.from_pandas(rows, preserve_index=False) if isinstance(rows, pd.DataFrame) else rows
+    stats = {"blocks": 0, "compared": 0}
+    if t.num_rows == 0:
+        return _empty_candidates(), stats
+    titles = _string_column(t, "title")
+    folded = fold(titles).to_pylist()
+    marked = t.column("marked").to_numpy(zero_copy_only=False).astype(bool)
+    markers = np.full(t.num_rows, "", dtype=object)
+    marked_idx = np.flatnonzero(marked)
+    raw_marked = titles.take(pa.array(marked_idx)).to_pylist()
+    strip = rules.markers.strip
+    for i, raw in zip(marked_idx.tolist(), raw_marked):
+        folded[i], markers[i] = strip(folded[i], raw)
+    cores = title_cores(pa.array(folded, pa.string()))
+    has_core = pc.not_equal(cores, "").to_numpy(zero_copy_only=False)
+    cores = np.asarray(cores.to_numpy(zero_copy_only=False), dtype=object)
+    dur = t.column("duration_s").to_numpy().astype(np.float64)
+
+    keys = _string_column(t, "artist_key")
+    order = pc.sort_indices(keys).to_numpy()
+    skeys = keys.take(pa.array(order))
+    if len(order) > 1:
+        change = pc.not_equal(skeys.slice(1), skeys.slice(0, len(order) - 1)).to_numpy(zero_copy_only=False)
+        bounds = np.concatenate([[0], np.flatnonzero(change) + 1, [len(order)]])
+    else:
+        bounds = np.array([0, len(order)])
+    # Blocks with a marked title only (rows arrive filtered to such blocks, but a caller may pass any rows).
+    sorted_marked = marked[order]
+    block_has_mark = np.add.reduceat(sorted_marked.astype(np.int64), bounds[:-1]) > 0
+
+    tag_cache: dict[int, frozenset] = {}
+
+    def tags(i: int) -> frozenset:
+        tg = tag_cache.get(i)
+        if tg is None:
+            tg = tag_cache[i] = version_tags(folded[i])
+        return tg
+
+    thr = float(rules.title_threshold)
+    pairs_o: list[int] = []
+    pairs_i: list[int] = []
+    scores: list[float] = []
+    for b in np.flatnonzero(block_has_mark).tolist():
+        block = order[bounds[b]:bounds[b + 1]]
+        mk = marked[block]
+        stats["blocks"] += 1
+        inst, orig = block[mk], block[~mk]
+        stats["compared"] += len(inst) * len(orig)
+        inst, orig = inst[has_core[inst]], orig[has_core[orig]]
+        if not len(inst) or not len(orig):
+            continue
+        orig_cores = cores[orig]
+        step = max(1, 4_000_000 // len(orig))  # bounded score matrix even for a giant block
+        for q0 in range(0, len(inst), step):
+            qi = inst[q0:q0 + step]
+            m = process.cdist(cores[qi], orig_cores, scorer=fuzz.ratio, score_cutoff=thr, dtype=np.float32)
+            ii, jj = np.nonzero(m >= thr)
+            if not len(ii):
+                continue
+            for a, c in zip(ii.tolist(), jj.tolist()):
+                i, j = int(qi[a]), int(orig[c])
+                if not rules.duration_ok(dur[j], dur[i]):
+                    continue
+                ci, co = cores[i], cores[j]
+                score = 100.0 if ci == co else float(m[a, c])
+                if title_verdict(co, ci, tags(j), tags(i), score, thr) is None:
+                    pairs_o.append(j)
+                    pairs_i.append(i)
+                    scores.append(score)
+    if not pairs_o:
+        return _empty_candidates(), stats
+    po, pi = pa.array(pairs_o, pa.int64()), pa.array(pairs_i, pa.int64())
+    d_o, d_i = dur[pairs_o], dur[pairs_i]
+
+    def col(name: str, idx: pa.Array) -> pa.Array:
+        return _string_column(t, name).take(idx)
+
+    from catalog_schemas import CANDIDATES
+
+    out = pa.table({
+        "original_id": col("track_id", po),
+        "instrumental_id": col("track_id", pi),
+        "artist": col("artist", po),
+        "artist_key": col("artist_key", po),
+        "original_title": col("title", po),
+        "instrumental_title": col("title", pi),
+        "marker": pa.array(markers[pairs_i].tolist(), pa.string()),
+        "title_score": pa.array(scores, pa.float64()),
+        "original_duration_s": pa.array(d_o),
+        "instrumental_duration_s": pa.array(d_i),
+        "duration_delta_s": pa.array(d_i - d_o),
+        "original_audio_path": col("audio_path", po),
+        "instrumental_audio_path": col("audio_path", pi),
+        "genre": col("genre", po),
+        "label": col("label", po),
+        "release_date": col("release_date", po),
+    })
+    return out.cast(CANDIDATES), stats

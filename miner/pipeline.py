@@ -1,0 +1,448 @@
+"""The metadata stage as a Dask graph: catalog -> candidates.parquet, rejected_rows.parquet, summary.json.
+
+1. **Read and prepare** (one task per partition, ``catalog_io``): parse, validate, fold titles, detect
+   markers, compute artist keys and a hash of each ``track_id``. The good rows go to a partition file in a
+   work folder beside the outputs (Arrow IPC), so later steps never hold the whole catalog; the task returns
+   its rejected rows, its counts and the artist keys of its marked titles.
+2. **Duplicates** (global): ``value_counts`` of the id hashes, hash-partitioned (``split_out``), finds the
+   hashes seen twice; the rows with those hashes are gathered (few) and, per ``track_id``, every occurrence
+   after the first in catalog order (files by name, then line) is rejected as ``duplicate-track_id``.
+3. **Blocks**: only rows whose artist key has a marked title anywhere in the catalog can take part in a
+   pair; the others are dropped before the shuffle. The rest is shuffled by artist key, so each block
+   lies whole in one partition, and ``match.match_partition`` runs on each partition.
+
+Memory is bounded by a partition (``blocksize``) and by the largest artist block, not by the catalog.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dask
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from catalog_schemas import CANDIDATES, REJECTED_ROWS
+from miner.catalog_io import (
+    DEFAULT_BLOCKSIZE,
+    CatalogFile,
+    PartSpec,
+    open_catalog,
+    original_texts,
+    plan_partitions,
+    read_partition,
+    validate_rows,
+)
+from miner.markers import MarkerSet
+from miner.match import BLOCK_COLUMNS, MatchRules, match_partition
+from miner.normalize import artist_keys, fold
+from vocalmine.atomic import update_json, write_table
+from vocalmine.errors import UserInputError
+from vocalmine.scheduling import dask_client
+
+log = logging.getLogger(__name__)
+
+WORK_PREFIX = ".mine-work-"
+_RECORD_BITS = 40  # row key = file index << 40 | record index
+
+
+@dataclass(frozen=True)
+class MinerConfig:
+    """Settings of the metadata stage.
+
+    ``extra_markers``: marker phrases added to ``markers.DEFAULT_MARKERS``; ``title_threshold``: minimum
+    rapidfuzz ratio (0-100) of the title cores; ``duration_tolerance_s``/``duration_tolerance_rel``: allowed
+    duration difference (seconds, fraction of the longer track; the larger applies); ``strict``: stop at the
+    first bad row; ``blocksize``: bytes of CSV per partition; ``encoding``: text encoding of CSV/TSV files
+    (an ASCII-compatible one); ``progress``: show Dask progress bars on stderr."""
+
+    extra_markers: tuple[str, ...] = ()
+    title_threshold: float = 90.0
+    duration_tolerance_s: float = 3.0
+    duration_tolerance_rel: float = 0.01
+    strict: bool = False
+    blocksize: int = DEFAULT_BLOCKSIZE
+    encoding: str = "utf-8"
+    progress: bool = False
+
+    @property
+    def markers(self) -> MarkerSet:
+        return MarkerSet.with_extra(self.extra_markers)
+
+    @property
+    def rules(self) -> MatchRules:
+        return MatchRules(self.markers, self.title_threshold, self.duration_tolerance_s, self.duration_tolerance_rel)
+
+
+@dataclass(frozen=True)
+class MineSummary:
+    """What a run did; ``to_dict()`` is the ``metadata`` section of ``summary.json``.
+
+    Funnel: ``rows_read`` = ``rows_used`` + ``rows_rejected``; ``marked`` of the used rows carry an
+    instrumental marker; ``blocks`` artist blocks hold a marked title; ``compared`` (instrumental, original)
+    title comparisons were made in them; ``candidates`` pairs passed every rule, covering
+    ``instrumentals_matched`` instrumentals and ``originals_matched`` originals."""
+
+    rows_read: int
+    rows_used: int
+    rows_rejected: int
+    rejected_by_reason: dict[str, int]
+    marked: int
+    blocks: int
+    compared: int
+    candidates: int
+    instrumentals_matched: int
+    originals_matched: int
+    files: int
+    partitions: int
+    seconds: float
+    catalog: str
+    out_dir: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------------------- step 1: read, prepare
+
+_WORK_SCHEMA = pa.schema([
+    ("src", pa.int32()), ("record", pa.int64()), ("line", pa.int64()), ("offset", pa.int64()),
+    ("nbytes", pa.int64()), ("track_id", pa.string()), ("artist", pa.string()), ("title", pa.string()),
+    ("duration_s", pa.float64()), ("audio_path", pa.string()), ("genre", pa.string()), ("label", pa.string()),
+    ("release_date", pa.string()), ("artist_key", pa.string()), ("marked", pa.bool_()), ("id_hash", pa.uint64()),
+])
+_REJECT_WORK = pa.schema([pa.field("src", pa.int32()), pa.field("record", pa.int64())] + list(REJECTED_ROWS))
+
+
+def _absolute_paths(col: pa.ChunkedArray | pa.Array, base: str) -> pa.Array:
+    """Audio paths made absolute against the catalog file's folder; empty -> null."""
+    p = pc.utf8_trim_whitespace(pc.fill_null(col, ""))
+    if isinstance(p, pa.ChunkedArray):
+        p = p.combine_chunks()
+    empty = pc.equal(p, "")
+    is_abs = pc.starts_with(p, "/")
+    messy = pc.match_substring_regex(p, r"(^|/)\.\.?(/|$)|//|\\")
+    joined = pc.binary_join_element_wise(pa.scalar(base.rstrip("/")), p, "/")
+    out = pc.if_else(is_abs, p, joined)
+    messy_np = pc.and_(messy, pc.invert(empty)).to_numpy(zero_copy_only=False)
+    if messy_np.any():
+        vals = out.to_pylist()
+        raw = p.to_pylist()
+        for i in np.flatnonzero(messy_np):
+            vals[i] = os.path.normpath(os.path.join(base, raw[i].replace("\\", "/")))
+        out = pa.array(vals, pa.string())
+    return pc.if_else(empty, pa.scalar(None, pa.string()), out)
+
+
+def _strict_error(f: CatalogFile, line: int, reason: str, track_id: str | None, detail: str = "") -> UserInputError:
+    where = f"{f.path}:{line}" if line >= 0 else f.path
+    extra = f" ({detail})" if detail else ""
+    return UserInputError(f"{where}: bad row, {reason}{extra}, track_id {track_id!r}. "
+                          "Stopped because of --strict; without it the row goes to rejected_rows.parquet.")
+
+
+def detect_markers(titles: pa.ChunkedArray | pa.Array, markers: MarkerSet) -> pa.Array:
+    """Which titles carry an instrumental marker ([n] bool). ASCII titles are matched case-insensitively as
+    they are (the same as folding them first); the others are folded (NFKC, lower case) first."""
+    titles = titles.combine_chunks() if isinstance(titles, pa.ChunkedArray) else titles
+    is_ascii = pc.string_is_ascii(pc.fill_null(titles, "")).to_numpy(zero_copy_only=False)
+    pattern = markers.detect_pattern
+    if is_ascii.all():
+        return pc.match_substring_regex(titles, pattern, ignore_case=True)
+    out = pc.match_substring_regex(titles, pattern, ignore_case=True).to_numpy(zero_copy_only=False).copy()
+    other = np.flatnonzero(~is_ascii)
+    out[other] = pc.match_substring_regex(fold(titles.take(pa.array(other))), pattern).to_numpy(zero_copy_only=False)
+    return pa.array(out)
+
+
+def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dict[str, Any]:
+    """Step 1 for one partition: write its good rows to ``work_dir`` and return counts, its rejected rows
+    (``_REJECT_WORK`` table) and the artist keys of its marked titles."""
+    raw = read_partition(spec, config.encoding)
+    f = spec.file
+    t = raw.table
+    reasons, dur = validate_rows(t)
+    bad = np.flatnonzero(reasons != None)  # noqa: E711 (object array)
+    tid = t.column("track_id").to_pylist() if len(bad) else []
+    rej = [dict(src=f.index, record=m["record"], detail=m["detail"], source=f.path, line=m["line"],
+                track_id=None, reason=m["reason"], original=m["original"]) for m in raw.malformed]
+    rej += [dict(src=f.index, record=int(raw.record[i]), detail="", source=f.path, line=int(raw.line[i]),
+                 track_id=tid[i], reason=reasons[i], original=raw.original_text(i)) for i in bad]
+    if config.strict and rej:
+        first = min(rej, key=lambda r: r["record"])
+        raise _strict_error(f, first["line"], first["reason"], first["track_id"], first["detail"])
+    good = reasons == None  # noqa: E711
+    sub = t.filter(pa.array(good))
+    n = sub.num_rows
+    marked = detect_markers(sub.column("title"), config.markers)
+    keys = artist_keys(sub.column("artist"))
+    track_ids = sub.column("track_id").combine_chunks()
+    hashes = (pd.util.hash_pandas_object(track_ids.to_pandas(), index=False).to_numpy()
+              if n else np.zeros(0, np.uint64))
+
+    def optional(name: str) -> pa.Array:
+        if name not in sub.column_names:
+            return pa.nulls(n, pa.string())
+        col = pc.utf8_trim_whitespace(sub.column(name).combine_chunks())
+        return pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
+
+    audio = (_absolute_paths(sub.column("audio_path"), os.path.dirname(f.path))
+             if "audio_path" in sub.column_names else pa.nulls(n, pa.string()))
+    work = pa.table([
+        pa.array(np.full(n, f.index, np.int32)), pa.array(raw.record[good]), pa.array(raw.line[good]),
+        pa.array(raw.offset[good]), pa.array(raw.nbytes[good]), track_ids,
+        sub.column("artist").combine_chunks(), sub.column("title").combine_chunks(), pa.array(dur[good]),
+        audio, optional("genre"), optional("label"), optional("release_date"), keys, marked, pa.array(hashes),
+    ], schema=_WORK_SCHEMA)
+    path = os.path.join(work_dir, f"part-{spec.index:06d}.arrow")
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, _WORK_SCHEMA) as writer:
+        writer.write_table(work)
+    marked_keys = pc.unique(keys.filter(marked)).to_pylist() if n else []
+    return {
+        "path": path,
+        "rows_read": t.num_rows + len(raw.malformed),
+        "rows_used": n,
+        "marked": int(pc.sum(marked).as_py() or 0),
+        "marked_keys": marked_keys,
+        "rejected": pa.Table.from_pylist(rej, schema=_REJECT_WORK),
+    }
+
+
+def _read_work(path: str, columns: list[str] | None = None) -> pa.Table:
+    with pa.memory_map(path) as src:
+        return pa.ipc.open_file(src).read_all().select(columns) if columns else pa.ipc.open_file(src).read_all()
+
+
+# ------------------------------------------------------------------------------------ step 2: duplicates
+
+
+def split_hashes(path: str, buckets: int) -> list[np.ndarray]:
+    """The id hashes of a work file, cut into ``buckets`` by ``hash % buckets`` (one step of the
+    hash-partitioned duplicate search)."""
+    h = _read_work(path, ["id_hash"]).column(0).to_numpy()
+    b = h % np.uint64(buckets)
+    order = np.argsort(b, kind="stable")
+    bounds = np.searchsorted(b[order], np.arange(buckets + 1, dtype=np.uint64))
+    return [h[order[bounds[k]:bounds[k + 1]]] for k in range(buckets)]
+
+
+def repeated_hashes(*pieces: np.ndarray) -> np.ndarray:
+    """Hashes present more than once in the pieces of one bucket."""
+    s = np.sort(np.concatenate(pieces)) if pieces else np.zeros(0, np.uint64)
+    return np.unique(s[1:][s[1:] == s[:-1]])
+
+
+_DUP_COLUMNS = ["src", "record", "line", "offset", "nbytes", "track_id", "marked"]
+
+
+def rows_with_hashes(path: str, hashes: np.ndarray) -> pa.Table:
+    t = _read_work(path, _DUP_COLUMNS + ["id_hash"])
+    keep = pc.is_in(t.column("id_hash"), value_set=pa.array(hashes, pa.uint64()))
+    return t.filter(keep).select(_DUP_COLUMNS)
+
+
+def _find_duplicates(run: "_Runner", paths: list[str], files: list[CatalogFile], strict: bool
+                     ) -> tuple[pa.Table, np.ndarray, int]:
+    """Rejected rows for repeated track_ids (every occurrence after the first), their row keys, and how
+    many of them carry a marker. A Dask graph: each work file's hashes are cut into buckets, each bucket
+    looks for hashes seen twice (memory: one bucket), then the few rows with those hashes are compared by
+    their actual track_id."""
+    empty = (pa.Table.from_pylist([], schema=_REJECT_WORK), np.zeros(0, np.int64), 0)
+    if not paths:
+        return empty
+    buckets = len(paths)
+    split = dask.delayed(split_hashes, nout=buckets, pure=True)
+    pieces = [split(p, buckets) for p in paths]
+    find = dask.delayed(repeated_hashes, pure=True)
+    per_bucket = [find(*[pc_[k] for pc_ in pieces]) for k in range(buckets)]
+    repeated = np.concatenate(run.compute(per_bucket, "duplicates"))
+    if len(repeated) == 0:
+        return empty
+    gather = dask.delayed(rows_with_hashes, pure=True)
+    rows = pa.concat_tables(run.compute([gather(p, repeated) for p in paths], "duplicate rows")).to_pandas()
+    rows = rows.sort_values(["src", "record"], kind="stable").reset_index(drop=True)
+    first = rows.drop_duplicates("track_id", keep="first").set_index("track_id")
+    later = rows[rows.duplicated("track_id", keep="first")]
+    if later.empty:
+        return empty
+    if strict:
+        r = later.iloc[0]
+        f0 = first.loc[r.track_id]
+        raise _strict_error(files[int(r.src)], int(r.line), "duplicate-track_id", r.track_id,
+                            f"first seen at {files[int(f0.src)].path}:{int(f0.line)}")
+    texts = {}
+    for src, grp in later.groupby("src"):
+        vals = original_texts(files[int(src)], grp.record.tolist(), grp.offset.tolist(), grp.nbytes.tolist())
+        texts.update(zip(grp.index.tolist(), vals))
+    recs = []
+    for idx, r in later.iterrows():
+        f0 = first.loc[r.track_id]
+        recs.append(dict(src=int(r.src), record=int(r.record), source=files[int(r.src)].path, line=int(r.line),
+                         detail=f"first seen at {files[int(f0.src)].path}:{int(f0.line)}",
+                         track_id=r.track_id, reason="duplicate-track_id", original=texts[idx]))
+    keys = (later.src.to_numpy(np.int64) << _RECORD_BITS) | later.record.to_numpy(np.int64)
+    return pa.Table.from_pylist(recs, schema=_REJECT_WORK), np.sort(keys), int(later.marked.sum())
+
+
+# -------------------------------------------------------------------------------------- step 3: blocks
+
+
+def _block_frame(t: pa.Table) -> pd.DataFrame:
+    return t.select(list(BLOCK_COLUMNS)).to_pandas()
+
+
+def load_block_rows(path: str, marked_keys: pa.Array, excluded: np.ndarray) -> pd.DataFrame:
+    """Rows of a work file whose artist key has a marked title, minus the excluded row keys."""
+    t = _read_work(path)
+    keep = pc.is_in(t.column("artist_key"), value_set=marked_keys)
+    if len(excluded):
+        rk = (t.column("src").to_numpy().astype(np.int64) << _RECORD_BITS) | t.column("record").to_numpy()
+        keep = pc.and_(keep, pa.array(~np.isin(rk, excluded)))
+    return _block_frame(t.filter(keep))
+
+
+# --------------------------------------------------------------------------------------------- running
+
+
+class _Runner:
+    """``compute`` on the local scheduler or the connected cluster, with a progress bar when asked."""
+
+    def __init__(self, client: Any, progress: bool):
+        self.client = client
+        self.progress = progress
+
+    def compute(self, obj: Any, label: str) -> Any:
+        t0 = time.perf_counter()
+        if self.client is not None:
+            fut = self.client.compute(obj)
+            if self.progress:
+                from distributed import progress
+
+                progress(fut)
+            result = self.client.gather(fut)
+        else:
+            ctx: Any = contextlib.nullcontext()
+            if self.progress:
+                from dask.diagnostics import ProgressBar
+
+                print(f"[{label}]", file=sys.stderr)
+                ctx = ProgressBar(out=sys.stderr, minimum=1.0)
+            with ctx:
+                (result,) = dask.compute(obj)
+        log.debug("%s: %.2f s", label, time.perf_counter() - t0)
+        return result
+
+
+def _clear_stale_work(out: Path) -> None:
+    for d in out.glob(WORK_PREFIX + "*"):
+        if d.is_dir():
+            log.warning("removing %s left by an interrupted run", d)
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: MinerConfig = MinerConfig(),
+               scheduler: str | None = None) -> MineSummary:
+    """Mine candidate (original, instrumental) pairs from ``catalog`` into ``out_dir``.
+
+    Writes ``candidates.parquet`` (CANDIDATES), ``rejected_rows.parquet`` (REJECTED_ROWS) and the
+    ``metadata`` section of ``summary.json``, each atomically; a re-run overwrites them. ``scheduler``: a
+    ``dask.distributed`` address (else ``$DASK_SCHEDULER_ADDRESS``, else the local scheduler). Raises
+    ``UserInputError`` for a catalog that cannot be read (missing column, no file) and, with
+    ``config.strict``, for the first bad row."""
+    t_start = time.perf_counter()
+    files = open_catalog(catalog)
+    specs = plan_partitions(files, config.blocksize)
+    log.info("catalog: %d file(s), %d partition(s)", len(files), len(specs))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _clear_stale_work(out)
+    work = out.resolve() / f"{WORK_PREFIX}{uuid.uuid4().hex[:8]}"
+    work.mkdir()
+    try:
+        with dask_client(scheduler) as client, dask.config.set(
+            {"dataframe.shuffle.method": "tasks"} if client is None else {}
+        ):
+            run = _Runner(client, config.progress)
+            prepare = dask.delayed(prepare_partition, pure=True)
+            results = run.compute([prepare(s, config, str(work), dask_key_name=f"prepare-{s.index}")
+                                   for s in specs], "read")
+            paths = [r["path"] for r in results]
+            dup_rejected, excluded, dup_marked = _find_duplicates(run, paths, files, config.strict)
+            cands, stats = _match(run, paths, results, excluded, config)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    rejected = pa.concat_tables([r["rejected"] for r in results] + [dup_rejected])
+    rejected = rejected.sort_by([("src", "ascending"), ("record", "ascending")])
+    reason_counts = {}
+    if rejected.num_rows:
+        vc = pc.value_counts(rejected.column("reason")).to_pylist()
+        reason_counts = {d["values"]: int(d["counts"]) for d in sorted(vc, key=lambda d: d["values"])}
+    write_table(rejected.select(REJECTED_ROWS.names).cast(REJECTED_ROWS), out / "rejected_rows.parquet")
+    write_table(cands, out / "candidates.parquet")
+
+    rows_read = sum(r["rows_read"] for r in results)
+    rows_rejected = rejected.num_rows
+    summary = MineSummary(
+        rows_read=rows_read,
+        rows_used=rows_read - rows_rejected,
+        rows_rejected=rows_rejected,
+        rejected_by_reason=reason_counts,
+        marked=sum(r["marked"] for r in results) - dup_marked,
+        blocks=stats["blocks"],
+        compared=stats["compared"],
+        candidates=cands.num_rows,
+        instrumentals_matched=len(pc.unique(cands.column("instrumental_id"))),
+        originals_matched=len(pc.unique(cands.column("original_id"))),
+        files=len(files),
+        partitions=len(specs),
+        seconds=round(time.perf_counter() - t_start, 3),
+        catalog=str(catalog),
+        out_dir=str(out),
+        config={
+            "markers": list(config.markers.phrases),
+            "title_threshold": config.title_threshold,
+            "duration_tolerance_s": config.duration_tolerance_s,
+            "duration_tolerance_rel": config.duration_tolerance_rel,
+            "strict": config.strict,
+        },
+    )
+    update_json(out / "summary.json", "metadata", summary.to_dict())
+    return summary
+
+
+def _match(run: _Runner, paths: list[str], results: list[dict], excluded: np.ndarray, config: MinerConfig
+           ) -> tuple[pa.Table, dict]:
+    import dask.dataframe as dd
+
+    keys = sorted(set().union(*[r["marked_keys"] for r in results])) if results else []
+    stats = {"blocks": 0, "compared": 0}
+    if not keys:
+        return CANDIDATES.empty_table(), stats
+    meta = _block_frame(pa.Table.from_pylist([], schema=_WORK_SCHEMA))
+    rows = dd.from_map(load_block_rows, paths, args=[pa.array(keys, pa.string()), excluded], meta=meta,
+                       enforce_metadata=False)
+    rows = rows.shuffle(on="artist_key", npartitions=max(1, len(paths)))
+    rules = config.rules
+    match = dask.delayed(match_partition, pure=True)
+    outs = run.compute([match(p, rules) for p in rows.to_delayed()], "match")
+    for _, st in outs:
+        stats["blocks"] += st["blocks"]
+        stats["compared"] += st["compared"]
+    table = pa.concat_tables([CANDIDATES.empty_table()] + [o[0] for o in outs])
+    table = table.sort_by([("artist_key", "ascending"), ("original_id", "ascending"),
+                           ("instrumental_id", "ascending")])
+    return table.replace_schema_metadata(CANDIDATES.metadata), stats

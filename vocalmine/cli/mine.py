@@ -1,0 +1,98 @@
+"""``mine-pairs``: find (original, instrumental) candidate pairs in a catalog, then verify them by audio."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from vocalmine.cli.common import user_errors, verbose_option
+
+log = logging.getLogger(__name__)
+
+
+def _parse_size(text: str) -> int:
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    t = text.strip().lower().rstrip("b")
+    try:
+        if t and t[-1] in units:
+            return int(float(t[:-1]) * units[t[-1]])
+        return int(t)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a size such as 32MB") from None
+
+
+def run_audio_stage(out_dir: Path, catalog: str, scheduler: str | None = None) -> None:
+    """The audio stage: verify each candidate in ``out_dir/candidates.parquet`` by its audio.
+
+    TODO(pairing): call ``pairing``'s entry point here once it exists (it reads candidates.parquet and writes
+    pairs.parquet and its section of summary.json). Until then there is nothing to do."""
+    return None
+
+
+def _echo_summary(s) -> None:
+    click.echo(
+        f"{s.rows_read:,} rows read: {s.rows_used:,} used, {s.rows_rejected:,} rejected"
+        + (f" ({', '.join(f'{k} {v:,}' for k, v in s.rejected_by_reason.items())})" if s.rows_rejected else "")
+    )
+    click.echo(
+        f"{s.marked:,} instrumental titles in {s.blocks:,} artist blocks; {s.compared:,} title comparisons"
+    )
+    click.echo(
+        f"{s.candidates:,} candidate pairs ({s.instrumentals_matched:,} instrumentals, "
+        f"{s.originals_matched:,} originals) in {s.seconds:.1f} s -> {Path(s.out_dir) / 'candidates.parquet'}"
+    )
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+    epilog="Example: mine-pairs exports/catalog.csv.gz -o pairs/ --metadata-only --marker karaoke",
+)
+@click.argument("catalog")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default="pairs",
+              help="Output folder: candidates.parquet, rejected_rows.parquet, summary.json.")
+@click.option("--metadata-only", is_flag=True, help="Stop after the metadata stage (no audio verification).")
+@click.option("--strict", is_flag=True, help="Stop at the first bad row (exit 2) instead of rejecting it.")
+@click.option("--marker", "markers", multiple=True, metavar="PHRASE",
+              help="Another instrumental marker phrase (repeatable), added to: instrumental, instr, inst, off vocal.")
+@click.option("--title-threshold", type=click.FloatRange(0, 100), default=90.0,
+              help="Minimum rapidfuzz ratio of the titles once the marker is removed.")
+@click.option("--duration-tolerance", type=click.FloatRange(min=0), default=3.0,
+              help="Allowed duration difference, seconds.")
+@click.option("--duration-tolerance-rel", type=click.FloatRange(0, 1), default=0.01,
+              help="Allowed duration difference as a fraction of the longer track (when larger).")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="dask.distributed scheduler (default: $DASK_SCHEDULER_ADDRESS, else this machine).")
+@click.option("--blocksize", default="32MB", help="CSV bytes per partition.")
+@click.option("--encoding", default="utf-8", help="Text encoding of CSV/TSV files.")
+@click.option("--progress/--no-progress", default=None, help="Progress bars [default: when stderr is a terminal].")
+@verbose_option
+@user_errors
+def main(catalog: str, out_dir: str, metadata_only: bool, strict: bool, markers: tuple[str, ...],
+         title_threshold: float, duration_tolerance: float, duration_tolerance_rel: float,
+         scheduler: str | None, blocksize: str, encoding: str, progress: bool | None) -> None:
+    """Find (original, instrumental) pairs in CATALOG: a CSV/TSV/Parquet file, a folder of part-files, or a
+    glob (quote it). Required columns: track_id, artist, title, duration_s or duration_ms."""
+    from miner.pipeline import MinerConfig, mine_pairs
+
+    config = MinerConfig(
+        extra_markers=tuple(markers),
+        title_threshold=title_threshold,
+        duration_tolerance_s=duration_tolerance,
+        duration_tolerance_rel=duration_tolerance_rel,
+        strict=strict,
+        blocksize=_parse_size(blocksize),
+        encoding=encoding,
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    summary = mine_pairs(catalog, out_dir, config, scheduler=scheduler)
+    _echo_summary(summary)
+    if metadata_only:
+        return
+    run_audio_stage(Path(out_dir), catalog, scheduler)
+
+
+if __name__ == "__main__":
+    main()
