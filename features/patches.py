@@ -136,20 +136,48 @@ def cut_patches(spec: np.ndarray, starts: np.ndarray, patch_frames: int) -> np.n
     return np.ascontiguousarray(np.moveaxis(spec[:, index], 1, 0))
 
 
+def valid_frames(covered: tuple[int, int], samples: int, stft: StftParams = PAPER_STFT) -> tuple[int, int]:
+    """Frames ``[k0, k1)`` whose whole window lies where the aligned instrumental has audio.
+
+    ``covered``: the samples ``[start, end)`` of the original's timeline that the instrumental file covers
+    after alignment. A bound at the track's own edge does not cut (both signals are padded with the same zeros
+    there); elsewhere a frame centred on ``k * hop`` needs ``[k * hop - n_fft/2, k * hop + n_fft/2)`` inside.
+    Outside that range the vocal target would be the whole mix, so no patch is taken from there.
+    """
+    start, end = covered
+    half = stft.n_fft // 2
+    k0 = 0 if start <= 0 else -(-(start + half) // stft.hop)
+    k1 = stft.frames(samples) if end >= samples else (end - half) // stft.hop + 1
+    return k0, max(k0, k1)
+
+
 def spectrogram_patches(
-    mix_signal: np.ndarray, instrumental_aligned: np.ndarray, params: PatchParams = PatchParams()
+    mix_signal: np.ndarray,
+    instrumental_aligned: np.ndarray,
+    params: PatchParams = PatchParams(),
+    covered: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Patches of aligned signals (both float32 ``[samples]`` of the same length), as a ``PATCH_DTYPE`` array.
 
-    Raises ``PairError('silent')`` when the mix has no energy.
+    ``covered``: samples ``[start, end)`` where the aligned instrumental has audio (None: all); patches are
+    cut only from the frames inside it (``valid_frames``), and ``start_frame`` counts from the track's start.
+    The scale (``track`` normalisation) is the max of ``|X|`` over the whole track.
+    Raises ``PairError('silent')`` when the mix has no energy, ``PairError('no-overlap')`` when no frame is
+    covered.
     """
     x = magnitude(mix_signal, params.stft)  # [512, frames]
     yi = magnitude(instrumental_aligned, params.stft)
+    k0, k1 = (0, x.shape[1]) if covered is None else valid_frames(covered, len(mix_signal), params.stft)
+    if k1 <= k0:
+        raise PairError("no-overlap", f"the aligned instrumental covers no whole STFT frame of the original "
+                                      f"(samples {covered} of {len(mix_signal)})")
+    track_max = x.max()
+    x, yi = x[:, k0:k1], yi[:, k0:k1]
     yv = np.maximum(x - yi, 0.0)
-    starts = patch_starts(x.shape[1], params.patch_frames, params.patch_hop)
+    starts = patch_starts(k1 - k0, params.patch_frames, params.patch_hop)
     px, pi, pv = (cut_patches(s, starts, params.patch_frames) for s in (x, yi, yv))
     if params.normalisation == "track":
-        scale = np.full(len(starts), x.max(), np.float32)
+        scale = np.full(len(starts), track_max, np.float32)
     else:
         scale = px.max(axis=(1, 2)).astype(np.float32)
     if not np.all(scale > 0):
@@ -157,7 +185,7 @@ def spectrogram_patches(
             raise PairError("silent", "the original's magnitude is zero everywhere")
         scale = np.where(scale > 0, scale, np.float32(1.0))  # an all-zero patch stays zero
     out = np.zeros(len(starts), PATCH_DTYPE)
-    out["start_frame"] = starts
+    out["start_frame"] = starts + k0
     out["scale"] = scale
     mix_energy = np.einsum("nbf,nbf->n", px, px, dtype=np.float64)
     voc_energy = np.einsum("nbf,nbf->n", pv, pv, dtype=np.float64)
@@ -175,10 +203,12 @@ def pair_patches(
     alignment: Alignment,
     params: PatchParams = PatchParams(),
 ) -> tuple[np.ndarray, float]:
-    """Decode, mono, resample, align and cut one pair: (``PATCH_DTYPE`` array ``[patches]``, seconds of audio).
+    """Decode, mono, resample, align and cut one pair: (``PATCH_DTYPE`` array ``[patches]``, seconds).
 
     The instrumental is aligned onto the original with ``features.audio.shift_and_scale`` (its length becomes
-    the original's). Raises ``PairError`` with the reason when a file cannot give audio or the pair is unusable.
+    the original's). Only the part of the original that the instrumental covers gives patches (an instrumental
+    is often seconds shorter or longer than its original); ``seconds`` is the length of that part.
+    Raises ``PairError`` with the reason when a file cannot give audio or the pair is unusable.
     """
     if not original_path or not instrumental_path:
         raise PairError("no-audio-path", "the pair lacks an audio path")
@@ -193,5 +223,10 @@ def pair_patches(
         instrumental = load_mono(instrumental_path, sr)
     except AudioError as exc:
         raise PairError(exc.reason, exc.detail) from exc
-    aligned = shift_and_scale(instrumental, round(alignment.offset_s * sr), alignment.gain, len(original))
-    return spectrogram_patches(original, aligned, params), len(original) / sr
+    shift = round(alignment.offset_s * sr)
+    aligned = shift_and_scale(instrumental, shift, alignment.gain, len(original))
+    # The span shift_and_scale filled: out[n] = instrumental[n + shift] for 0 <= n + shift < len(instrumental).
+    start = max(-shift, 0)
+    end = min(len(original), len(instrumental) - shift)
+    patches = spectrogram_patches(original, aligned, params, covered=(start, max(start, end)))
+    return patches, max(0, end - start) / sr

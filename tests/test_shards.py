@@ -71,7 +71,11 @@ def test_mix_equals_an_independent_stft_of_the_original(built):
         ref = _ref_magnitude(signal)
         sub = _rows_of(rows, spec.pair_id)
         frames = 1 + (len(signal) + 512) // 768
-        assert sub["start_frame"].to_pylist() == patch_starts(frames, 128, 128).tolist()
+        # A negative offset: the instrumental lacks the song's first |offset_s|; the first frame whose window
+        # starts after that gap is the first patch's.
+        gap = max(0, -round(spec.offset_s * 8192))
+        k0 = 0 if gap == 0 else min(k for k in range(frames) if k * 768 - 512 >= gap)
+        assert sub["start_frame"].to_pylist() == (k0 + patch_starts(frames - k0, 128, 128)).tolist()
         scale = sub["scale"].to_numpy()
         assert np.allclose(scale, ref.max(), rtol=1e-4), (spec.pair_id, scale, ref.max())
         mix = _tensor(sub, "mix")
@@ -143,6 +147,23 @@ def test_aligned_vocals_match_the_true_stem_and_misaligned_do_not(tmp_path):
         bad = _vocal_error(tmp_path, rows, spec.pair_id + "-shifted", spec.original_id)
         assert good < 0.2, (spec.pair_id, good)
         assert bad > 0.45, (spec.pair_id, bad)
+
+
+def test_only_frames_the_instrumental_covers_give_patches(tmp_path):
+    specs = [
+        SongSpec("s1", "s1i", "A", seconds=30.0, offset_s=0.4, trim_end_s=4.0),  # instrumental 4 s shorter
+        SongSpec("s2", "s2i", "B", seconds=10.0, offset_s=0.2),
+        SongSpec("s3", "s3i", "C", seconds=6.0, offset_s=-9.0),  # the instrumental covers nothing of the song
+    ]
+    pairs_dir = write_pairs(tmp_path, specs)
+    summary = build_shards(pairs_dir, tmp_path / "out", ShardConfig(ratios=(1, 0, 0)), progress=False)
+    assert summary.skipped == [("s3~s3i", "no-overlap")]
+    sub = _rows_of(_all_rows(tmp_path / "out"), "s1~s1i")
+    end = 26 * 8192  # covered samples [0, 26 s) of the original's timeline
+    last = max(k for k in range(400) if k * 768 + 512 <= end)  # the last frame whose window is covered
+    assert sub["start_frame"].to_pylist() == [0, 128, last + 1 - 128]
+    assert summary.splits["train"].seconds == pytest.approx(26 + 10, abs=1e-3)
+    assert _vocal_error(tmp_path, sub, "s1~s1i", "s1") < 0.2
 
 
 def test_split_keeps_artists_and_content_groups_whole(built):
@@ -217,7 +238,8 @@ def test_manifest_lists_every_shard_with_rows_and_checksum(built):
         assert total == info["patches"] == summary.splits[split].patches
         assert info["seconds"] == pytest.approx(summary.splits[split].seconds)
     assert listed == set(out.glob("*/part-*.parquet"))
-    assert manifest["totals"]["seconds"] == pytest.approx(14 + 9 + 13 + 10 + 8 + 8 + 9, abs=1e-3)
+    # Seconds of the originals covered by their instrumentals (b1's lacks its first 0.3 s).
+    assert manifest["totals"]["seconds"] == pytest.approx(14 + 9 + (13 - 0.3) + 10 + 8 + 8 + 9, abs=1e-3)
     assert not (out / ".work").exists()
     assert pq.read_schema(next(iter(listed))).remove_metadata().equals(SHARD.remove_metadata())
 

@@ -35,6 +35,7 @@ class SongSpec:
     content_group: str | None = None
     status: str = "accepted"
     missing_instrumental: bool = False
+    trim_end_s: float = 0.0  # the instrumental lacks this much of the song's end (it is shorter than the original)
 
     @property
     def pair_id(self) -> str:
@@ -92,8 +93,8 @@ def write_pairs(root: Path, specs: list[SongSpec], seed: int = 0) -> Path:
         acc = _resample(acc8, 8192, spec.instrumental_rate)
         g = spec.polarity * 10 ** (spec.gain_db / 20)
         shift = int(round(spec.offset_s * spec.instrumental_rate))
-        tail = np.zeros(int(0.7 * spec.instrumental_rate))
-        body = g * acc
+        tail = np.zeros(0 if spec.trim_end_s else int(0.7 * spec.instrumental_rate))
+        body = g * acc[: len(acc) - int(round(spec.trim_end_s * spec.instrumental_rate))]
         inst = np.concatenate([np.zeros(shift), body, tail]) if shift >= 0 else np.concatenate([body[-shift:], tail])
 
         def channels(x: np.ndarray) -> np.ndarray:
