@@ -33,9 +33,9 @@ h3 { font-size: 14px; margin: 12px 0 6px; }
 table.small { border-collapse: collapse; font-size: 13px; }
 table.small td, table.small th { padding: 2px 10px 2px 0; text-align: left; border-bottom: 1px solid #eef0f2; }
 table.small td.num, table.small th.num { text-align: right; font-variant-numeric: tabular-nums; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(430px, 1fr)); gap: 14px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(390px, 1fr)); gap: 14px 18px; }
 figure { margin: 0; }
-figure img.plot { width: 100%; max-width: 520px; border: 1px solid #eef0f2; border-radius: 4px; }
+figure img.plot { width: 100%; border: 1px solid #eef0f2; border-radius: 4px; }
 figcaption { font-size: 12px; color: var(--muted); }
 .unavailable { border: 1px dashed var(--line); border-radius: 6px; padding: 18px; color: var(--muted); }
 .controls { display: flex; flex-wrap: wrap; gap: 10px 16px; align-items: center; margin-bottom: 8px; }
@@ -64,15 +64,18 @@ button.toggle { font: inherit; border: 1px solid var(--line); background: #fff; 
 .flags { color: var(--flag); font-weight: 600; }
 #pairs-table tr.detail > td { background: #fbfcfd; white-space: normal; padding: 10px 14px 14px; }
 .detail-inner { position: sticky; left: 14px; width: min(1380px, calc(100vw - 110px)); }
-.detail-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 12px 24px; }
+.detail-grid { display: grid; grid-template-columns: minmax(220px, 1fr) minmax(220px, 1fr) minmax(260px, 320px);
+               gap: 12px 24px; align-items: start; }
+.detail-grid .verdict { grid-column: 3; grid-row: 1 / span 2; }
+.detail-grid .media { grid-column: 1 / span 2; grid-row: 2; }
 .detail-grid dl { display: grid; grid-template-columns: max-content 1fr; gap: 1px 10px; margin: 0; font-size: 12.5px; }
 .detail-grid dt { color: var(--muted); } .detail-grid dd { margin: 0; word-break: break-word; }
-.media { display: flex; flex-wrap: wrap; gap: 16px; margin-top: 10px; }
-.media figure { width: 330px; }
-.thumb { position: relative; width: 320px; height: 96px; background: #000; }
-.thumb img { width: 320px; height: 96px; image-rendering: pixelated; display: block; }
+.media { display: flex; flex-wrap: wrap; gap: 14px; }
+.media figure { width: 280px; }
+.thumb { position: relative; width: 280px; height: 96px; background: #000; }
+.thumb img { width: 280px; height: 96px; image-rendering: pixelated; display: block; }
 .clipwin { position: absolute; top: 0; bottom: 0; border: 1px solid #fff; background: rgba(255,255,255,0.10); }
-.media audio { width: 320px; height: 32px; margin-top: 4px; }
+.media audio { width: 280px; height: 32px; margin-top: 4px; }
 .pager { display: flex; gap: 8px; align-items: center; margin-top: 8px; }
 .pager button { font: inherit; padding: 1px 9px; }
 ul.left-out li { margin: 3px 0; }
@@ -168,7 +171,7 @@ JS = r"""
     var r = rows[i], id = ids[i], d = details[id] || {}, m = media[id];
     var tr = h("tr", "detail"), td = h("td");
     td.colSpan = shown.length + 1;
-    var grid = h("div", "detail-grid");
+    var grid = h("div", "detail-grid"), mediaBox = h("div", "media");
     var sides = [["Original", "original"], ["Instrumental", "instrumental"]];
     sides.forEach(function (s) {
       var box = h("div"), dl = h("dl");
@@ -184,7 +187,7 @@ JS = r"""
       box.appendChild(dl);
       grid.appendChild(box);
     });
-    var box = h("div"), dl = h("dl");
+    var box = h("div", "verdict"), dl = h("dl");
     box.appendChild(h("h3", null, "Verdict and measurements"));
     field(dl, "Pair id", id);
     cols.forEach(function (c) {
@@ -197,7 +200,8 @@ JS = r"""
     var inner = h("div", "detail-inner");
     td.appendChild(inner);
     inner.appendChild(grid);
-    var mediaBox = h("div", "media");
+    grid.appendChild(mediaBox);
+
     if (m && m.thumbs) {
       ["original", "instrumental", "vocal"].forEach(function (role) {
         var fig = h("figure", "media-fig"), wrap = h("div", "thumb"), img = h("img");
@@ -235,7 +239,6 @@ JS = r"""
         "No clips for this pair: only the sample and the flagged pairs carry spectrograms and audio " +
         "(see \u201cWhat this page leaves out\u201d)."));
     }
-    inner.appendChild(mediaBox);
     tr.appendChild(td);
     return tr;
   }

@@ -16,6 +16,7 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,15 @@ CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--mute-audio",
     "--disable-dev-shm-usage",
+)
+
+#: Runs in the child: argv = [read_fd, write_fd, browser, args...]; puts the pipe ends on fds 3 and 4, execs.
+_TRAMPOLINE = (
+    "import fcntl, os, sys\n"
+    "r, w = (fcntl.fcntl(int(fd), fcntl.F_DUPFD_CLOEXEC, 10) for fd in sys.argv[1:3])\n"
+    "for fd in {int(sys.argv[1]), int(sys.argv[2])} - {3, 4}: os.close(fd)\n"
+    "os.dup2(r, 3); os.dup2(w, 4); os.close(r); os.close(w)\n"
+    "os.execv(sys.argv[3], sys.argv[3:])\n"
 )
 
 _CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
@@ -66,20 +76,16 @@ class Chromium:
         self.user_data_dir.mkdir(parents=True, exist_ok=True)
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
-        # The child gets its pipe ends as fds 3 and 4 (what --remote-debugging-pipe expects). Both are open in
-        # this process after the two os.pipe() calls, so pass_fds=(3, 4) is valid; duplicating first keeps the
-        # swap safe whichever numbers the pipes got.
-        def _fds() -> None:
-            r, w = os.dup(to_child_r), os.dup(from_child_w)
-            os.dup2(r, 3)
-            os.dup2(w, 4)
+        # Chromium wants its pipe ends as fds 3 and 4. A tiny Python trampoline moves them there and execs the
+        # browser: no preexec_fn (unsafe with threads, and at-fork handlers of other libraries may close fds
+        # in the child), and the moves work whichever numbers the pipes got.
         log = open(self.user_data_dir / "chromium.log", "wb")
         try:
             self._proc = subprocess.Popen(
-                [self.executable, *CHROMIUM_FLAGS, f"--user-data-dir={self.user_data_dir}",
+                [sys.executable, "-I", "-S", "-c", _TRAMPOLINE, str(to_child_r), str(from_child_w),
+                 self.executable, *CHROMIUM_FLAGS, f"--user-data-dir={self.user_data_dir}",
                  f"--window-size={self.width},{self.height}", "--remote-debugging-pipe", "about:blank"],
-                pass_fds=(3, 4), preexec_fn=_fds, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=log,
+                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )
         finally:
             log.close()
@@ -249,10 +255,17 @@ class Page:
 
     def screenshot(self, path: str | Path, width: int | None = None, height: int | None = None) -> Path:
         """PNG of the page's top ``width`` x ``height`` CSS pixels (the whole page height when None)."""
-        if height is None:
-            height = int(self.evaluate("document.documentElement.scrollHeight"))
         width = width or self.browser.width
-        self.set_viewport(width, height)
+        if height is None:
+            # The page's height depends on the viewport (a vertical scrollbar takes width): settle it.
+            measure = "Math.ceil(document.body.getBoundingClientRect().height)"
+            for _ in range(4):
+                height = int(self.evaluate(measure))
+                self.set_viewport(width, height)
+                if int(self.evaluate(measure)) == height:
+                    break
+        else:
+            self.set_viewport(width, height)
         data = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False})["data"]
         path = Path(path)
         path.write_bytes(base64.b64decode(data))
@@ -268,8 +281,12 @@ def screenshot_report(html: str | Path, png: str | Path, width: int = 1400, heig
         page.navigate(Path(html).resolve().as_uri())
         page.wait_for("document.body.dataset.ready === '1'")
         if expand_first_media_row:
-            page.evaluate("(() => { const s = document.querySelector('#pairs-table .has-media');"
-                          " if (s) s.closest('tr').click(); })()")
+            # A flagged pair with clips if there is one, else the first pair with clips.
+            page.evaluate("(() => { const rows = Array.from(document.querySelectorAll('#pairs-table tr.pair'))"
+                          ".filter(tr => tr.querySelector('.has-media'));"
+                          " const flagged = rows.find(tr => { const f = tr.querySelector('td[data-col=flags]');"
+                          " return f && f.textContent; });"
+                          " const tr = flagged || rows[0]; if (tr) tr.click(); })()")
         return page.screenshot(png, width=width, height=height)
 
 

@@ -72,9 +72,10 @@ def _left_out(data: d.PairsData, config: ReportConfig, media: dict[str, dict[str
         out.append(
             f"Spectrograms and {config.clip_seconds:g} s clips ({config.clip_sample_rate} Hz mono) exist for "
             f"{with_clips:,} of {n:,} pairs: a random sample of up to {config.sample_accepted} accepted and "
-            f"{config.sample_rejected} measured rejected pairs (seed {config.seed}) and the "
-            f"{flagged_media:,} most flagged accepted pairs (at most {config.flagged_media}); the other "
-            f"{n - with_clips:,} pairs have numbers only, so the page's size stays bounded."
+            f"{config.sample_rejected} measured rejected pairs (seed {config.seed}) and "
+            + (f"the {flagged_media:,} most flagged accepted pairs (at most {config.flagged_media})" if flagged_media
+               else "the flagged accepted pairs (none in this run)")
+            + f"; the other {n - with_clips:,} pairs have numbers only, so the page's size stays bounded."
         )
         if flagged > flagged_media:
             out.append(f"{flagged - flagged_media:,} of the {flagged:,} flagged pairs have no clips (over the bound); "

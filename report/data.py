@@ -493,6 +493,7 @@ AUDIO_COLUMNS = (
     ("original_duration_s", "Original duration (s)", "num", 2, False),
     ("instrumental_duration_s", "Instrumental duration (s)", "num", 2, False),
     ("original_seconds", "Decoded original (s)", "num", 2, False),
+    ("instrumental_seconds", "Decoded instrumental (s)", "num", 2, False),
     ("genre", "Genre", "str", None, False),
     ("label", "Label", "str", None, False),
     ("release_date", "Release date", "str", None, False),

@@ -23,7 +23,7 @@ def histogram_svg(entry: dict[str, Any]) -> str:
     """An ``image/svg+xml`` data URI of one distribution: one bar series per status, threshold lines on top."""
     edges = entry["edges"]
     with plt.rc_context({"svg.fonttype": "none", "font.size": 8, "svg.hashsalt": entry["column"]}):
-        fig, ax = plt.subplots(figsize=(4.2, 2.3), dpi=100)
+        fig, ax = plt.subplots(figsize=(4.2, 2.5), dpi=100)
         for name, counts in entry["counts"].items():
             colour = COLOURS.get(name, "#777777")
             # One filled step path per series (not one path per bar): a small SVG whatever the bin count.
@@ -38,7 +38,9 @@ def histogram_svg(entry: dict[str, Any]) -> str:
         ax.set_xlabel(f"{entry['title']} ({entry['unit']})")
         ax.set_ylabel("pairs")
         ax.spines[["top", "right"]].set_visible(False)
-        ax.legend(frameon=False, fontsize=7, loc="best")
+        # Legend in one row above the axes, never over the bars.
+        ax.legend(frameon=False, fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=4,
+                  borderaxespad=0.2, handlelength=1.6, columnspacing=1.0)
         fig.tight_layout(pad=0.4)
         buf = io.BytesIO()
         fig.savefig(buf, format="svg", metadata={"Date": None})
