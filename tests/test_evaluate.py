@@ -125,9 +125,13 @@ def test_shard_test_split_songs_come_from_the_aligned_pairs(tmp_path):
     assert np.max(np.abs(stems.accompaniment - a)) < 1e-5 and np.max(np.abs(stems.vocals - v)) < 1e-5
 
     model = constant_model(tmp_path / "half.pt")
-    r = CliRunner().invoke(evaluate_main, [str(shards), "--model", str(model), "--device", "cpu", "--no-progress"])
+    r = CliRunner().invoke(evaluate_main, [str(shards), "--model", str(model), "--device", "cpu", "--no-progress",
+                                           "--write-audio", str(tmp_path / "sep")])
     assert r.exit_code == 0, r.output
     report = json.loads((tmp_path / "evaluation" / "shards" / "evaluation.json").read_text())
     assert [row["song"] for row in report["songs"]] == ["o~i"] and report["meta"]["split"] == "test"
+    assert "| o~i |" in r.output  # the per-song table is printed
+    sep, rate = sf.read(tmp_path / "sep" / "o~i" / "vocals.wav")
+    assert rate == SR and len(sep) == len(v) and np.max(np.abs(sep - (v + a) / 2)) < 1e-4  # mask 0.5, as scored
     r = CliRunner().invoke(evaluate_main, [str(shards), "--model", str(model), "--split", "valid"])
     assert r.exit_code == 2 and "split 'valid' of" in r.output and "has no pairs" in r.output

@@ -283,8 +283,14 @@ def evaluate_songs(
     *,
     sample_rate: int = 8192,
     progress: bool = True,
+    audio_dir: str | os.PathLike | None = None,
 ) -> EvalReport:
-    """Score every song; a song that cannot be decoded or scored is a failure with its reason, not a crash."""
+    """Score every song; a song that cannot be decoded or scored is a failure with its reason, not a crash.
+
+    ``audio_dir``: also write each song's estimates, as scored (mono, ``sample_rate``), to
+    ``audio_dir/<song>/{vocals,instrumental}.wav``.
+    """
+    import soundfile as sf
     from tqdm import tqdm
 
     report = EvalReport()
@@ -293,6 +299,12 @@ def evaluate_songs(
         try:
             stems = song.load(sample_rate)
             est = estimator(stems.mixture, sample_rate)
+            if audio_dir is not None:
+                for name, key in (("vocals", "vocals"), ("instrumental", "accompaniment")):
+                    final = Path(audio_dir) / song.name / f"{name}.wav"
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    with atomic_path(final) as tmp:
+                        sf.write(tmp, np.asarray(est[key], np.float32), sample_rate, subtype="FLOAT", format="WAV")
             row = {"song": song.name, "seconds": len(stems.mixture) / sample_rate}
             row.update(score_song(stems, est))
             report.rows.append(row)
@@ -340,6 +352,7 @@ def evaluate(
     device: str = "auto",
     batch_size: int = 8,
     progress: bool = True,
+    audio_dir: str | os.PathLike | None = None,
 ) -> EvalReport:
     """Evaluate a vocals model (and optionally an instrumental model) on ``data`` (a folder of songs or a shard
     folder, see the module doc); writes ``evaluation.json`` / ``evaluation.md`` to ``out_dir`` when given."""
@@ -350,7 +363,7 @@ def evaluate(
     data = Path(data)
     songs = shard_songs(data, split) if (data / "manifest.json").is_file() else find_songs(data)
     report = evaluate_songs(songs, model_estimator(voc, inst, batch_size), sample_rate=voc.params.sample_rate,
-                            progress=progress)
+                            progress=progress, audio_dir=audio_dir)
     if not report.rows:
         raise UserInputError(f"no song of {data} could be scored: "
                              + "; ".join(f"{f['song']}: {f['reason']}" for f in report.failures[:5]))

@@ -108,19 +108,21 @@ def separate_main(files: tuple[str, ...], out_dir: str, model: str, instrumental
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Where evaluation.json and evaluation.md go [default: MODEL_RUN/evaluation/<DATA name>].")
 @click.option("--split", default="test", help="Shard split to evaluate when DATA is a shard folder.")
+@click.option("--write-audio", type=click.Path(file_okay=False), default=None,
+              help="Also write each song's separated stems, as scored (8192 Hz mono), to DIR/<song>/.")
 @click.option("--device", type=DEVICE, default="auto")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @verbose_option
 @user_errors
 def evaluate_main(data: str, model: str, instrumental_model: str | None, out_dir: str | None, split: str,
-                  device: str, no_progress: bool) -> None:
+                  write_audio: str | None, device: str, no_progress: bool) -> None:
     from training.evaluate import evaluate
 
     if out_dir is None:
         run = Path(model) if Path(model).is_dir() else Path(model).parent
         out_dir = str(run / "evaluation" / Path(data).resolve().name)
     report = evaluate(data, model, instrumental_model, out_dir, split=split, device=device,
-                      progress=not no_progress)
+                      progress=not no_progress, audio_dir=write_audio)
     click.echo(report.markdown_path.read_text())
     click.echo(f"written: {report.json_path}, {report.markdown_path}")
 
