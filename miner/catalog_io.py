@@ -337,7 +337,7 @@ def _split_csv(f: CatalogFile, blocksize: int) -> list[tuple[int, int, int, int]
             if not pieces[0]:
                 break
             while not pieces[-1].endswith(b"\n"):  # end every chunk on a newline
-                more = fh.read(1 << 16)
+                more = fh.readline()
                 if not more:
                     break
                 pieces.append(more)
@@ -421,7 +421,14 @@ def _fix_encoding(table: pa.Table, path: str) -> pa.Table:
 
 
 def read_partition(spec: PartSpec, encoding: str = "utf-8") -> RawPart:
-    """Read one partition (see ``RawPart``)."""
+    """Read one partition (see ``RawPart``). A file that cannot be read is a ``UserInputError``."""
+    try:
+        return _read_partition(spec, encoding)
+    except (OSError, EOFError, pa.ArrowException) as exc:
+        raise UserInputError(f"{spec.file.path}: cannot read the file ({exc})") from None
+
+
+def _read_partition(spec: PartSpec, encoding: str) -> RawPart:
     f = spec.file
     if f.fmt == "parquet":
         return _read_parquet_part(spec)
@@ -432,6 +439,9 @@ def read_partition(spec: PartSpec, encoding: str = "utf-8") -> RawPart:
     starts = _record_starts(buf, ends)
     lines = spec.first_line + np.searchsorted(nl, starts)
     stops = np.append(starts[1:], len(buf)).astype(np.int64)
+    if not data.strip(b"\r\n"):
+        table = pa.table({c: pa.array([], pa.string()) for c, _ in f.column_map})
+        return RawPart(spec, table, *(np.zeros(0, np.int64) for _ in range(4)), data=data)
     try:
         table, invalid = _parse_csv(data, f, encoding)
     except pa.ArrowInvalid as exc:

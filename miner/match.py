@@ -66,10 +66,10 @@ def title_verdict(orig_core: str, inst_core: str, orig_tags: frozenset, inst_tag
     if not orig_core or not inst_core:
         return "empty-title"
     if orig_core != inst_core:
-        if score < threshold:
-            return "title-differs"
         if orig_core.startswith(inst_core) or inst_core.startswith(orig_core):
             return "title-prefix"
+        if score < threshold:
+            return "title-differs"
     if numbers(orig_core) != numbers(inst_core):
         return "numbers-differ"
     if orig_tags != inst_tags:

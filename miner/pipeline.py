@@ -133,11 +133,11 @@ def _absolute_paths(col: pa.ChunkedArray | pa.Array, base: str) -> pa.Array:
     if isinstance(p, pa.ChunkedArray):
         p = p.combine_chunks()
     empty = pc.equal(p, "")
-    is_abs = pc.starts_with(p, "/")
+    is_abs = pc.or_(pc.starts_with(p, "/"), pc.match_substring_regex(p, r"^[A-Za-z][A-Za-z0-9+.\-]*://"))
     messy = pc.match_substring_regex(p, r"(^|/)\.\.?(/|$)|//|\\")
     joined = pc.binary_join_element_wise(pa.scalar(base.rstrip("/")), p, "/")
     out = pc.if_else(is_abs, p, joined)
-    messy_np = pc.and_(messy, pc.invert(empty)).to_numpy(zero_copy_only=False)
+    messy_np = pc.and_(messy, pc.invert(pc.or_(empty, is_abs))).to_numpy(zero_copy_only=False)
     if messy_np.any():
         vals = out.to_pylist()
         raw = p.to_pylist()
@@ -338,8 +338,7 @@ class _Runner:
             if self.progress:
                 from dask.diagnostics import ProgressBar
 
-                print(f"[{label}]", file=sys.stderr)
-                ctx = ProgressBar(out=sys.stderr, minimum=1.0)
+                ctx = ProgressBar(out=sys.stderr, minimum=0.5)
             with ctx:
                 (result,) = dask.compute(obj)
         log.debug("%s: %.2f s", label, time.perf_counter() - t0)

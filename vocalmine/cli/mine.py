@@ -75,7 +75,14 @@ def main(catalog: str, out_dir: str, metadata_only: bool, strict: bool, markers:
          scheduler: str | None, blocksize: str, encoding: str, progress: bool | None) -> None:
     """Find (original, instrumental) pairs in CATALOG: a CSV/TSV/Parquet file, a folder of part-files, or a
     glob (quote it). Required columns: track_id, artist, title, duration_s or duration_ms."""
+    import codecs
+
     from miner.pipeline import MinerConfig, mine_pairs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise click.BadParameter(f"unknown encoding {encoding!r}", param_hint="--encoding") from None
 
     config = MinerConfig(
         extra_markers=tuple(markers),
