@@ -15,6 +15,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,7 @@ class Chromium:
                  self.executable, *CHROMIUM_FLAGS, f"--user-data-dir={self.user_data_dir}",
                  f"--window-size={self.width},{self.height}", "--remote-debugging-pipe", "about:blank"],
                 pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True,  # its own process group: a hung browser is killed with its helpers
             )
         finally:
             log.close()
@@ -107,9 +109,15 @@ class Chromium:
                 self._write({"id": self._new_id(), "method": "Browser.close", "params": {}})
                 proc.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
-            proc.kill()
-            proc.wait(timeout=5)
+            pass
         finally:
+            # The process group this object started (Debian's wrapper, the browser and its helpers): end
+            # stragglers now, so the profile folder can be removed.
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait(timeout=5)
             for fd in (self._to_child, self._from_child):
                 try:
                     os.close(fd)
