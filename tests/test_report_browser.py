@@ -214,3 +214,48 @@ def test_the_harness_sees_console_errors_and_dialogs(browser, tmp_path):
     assert any("boom" in e for e in errors) and any("TypeError" in e for e in errors)
     assert any("missing.png" in e or "ERR_FILE_NOT_FOUND" in e for e in errors)
     assert page.dialogs() == ["x"]
+
+
+@pytest.fixture(scope="module")
+def pipeline_dir(tmp_path_factory) -> Path:
+    """A real run: the demo corpus through the miner and the audio stage, then the report."""
+    from democorpus.corpus import DemoConfig, make_corpus
+    from miner.pipeline import mine_pairs
+    from pairing.pipeline import pair_candidates
+
+    root = tmp_path_factory.mktemp("pipeline")
+    make_corpus(root / "corpus", DemoConfig(songs=4, seconds=8.0, seed=0))
+    mine_pairs(root / "corpus" / "catalog.csv", root / "pairs")
+    pair_candidates(root / "pairs", progress=False)
+    build_report(root / "pairs")
+    return root / "pairs"
+
+
+def test_report_of_a_real_pipeline_run_agrees_with_its_files(pipeline_dir):
+    rep = json.loads((pipeline_dir / "report.json").read_text())
+    summary = read_summary(pipeline_dir)
+    rows = pq.read_table(pipeline_dir / "pairs.parquet").to_pylist()
+    assert rep["warnings"] == []
+    assert rep["counts"]["accepted"] == summary["audio"]["accepted"] == sum(r["status"] == "accepted" for r in rows)
+    assert rep["counts"]["candidates"] == summary["metadata"]["candidates"] == len(rows)
+    assert rep["funnel"]["audio_rejected_by_reason"] == dict(
+        sorted(summary["audio"]["rejected_by_reason"].items(), key=lambda kv: (-kv[1], kv[0])))
+    assert rep["counts"]["rejected_by_reason"] == rep["funnel"]["audio_rejected_by_reason"]
+    assert rep["table"]["rows_listed"] == len(rows)
+    with_clips = [p for p, m in rep["media"]["pairs"].items() if "error" not in m]
+    assert with_clips and all(next(r for r in rows if r["pair_id"] == p)["offset_s"] is not None for p in with_clips)
+
+
+def test_real_run_page_in_the_browser(browser, pipeline_dir):
+    page = open_report(browser, pipeline_dir)
+    summary = read_summary(pipeline_dir)
+    assert page.console_errors() == [] and page.dialogs() == []
+    shown = page.evaluate("document.querySelector('.funnel-row[data-key=accepted] .value').textContent")
+    assert int(shown) == summary["audio"]["accepted"]
+    assert matching(page) == summary["metadata"]["candidates"]
+    page.evaluate("document.getElementById('f-media').click()")
+    first = listed_ids(page)[0]
+    expand(page, first)
+    assert page.wait_for("(() => { const a = Array.from(document.querySelectorAll('tr.detail audio'));"
+                         " return a.length === 3 && a.every(x => x.readyState >= 1); })()")
+    assert page.console_errors() == []
