@@ -206,7 +206,7 @@ JS = r"""
       ["original", "instrumental", "vocal"].forEach(function (role) {
         var fig = h("figure", "media-fig"), wrap = h("div", "thumb"), img = h("img");
         img.alt = ROLE_LABELS[role] + " spectrogram";
-        img.src = safeUri(m.thumbs[role], "data:image/png;base64,");
+        img.src = safeUri(m.thumbs[role], "data:image/jpeg;base64,");
         img.dataset.role = role;
         wrap.appendChild(img);
         if (m.seconds > 0) {

@@ -23,14 +23,14 @@ class ReportConfig:
     (``report.data.resolve_thresholds``; each line says its source).
     """
 
-    sample_accepted: int = 10
+    sample_accepted: int = 8
     sample_rejected: int = 4
-    flagged_media: int = 20
+    flagged_media: int = 12
     media: bool = True
     seed: int = 0
     clip_seconds: float = 8.0
     clip_sample_rate: int = 8192
-    clip_format: str = "ogg"  # "ogg" (Vorbis, ~15 kB per 8 s clip) or "wav" (16-bit PCM, 128 kB)
+    clip_format: str = "ogg"  # "ogg" (Vorbis, ~20 kB per 8 s clip) or "wav" (16-bit PCM, 128 kB)
     thumb_height: int = 96
     thumb_max_width: int = 320
     bins: int = 40

@@ -20,7 +20,7 @@ from report.sample import INJECTED_TITLE, make_sample_pairs_dir, read_summary
 from vocalmine.cli.report import main as pair_report
 
 AUDIO_URI = re.compile(r"data:audio/(?:ogg|wav);base64,[A-Za-z0-9+/]")  # a clip, not the script's prefix check
-PNG_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/]")
+JPEG_URI = re.compile(r"data:image/jpeg;base64,[A-Za-z0-9+/]")
 FLAGGED = {"t02~t02i": "clipping", "t03~t03i": "vocal-near-zero", "t04~t04i": "low-confidence large-offset"}
 
 
@@ -165,7 +165,7 @@ def test_page_size_stays_bounded_with_20000_pairs(audio_dir, large_dir):
     assert large["table"]["rows_total"] == large["table"]["rows_listed"] == 20_008
     assert len(large["media"]["pairs"]) <= bound
     html = (large_dir / "report.html").read_text()
-    assert len(AUDIO_URI.findall(html)) <= 3 * bound and len(PNG_URI.findall(html)) <= 3 * bound
+    assert len(AUDIO_URI.findall(html)) <= 3 * bound and len(JPEG_URI.findall(html)) <= 3 * bound
     # Beyond the fixed part (plots, media of the small report), each pair costs a bounded row of numbers.
     per_row = ((large_dir / "report.html").stat().st_size - (audio_dir / "report.html").stat().st_size) / 20_000
     assert per_row < 320, per_row
