@@ -240,9 +240,9 @@ def naive_baseline(path: str, out: str) -> None:
     pd.DataFrame({"original_id": m["track_id_o"], "instrumental_id": m["track_id_i"]}).to_parquet(out)
 
 
-def run_measured(cmd: list[str]) -> tuple[float, float, int]:
-    """(wall s, peak RSS of the process tree in MiB, return code); the tree is polled every 20 ms and
-    combined with the kernel's max RSS of the child."""
+def run_measured(cmd: list[str]) -> tuple[float, float, int, float]:
+    """(wall s, peak RSS of the process tree in MiB, return code, CPU s of the child); the tree is polled
+    every 20 ms and combined with the kernel's max RSS of the child."""
     import psutil
 
     t0 = time.perf_counter()
@@ -274,7 +274,7 @@ def run_measured(cmd: list[str]) -> tuple[float, float, int]:
     if proc.returncode:
         sys.stderr.write(err)
     peak_mib = max(peak[0] / 2**20, usage.ru_maxrss / 1024)
-    return wall, peak_mib, proc.returncode
+    return wall, peak_mib, proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def pyarrow_read_seconds(path: str) -> float:
@@ -326,33 +326,36 @@ def main() -> None:
         while fh.read(1 << 24):
             pass
 
+    load_before = os.getloadavg()
     read_s = pyarrow_read_seconds(str(csv_path))
     bin_dir = Path(sys.executable).parent
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.runs):
-            wall, peak, rc = run_measured([str(bin_dir / "mine-pairs"), str(csv_path), "-o", tmp,
-                                           "--metadata-only", "--no-progress"])
+            wall, peak, rc, cpu = run_measured([str(bin_dir / "mine-pairs"), str(csv_path), "-o", tmp,
+                                                "--metadata-only", "--no-progress"])
             if rc:
                 raise SystemExit(f"mine-pairs failed with exit code {rc}")
-            results.append((wall, peak))
+            results.append((wall, peak, cpu))
         rec, hit, extra = recall(os.path.join(tmp, "candidates.parquet"), truth)
         summary = json.loads(Path(tmp, "summary.json").read_text())["metadata"]
         naive_out = os.path.join(tmp, "naive.parquet")
-        nwall, npeak, nrc = run_measured([sys.executable, __file__, "--naive-only", str(csv_path), naive_out])
+        nwall, npeak, nrc, _ = run_measured([sys.executable, __file__, "--naive-only", str(csv_path), naive_out])
         nrec, nhit, nextra = recall(naive_out, truth) if nrc == 0 else (float("nan"), 0, 0)
 
-    walls = sorted(w for w, _ in results)
+    walls = sorted(w for w, _, _ in results)
     best, median = walls[0], walls[len(walls) // 2]
-    peak = max(p for _, p in results)
+    peak = max(p for _, p, _ in results)
+    cpu = min(c for _, _, c in results)
     load = os.getloadavg()
     report = {
         "date": datetime.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
-        "load_before": [round(x, 2) for x in load],
+        "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load],
         "rows": info["rows"], "csv_mb": round(size_mb, 1), "true_pairs": len(truth),
         "miner_wall_s_best": round(best, 2), "miner_wall_s_median": round(median, 2),
-        "rows_per_s": round(info["rows"] / best), "peak_mib": round(peak), "pyarrow_read_s": round(read_s, 2),
+        "rows_per_s": round(info["rows"] / best), "peak_mib": round(peak), "miner_cpu_s": round(cpu, 2),
+        "pyarrow_read_s": round(read_s, 2),
         "ratio_to_pyarrow_read": round(best / read_s, 1),
         "recall": round(rec, 4), "found": hit, "extra_candidates": extra,
         "naive_wall_s": round(nwall, 2), "naive_peak_mib": round(npeak), "naive_recall": round(nrec, 4),
@@ -362,11 +365,13 @@ def main() -> None:
     }
     print(f"catalog: {info['rows']:,} rows, {size_mb:.0f} MB, {len(truth):,} planted true pairs")
     print(f"mine-pairs --metadata-only: best {best:.2f} s, median {median:.2f} s of {args.runs} "
-          f"(wall, interpreter start included); {info['rows'] / best:,.0f} rows/s; peak memory {peak:,.0f} MiB")
+          f"(wall, interpreter start included); {info['rows'] / best:,.0f} rows/s; peak memory {peak:,.0f} MiB; "
+          f"CPU {cpu:.1f} s")
     print(f"pyarrow read_csv alone: {read_s:.2f} s -> miner/read = {best / read_s:.1f}x")
     print(f"recall of true pairs: miner {rec:.2%} ({hit:,}, {extra:,} candidates outside the planted set); "
           f"naive pandas exact match {nrec:.2%} in {nwall:.2f} s, peak {npeak:,.0f} MiB")
-    print(f"load average (1/5/15 min): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"load average (1/5/15 min): before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
+          f"after {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(json.dumps(report))
 
 

@@ -1,15 +1,19 @@
 """The metadata stage as a Dask graph: catalog -> candidates.parquet, rejected_rows.parquet, summary.json.
 
-1. **Read and prepare** (one task per partition, ``catalog_io``): parse, validate, fold titles, detect
-   markers, compute artist keys and a hash of each ``track_id``. The good rows go to a partition file in a
-   work folder beside the outputs (Arrow IPC), so later steps never hold the whole catalog; the task returns
-   its rejected rows, its counts and the artist keys of its marked titles.
-2. **Duplicates** (global): ``value_counts`` of the id hashes, hash-partitioned (``split_out``), finds the
-   hashes seen twice; the rows with those hashes are gathered (few) and, per ``track_id``, every occurrence
-   after the first in catalog order (files by name, then line) is rejected as ``duplicate-track_id``.
+1. **Read and prepare** (one task per partition, ``catalog_io``): parse, validate, detect markers, compute
+   artist keys and a hash of each ``track_id``. The good rows go to a partition file in a work folder beside
+   the outputs (Arrow IPC), the rejected rows to another, so later steps never hold the whole catalog; the
+   task returns its counts and the artist keys of its marked titles.
+2. **Duplicates** (hash-partitioned): the rows are cut into buckets by a hash of their ``track_id``; each
+   bucket finds the repeated hashes with numpy and compares those few rows by their actual ``track_id``:
+   every occurrence after the first in catalog order (files by name, then line) is rejected as
+   ``duplicate-track_id``. Only rows that passed step 1 take part, so a broken first occurrence never
+   costs a good later one.
 3. **Blocks**: only rows whose artist key has a marked title anywhere in the catalog can take part in a
    pair; the others are dropped before the shuffle. The rest is shuffled by artist key, so each block
    lies whole in one partition, and ``match.match_partition`` runs on each partition.
+4. **Outputs**: ``rejected_rows.parquet`` is streamed partition by partition in catalog order;
+   ``candidates.parquet`` is sorted by (artist_key, original_id, instrumental_id).
 
 Memory is bounded by a partition (``blocksize``) and by the largest artist block, not by the catalog.
 """
@@ -48,14 +52,13 @@ from miner.catalog_io import (
 from miner.markers import MarkerSet
 from miner.match import BLOCK_COLUMNS, MatchRules, match_partition
 from miner.normalize import artist_keys, fold
-from vocalmine.atomic import update_json, write_table
+from vocalmine.atomic import atomic_path, update_json, write_table
 from vocalmine.errors import UserInputError
 from vocalmine.scheduling import dask_client
 
 log = logging.getLogger(__name__)
 
 WORK_PREFIX = ".mine-work-"
-_RECORD_BITS = 40  # row key = file index << 40 | record index
 
 
 @dataclass(frozen=True)
@@ -208,93 +211,87 @@ def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dic
         audio, optional("genre"), optional("label"), optional("release_date"), keys, marked, pa.array(hashes),
     ], schema=_WORK_SCHEMA)
     path = os.path.join(work_dir, f"part-{spec.index:06d}.arrow")
-    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, _WORK_SCHEMA) as writer:
-        writer.write_table(work)
+    _write_ipc(work, path)
+    rejected_path = None
+    if rej:
+        rejected_path = os.path.join(work_dir, f"rejected-{spec.index:06d}.arrow")
+        _write_ipc(pa.Table.from_pylist(rej, schema=_REJECT_WORK), rejected_path)
     marked_keys = pc.unique(keys.filter(marked)).to_pylist() if n else []
+    reasons_count: dict[str, int] = {}
+    for r in rej:
+        reasons_count[r["reason"]] = reasons_count.get(r["reason"], 0) + 1
     return {
         "path": path,
         "rows_read": t.num_rows + len(raw.malformed),
         "rows_used": n,
         "marked": int(pc.sum(marked).as_py() or 0),
         "marked_keys": marked_keys,
-        "rejected": pa.Table.from_pylist(rej, schema=_REJECT_WORK),
+        "rejected_path": rejected_path,
+        "rejected_by_reason": reasons_count,
     }
+
+
+def _write_ipc(table: pa.Table, path: str) -> None:
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
 
 
 def _read_work(path: str, columns: list[str] | None = None) -> pa.Table:
     with pa.memory_map(path) as src:
-        return pa.ipc.open_file(src).read_all().select(columns) if columns else pa.ipc.open_file(src).read_all()
+        t = pa.ipc.open_file(src).read_all()
+    return t.select(columns) if columns else t
 
 
 # ------------------------------------------------------------------------------------ step 2: duplicates
 
 
-def split_hashes(path: str, buckets: int) -> list[np.ndarray]:
-    """The id hashes of a work file, cut into ``buckets`` by ``hash % buckets`` (one step of the
-    hash-partitioned duplicate search)."""
-    h = _read_work(path, ["id_hash"]).column(0).to_numpy()
-    b = h % np.uint64(buckets)
+_DUP_COLUMNS = ["id_hash", "src", "record", "line", "offset", "nbytes", "marked", "track_id"]
+_LATER = pa.schema([("src", pa.int32()), ("record", pa.int64()), ("line", pa.int64()), ("offset", pa.int64()),
+                    ("nbytes", pa.int64()), ("marked", pa.bool_()), ("track_id", pa.string()),
+                    ("first_src", pa.int32()), ("first_line", pa.int64())])
+
+
+def split_by_hash(path: str, buckets: int) -> list[pa.Table]:
+    """The rows of a work file (id hash, position, track_id) cut into ``buckets`` by ``hash % buckets``."""
+    t = _read_work(path, _DUP_COLUMNS)
+    b = t.column("id_hash").to_numpy() % np.uint64(buckets)
     order = np.argsort(b, kind="stable")
     bounds = np.searchsorted(b[order], np.arange(buckets + 1, dtype=np.uint64))
-    return [h[order[bounds[k]:bounds[k + 1]]] for k in range(buckets)]
+    return [t.take(pa.array(order[bounds[k]:bounds[k + 1]])) for k in range(buckets)]
 
 
-def repeated_hashes(*pieces: np.ndarray) -> np.ndarray:
-    """Hashes present more than once in the pieces of one bucket."""
-    s = np.sort(np.concatenate(pieces)) if pieces else np.zeros(0, np.uint64)
-    return np.unique(s[1:][s[1:] == s[:-1]])
-
-
-_DUP_COLUMNS = ["src", "record", "line", "offset", "nbytes", "track_id", "marked"]
-
-
-def rows_with_hashes(path: str, hashes: np.ndarray) -> pa.Table:
-    t = _read_work(path, _DUP_COLUMNS + ["id_hash"])
-    keep = pc.is_in(t.column("id_hash"), value_set=pa.array(hashes, pa.uint64()))
-    return t.filter(keep).select(_DUP_COLUMNS)
-
-
-def _find_duplicates(run: "_Runner", paths: list[str], files: list[CatalogFile], strict: bool
-                     ) -> tuple[pa.Table, np.ndarray, int]:
-    """Rejected rows for repeated track_ids (every occurrence after the first), their row keys, and how
-    many of them carry a marker. A Dask graph: each work file's hashes are cut into buckets, each bucket
-    looks for hashes seen twice (memory: one bucket), then the few rows with those hashes are compared by
-    their actual track_id."""
-    empty = (pa.Table.from_pylist([], schema=_REJECT_WORK), np.zeros(0, np.int64), 0)
-    if not paths:
-        return empty
-    buckets = len(paths)
-    split = dask.delayed(split_hashes, nout=buckets, pure=True)
-    pieces = [split(p, buckets) for p in paths]
-    find = dask.delayed(repeated_hashes, pure=True)
-    per_bucket = [find(*[pc_[k] for pc_ in pieces]) for k in range(buckets)]
-    repeated = np.concatenate(run.compute(per_bucket, "duplicates"))
-    if len(repeated) == 0:
-        return empty
-    gather = dask.delayed(rows_with_hashes, pure=True)
-    rows = pa.concat_tables(run.compute([gather(p, repeated) for p in paths], "duplicate rows")).to_pandas()
+def later_occurrences(*pieces: pa.Table) -> pa.Table:
+    """Within one hash bucket: every row whose track_id occurred before it in catalog order (``_LATER``)."""
+    t = pa.concat_tables(pieces) if pieces else pa.table({c: [] for c in _DUP_COLUMNS})
+    h = t.column("id_hash").to_numpy()
+    s = np.sort(h)
+    repeated = np.unique(s[1:][s[1:] == s[:-1]])
+    if not len(repeated):
+        return _LATER.empty_table()
+    rows = t.filter(pc.is_in(t.column("id_hash"), value_set=pa.array(repeated, pa.uint64()))).to_pandas()
     rows = rows.sort_values(["src", "record"], kind="stable").reset_index(drop=True)
     first = rows.drop_duplicates("track_id", keep="first").set_index("track_id")
     later = rows[rows.duplicated("track_id", keep="first")]
-    if later.empty:
-        return empty
-    if strict:
-        r = later.iloc[0]
-        f0 = first.loc[r.track_id]
-        raise _strict_error(files[int(r.src)], int(r.line), "duplicate-track_id", r.track_id,
-                            f"first seen at {files[int(f0.src)].path}:{int(f0.line)}")
-    texts = {}
-    for src, grp in later.groupby("src"):
-        vals = original_texts(files[int(src)], grp.record.tolist(), grp.offset.tolist(), grp.nbytes.tolist())
-        texts.update(zip(grp.index.tolist(), vals))
-    recs = []
-    for idx, r in later.iterrows():
-        f0 = first.loc[r.track_id]
-        recs.append(dict(src=int(r.src), record=int(r.record), source=files[int(r.src)].path, line=int(r.line),
-                         detail=f"first seen at {files[int(f0.src)].path}:{int(f0.line)}",
-                         track_id=r.track_id, reason="duplicate-track_id", original=texts[idx]))
-    keys = (later.src.to_numpy(np.int64) << _RECORD_BITS) | later.record.to_numpy(np.int64)
-    return pa.Table.from_pylist(recs, schema=_REJECT_WORK), np.sort(keys), int(later.marked.sum())
+    later = later.assign(first_src=first.loc[later.track_id, "src"].to_numpy(),
+                         first_line=first.loc[later.track_id, "line"].to_numpy())
+    return pa.Table.from_pandas(later[_LATER.names], schema=_LATER, preserve_index=False)
+
+
+def _find_duplicates(run: "_Runner", paths: list[str]) -> pa.Table:
+    """Every occurrence of a track_id after its first in catalog order (``_LATER`` rows, sorted by position).
+
+    A hash-partitioned Dask graph: each work file's rows are cut into buckets by a hash of their track_id,
+    each bucket (all the rows whose ids share that bucket, one bucket in memory at a time) finds repeated
+    hashes with numpy and compares the few rows concerned by their actual track_id."""
+    if not paths:
+        return _LATER.empty_table()
+    buckets = len(paths)
+    split = dask.delayed(split_by_hash, nout=buckets, pure=True)
+    pieces = [split(p, buckets) for p in paths]
+    find = dask.delayed(later_occurrences, pure=True)
+    later = pa.concat_tables(run.compute([find(*[pc_[k] for pc_ in pieces]) for k in range(buckets)],
+                                         "duplicates"))
+    return later.sort_by([("src", "ascending"), ("record", "ascending")])
 
 
 # -------------------------------------------------------------------------------------- step 3: blocks
@@ -304,13 +301,14 @@ def _block_frame(t: pa.Table) -> pd.DataFrame:
     return t.select(list(BLOCK_COLUMNS)).to_pandas()
 
 
-def load_block_rows(path: str, marked_keys: pa.Array, excluded: np.ndarray) -> pd.DataFrame:
-    """Rows of a work file whose artist key has a marked title, minus the excluded row keys."""
+def load_block_rows(path: str, marked_keys: pa.Array) -> pd.DataFrame:
+    """Rows of a work file whose artist key has a marked title, minus its later duplicates (the records
+    listed in ``<path>.exclude.npy`` when there is one)."""
     t = _read_work(path)
     keep = pc.is_in(t.column("artist_key"), value_set=marked_keys)
-    if len(excluded):
-        rk = (t.column("src").to_numpy().astype(np.int64) << _RECORD_BITS) | t.column("record").to_numpy()
-        keep = pc.and_(keep, pa.array(~np.isin(rk, excluded)))
+    if os.path.exists(path + ".exclude.npy"):
+        excluded = np.load(path + ".exclude.npy")
+        keep = pc.and_(keep, pa.array(~np.isin(t.column("record").to_numpy(), excluded)))
     return _block_frame(t.filter(keep))
 
 
@@ -352,6 +350,52 @@ def _clear_stale_work(out: Path) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
+def _partition_of(specs: list[PartSpec], later: pa.Table) -> np.ndarray:
+    """The partition index of each row of ``later`` (from its file and record)."""
+    src = later.column("src").to_numpy()
+    rec = later.column("record").to_numpy()
+    out = np.zeros(len(src), np.int64)
+    for f in np.unique(src):
+        mine = [s for s in specs if s.file.index == f]
+        firsts = np.array([s.first_record for s in mine])
+        sel = src == f
+        out[sel] = np.array([s.index for s in mine])[np.searchsorted(firsts, rec[sel], side="right") - 1]
+    return out
+
+
+def _write_rejected(path: Path, specs: list[PartSpec], results: list[dict], later: pa.Table,
+                    part_of: np.ndarray, files: list[CatalogFile]) -> dict[str, int]:
+    """Stream ``rejected_rows.parquet`` partition by partition, in catalog order (one partition's rejected
+    rows in memory at a time); returns the count per reason."""
+    import pyarrow.parquet as pq
+
+    counts: dict[str, int] = {}
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, REJECTED_ROWS) as writer:
+        for spec, res in zip(specs, results):
+            pieces = [_read_work(res["rejected_path"])] if res["rejected_path"] else []
+            mine = later.filter(pa.array(part_of == spec.index)) if later.num_rows else later
+            if mine.num_rows:
+                texts = original_texts(spec.file, mine.column("record").to_pylist(),
+                                       mine.column("offset").to_pylist(), mine.column("nbytes").to_pylist())
+                first = [files[s].path for s in mine.column("first_src").to_pylist()]
+                detail = [f"first seen at {p}:{ln}" for p, ln in zip(first, mine.column("first_line").to_pylist())]
+                n = mine.num_rows
+                pieces.append(pa.table({
+                    "src": mine.column("src"), "record": mine.column("record"),
+                    "source": pa.array([spec.file.path] * n, pa.string()), "line": mine.column("line"),
+                    "track_id": mine.column("track_id"),
+                    "reason": pa.array(["duplicate-track_id"] * n, pa.string()),
+                    "detail": pa.array(detail, pa.string()), "original": pa.array(texts, pa.string()),
+                }, schema=_REJECT_WORK))
+            if not pieces:
+                continue
+            t = pa.concat_tables(pieces).sort_by([("record", "ascending")])
+            for d in pc.value_counts(t.column("reason")).to_pylist():
+                counts[d["values"]] = counts.get(d["values"], 0) + int(d["counts"])
+            writer.write_table(t.select(REJECTED_ROWS.names).cast(REJECTED_ROWS))
+    return dict(sorted(counts.items()))
+
+
 def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: MinerConfig = MinerConfig(),
                scheduler: str | None = None) -> MineSummary:
     """Mine candidate (original, instrumental) pairs from ``catalog`` into ``out_dir``.
@@ -379,28 +423,28 @@ def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: M
             results = run.compute([prepare(s, config, str(work), dask_key_name=f"prepare-{s.index}")
                                    for s in specs], "read")
             paths = [r["path"] for r in results]
-            dup_rejected, excluded, dup_marked = _find_duplicates(run, paths, files, config.strict)
-            cands, stats = _match(run, paths, results, excluded, config)
+            later = _find_duplicates(run, paths)
+            part_of = _partition_of(specs, later)
+            if config.strict and later.num_rows:
+                r = later.slice(0, 1).to_pylist()[0]
+                raise _strict_error(files[r["src"]], r["line"], "duplicate-track_id", r["track_id"],
+                                    f"first seen at {files[r['first_src']].path}:{r['first_line']}")
+            for i in np.unique(part_of):
+                np.save(paths[i] + ".exclude.npy", later.column("record").to_numpy()[part_of == i])
+            cands, stats = _match(run, paths, results, config)
+            reason_counts = _write_rejected(out / "rejected_rows.parquet", specs, results, later, part_of, files)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-    rejected = pa.concat_tables([r["rejected"] for r in results] + [dup_rejected])
-    rejected = rejected.sort_by([("src", "ascending"), ("record", "ascending")])
-    reason_counts = {}
-    if rejected.num_rows:
-        vc = pc.value_counts(rejected.column("reason")).to_pylist()
-        reason_counts = {d["values"]: int(d["counts"]) for d in sorted(vc, key=lambda d: d["values"])}
-    write_table(rejected.select(REJECTED_ROWS.names).cast(REJECTED_ROWS), out / "rejected_rows.parquet")
     write_table(cands, out / "candidates.parquet")
 
     rows_read = sum(r["rows_read"] for r in results)
-    rows_rejected = rejected.num_rows
+    rows_rejected = sum(reason_counts.values())
     summary = MineSummary(
         rows_read=rows_read,
         rows_used=rows_read - rows_rejected,
         rows_rejected=rows_rejected,
         rejected_by_reason=reason_counts,
-        marked=sum(r["marked"] for r in results) - dup_marked,
+        marked=sum(r["marked"] for r in results) - int(pc.sum(later.column("marked")).as_py() or 0),
         blocks=stats["blocks"],
         compared=stats["compared"],
         candidates=cands.num_rows,
@@ -423,8 +467,7 @@ def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: M
     return summary
 
 
-def _match(run: _Runner, paths: list[str], results: list[dict], excluded: np.ndarray, config: MinerConfig
-           ) -> tuple[pa.Table, dict]:
+def _match(run: _Runner, paths: list[str], results: list[dict], config: MinerConfig) -> tuple[pa.Table, dict]:
     import dask.dataframe as dd
 
     keys = sorted(set().union(*[r["marked_keys"] for r in results])) if results else []
@@ -432,7 +475,7 @@ def _match(run: _Runner, paths: list[str], results: list[dict], excluded: np.nda
     if not keys:
         return CANDIDATES.empty_table(), stats
     meta = _block_frame(pa.Table.from_pylist([], schema=_WORK_SCHEMA))
-    rows = dd.from_map(load_block_rows, paths, args=[pa.array(keys, pa.string()), excluded], meta=meta,
+    rows = dd.from_map(load_block_rows, paths, args=[pa.array(keys, pa.string())], meta=meta,
                        enforce_metadata=False)
     rows = rows.shuffle(on="artist_key", npartitions=max(1, len(paths)))
     rules = config.rules

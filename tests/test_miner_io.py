@@ -287,3 +287,13 @@ def test_unreadable_file_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(cli, [str(bad), "-o", str(tmp_path / "out"), "--metadata-only"])
     assert result.exit_code == 2
     assert f"{bad.resolve()}: cannot read the file" in result.output and "Traceback" not in result.output
+
+
+def test_a_broken_first_occurrence_does_not_reject_a_good_later_one(tmp_path):
+    cat = tmp_path / "c.csv"
+    cat.write_text(_csv([("1", "A", "Song", ""), ("1", "A", "Song", "200"), ("2", "A", "Song (Instrumental)", "200"),
+                         ("2", "A", "Again (Instrumental)", "200")]))
+    s = mine_pairs(cat, tmp_path / "out")
+    assert pairs_of(tmp_path / "out") == {("1", "2")}
+    assert rejected_of(tmp_path / "out") == [(2, "1", "missing-duration"), (5, "2", "duplicate-track_id")]
+    assert (s.rows_used, s.marked) == (2, 1)
