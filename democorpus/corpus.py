@@ -469,8 +469,8 @@ def _plan_decoys(config, rng, rows, pairs, specs, ids, artists, titles, inst_tit
             note = f"the accompaniment of another song of the artist ({ids[other]}), cut to this title's length"
         elif kind == "drift":
             change = min(float(rng.uniform(0.02, 0.03)), 2.0 / spec.seconds)
-            recipe_kw["stretch"] = 1.0 + (change if k % 2 == 0 else -change)
-            note = f"the accompaniment time-stretched by {100 * (recipe_kw['stretch'] - 1):+.2f} %"
+            recipe_kw["stretch"] = round(1.0 + (change if k % 2 == 0 else -change), 4)
+            note = f"the accompaniment time-stretched by a factor of {recipe_kw['stretch']:.4f} (varispeed)"
         elif kind == "too-short":
             recipe_kw["keep_fraction"] = 0.25
             note = "only the first quarter of the accompaniment; the catalog gives the full duration"

@@ -60,12 +60,17 @@ def set_ogg_serial(path: str | os.PathLike, serial: int) -> None:
 def write_audio(path: str | os.PathLike, samples: np.ndarray, sample_rate: int, serial: int = 1) -> Path:
     """Write float ``[channels, samples]`` to ``path`` in the format its extension names, atomically.
 
+    16-bit files hold ``round(x * 32768)``, so WAV and FLAC copies of the same signal decode identically and
+    a decoder's ``int / 32768`` gives back ``x`` to within half a step.
+
     ``serial``: the Ogg stream serial number (ignored for other formats).
     """
     path = Path(path)
     ext = path.suffix.lower().lstrip(".")
     fmt, subtype, level = FORMATS[ext]
     data = np.ascontiguousarray(np.asarray(samples, dtype=np.float32).T)
+    if subtype == "PCM_16":  # quantise here: libsndfile's WAV and FLAC writers round float input differently
+        data = np.clip(np.round(data * 32768.0), -32768, 32767).astype(np.int16)
     with atomic_path(path) as tmp:
         kwargs = {} if level is None else {"compression_level": level}
         with sf.SoundFile(tmp, "w", sample_rate, data.shape[1], subtype, format=fmt, **kwargs) as fh:
