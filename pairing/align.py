@@ -7,13 +7,15 @@ Steps: a global FFT cross-correlation gives the lag to a fraction of a sample (p
 the peak); local windows across the song must find the same lag (an edit or a drift makes them disagree);
 the instrumental is shifted by the fractional lag in the frequency domain; least squares gives the gain
 (re-fitted on the frames where the derived vocal is silent); per-frame energies give the quality measures.
-When the waveform cannot be aligned at all, an onset envelope (which tolerates a small time-stretch)
-tells a slow drift from an unrelated recording.
+When the waveform cannot be aligned at all, onset envelopes (which tolerate a change of speed) find the
+speed change that lines the two up best; undoing it tells a drifting copy from an unrelated recording.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import functools
 
 import numpy as np
 import scipy.fft
@@ -43,30 +45,42 @@ def _parabolic(y_minus: float, y0: float, y_plus: float) -> float:
 
 @dataclass(frozen=True)
 class Spectra:
-    """Real FFTs of both signals, zero-padded to ``n`` (>= len(o) + len(i)): shared by the global
-    correlation and the fractional shift."""
+    """Real FFTs of both signals, zero-padded to ``n`` (>= max(len(o), len(i)) + max_lag + 1, so no lag
+    within ``+-max_lag`` wraps around): shared by the global correlation and the fractional shift."""
 
     o: np.ndarray
     i: np.ndarray
     n: int
     len_o: int
     len_i: int
+    max_lag: int
 
 
-def spectra(o: np.ndarray, i: np.ndarray) -> Spectra:
-    n = scipy.fft.next_fast_len(len(o) + len(i), real=True)
-    return Spectra(scipy.fft.rfft(o, n), scipy.fft.rfft(i, n), n, len(o), len(i))
+def spectra(o: np.ndarray, i: np.ndarray, max_lag: int) -> Spectra:
+    max_lag = int(min(max_lag, max(len(o), len(i))))
+    n = scipy.fft.next_fast_len(max(len(o), len(i)) + max_lag + 1, real=True)
+    return Spectra(scipy.fft.rfft(o, n), scipy.fft.rfft(i, n), n, len(o), len(i), max_lag)
+
+
+@functools.lru_cache(maxsize=8)
+def _emphasis(n: int) -> np.ndarray:
+    """``|1 - a e^{-jw}|^2`` on the ``n // 2 + 1`` bins of a real FFT of size ``n``: pre-emphasis of both
+    signals, applied to their cross-spectrum. float32, read-only (shared between calls)."""
+    w = np.arange(n // 2 + 1) * (2 * np.pi / n)
+    out = (1 + PREEMPHASIS**2 - 2 * PREEMPHASIS * np.cos(w)).astype(np.float32)
+    out.flags.writeable = False
+    return out
 
 
 def _plain_xcorr(o: np.ndarray, i: np.ndarray, lag: int) -> float:
-    """``sum_t o[t] * i[t + lag]`` over the overlap (float64)."""
+    """``sum_t o[t] * i[t + lag]`` over the overlap (float32 BLAS dot: ample for locating a peak)."""
     start, stop = max(0, -lag), min(len(o), len(i) - lag)
     if stop <= start:
         return 0.0
-    return float(np.dot(o[start:stop].astype(np.float64), i[start + lag : stop + lag].astype(np.float64)))
+    return float(np.dot(o[start:stop], i[start + lag : stop + lag]))
 
 
-def global_lag(spec: Spectra, o: np.ndarray, i: np.ndarray, max_lag: int, min_overlap: int) -> tuple[float, float]:
+def global_lag(spec: Spectra, o: np.ndarray, i: np.ndarray, min_overlap: int) -> tuple[float, float]:
     """Lag (samples, fractional) of ``i`` against ``o`` (the signals ``spec`` was made from).
 
     The integer peak of ``|sum_t o[t] * i[t + lag]|`` on pre-emphasised signals (sharp, so the search is
@@ -78,11 +92,10 @@ def global_lag(spec: Spectra, o: np.ndarray, i: np.ndarray, max_lag: int, min_ov
     correlation divided by both norms (0-1).
     """
     n = spec.n
-    w = np.arange(spec.o.shape[0]) * (2 * np.pi / n)
-    emphasis = (1 + PREEMPHASIS**2 - 2 * PREEMPHASIS * np.cos(w)).astype(np.float32)  # |1 - a e^{-jw}|^2
+    emphasis = _emphasis(n)
     r = scipy.fft.irfft(np.conj(spec.o) * spec.i * emphasis, n)
-    lo = max(-max_lag, -(spec.len_o - min_overlap))
-    hi = min(max_lag, spec.len_i - min_overlap)
+    lo = max(-spec.max_lag, -(spec.len_o - min_overlap))
+    hi = min(spec.max_lag, spec.len_i - min_overlap)
     if hi < lo:
         return float("nan"), 0.0
     lags = np.arange(lo, hi + 1)
@@ -110,8 +123,13 @@ def shifted(spec: Spectra, lag: float) -> np.ndarray:
     """The instrumental shifted onto the original's time axis: ``out[t] = i[t + lag]`` (fractional lag by
     a frequency-domain phase ramp), float32 ``[len(o)]``, zero where the instrumental has no samples."""
     n = spec.n
-    w = np.arange(spec.i.shape[0]) * (2 * np.pi / n)
-    out = scipy.fft.irfft(spec.i * np.exp(1j * w * lag).astype(np.complex64), n)[: spec.len_o]
+    whole = int(np.floor(lag))
+    phase = np.arange(spec.i.shape[0], dtype=np.float32) * np.float32(2 * np.pi * (lag - whole) / n)
+    ramp = np.empty(spec.i.shape[0], np.complex64)  # e^{j w frac}: the fraction here, the whole samples below
+    ramp.real = np.cos(phase)
+    ramp.imag = np.sin(phase)
+    full = scipy.fft.irfft(spec.i * ramp, n)
+    out = np.take(full, np.arange(whole, whole + spec.len_o), mode="wrap")
     start, stop = overlap(spec.len_o, spec.len_i, lag)
     out[:start] = 0
     out[stop:] = 0
@@ -170,6 +188,63 @@ def window_lags(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, window: int, s
         lags[k] = lo + best + frac - p
         peaks[k] = float(ncc[best])
     return WindowLags((positions + window / 2) / sr, lags, peaks)
+
+
+@dataclass(frozen=True)
+class WindowCheck:
+    """Windows across the overlap, and whether the global lag explains each. Masks are ``[windows]``."""
+
+    centres_s: np.ndarray
+    correlation: np.ndarray  # normalised correlation at the global lag (nan: silent window)
+    agree: np.ndarray  # the global lag explains the window
+    disagree: np.ndarray  # it does not, but another lag within the search range does
+    other_lags: np.ndarray  # that lag's distance from the global one, samples (nan elsewhere)
+
+    @property
+    def windows(self) -> int:
+        return len(self.correlation)
+
+
+def window_check(o_pre: np.ndarray, s_pre: np.ndarray, i_pre: np.ndarray, lag: float, start: int, stop: int,
+                 window: int, search: int, max_windows: int, min_correlation: float, tolerance: float,
+                 sr: int) -> WindowCheck:
+    """Check up to ``max_windows`` windows of ``window`` samples spread over ``[start, stop)``.
+
+    ``o_pre``: pre-emphasised original; ``s_pre``: pre-emphasised instrumental shifted by ``lag`` onto the
+    original's axis; ``i_pre``: pre-emphasised instrumental. A window agrees when its normalised
+    correlation at the global lag reaches ``min_correlation``; only the others are searched ``+-search``
+    samples around it (cheap for a true pair), and disagree when a lag further than ``tolerance`` reaches it.
+    """
+    count = int(min(max_windows, max(0, (stop - start) // window)))
+    if count == 0:
+        empty = np.empty(0)
+        return WindowCheck(empty, empty, empty.astype(bool), empty.astype(bool), empty)
+    positions = np.linspace(start, stop - window, count).astype(int)
+    idx = positions[:, None] + np.arange(window)[None, :]
+    ow, sw = o_pre[idx].astype(np.float64), s_pre[idx].astype(np.float64)
+    e_o, e_s = np.einsum("ij,ij->i", ow, ow), np.einsum("ij,ij->i", sw, sw)
+    corr = np.abs(np.einsum("ij,ij->i", ow, sw)) / np.sqrt(np.maximum(e_o * e_s, 1e-30))
+    silent = e_o < 1e-3 * e_o.mean() + 1e-30
+    corr[silent] = np.nan
+    agree = np.nan_to_num(corr, nan=0.0) >= min_correlation
+    disagree = np.zeros(count, bool)
+    other = np.full(count, np.nan)
+    base = int(round(lag))
+    for k in np.flatnonzero(~agree & ~silent):
+        p = positions[k]
+        lo = max(0, p + base - search)
+        hi = min(len(i_pre), p + base + window + search)
+        iw = i_pre[lo:hi]
+        if len(iw) < window + 2:
+            continue
+        num = scipy.signal.correlate(iw, o_pre[p : p + window], mode="valid", method="fft")
+        energy = np.concatenate([[0.0], np.cumsum(iw.astype(np.float64) ** 2)])
+        ncc = np.abs(num) / np.sqrt(np.maximum((energy[window:] - energy[:-window]) * e_o[k], 1e-30))
+        best = int(np.argmax(ncc))
+        if ncc[best] >= min_correlation and abs(lo + best - p - lag) > tolerance:
+            disagree[k] = True
+            other[k] = lo + best - p - lag
+    return WindowCheck((positions + window / 2) / sr, corr, agree, disagree, other)
 
 
 @dataclass(frozen=True)
@@ -247,7 +322,7 @@ def quality(o: np.ndarray, s: np.ndarray, start: int, stop: int, frame: int, voc
     )
 
 
-# ---- onset envelope: slow drift ------------------------------------------------------------------------
+# ---- onset envelope: a change of speed --------------------------------------------------------------------
 
 ENVELOPE_STFT = StftParams(sample_rate=8192, n_fft=256, hop=64)
 
@@ -262,71 +337,68 @@ def onset_envelope(x: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class EnvelopeTrend:
-    """Local onset-envelope lags tracked across the song: a straight line with a slope is a time-stretch."""
+class Stretch:
+    """The speed change that best lines up two onset envelopes."""
 
-    confident_windows: int
-    windows: int
-    drift_s: float  # change of the fitted lag across the confident windows, s
-    residual_s: float  # RMS distance of the confident lags from the line, s
-    lags_s: tuple[float, ...] = ()  # tracked lag of every window, s
-    peaks: tuple[float, ...] = ()  # normalised envelope correlation at that lag
+    factor: float  # the instrumental's content lasts ``factor`` times as long as the original's
+    correlation: float  # normalised envelope correlation at that factor (0-1)
+    correlation_at_1: float  # the same without a speed change
+    lag_s: float  # envelope lag at that factor, s, on the time axis of the instrumental sped up by it
 
 
-def _normalised_xcorr(ow: np.ndarray, iw: np.ndarray, min_var: float) -> np.ndarray:
-    """Pearson correlation of ``ow`` with every ``len(ow)``-long stretch of ``iw``: ``[len(iw) - len(ow) + 1]``;
-    0 where that stretch's variance is below ``min_var`` (silence or padding)."""
-    w = len(ow)
-    num = scipy.signal.correlate(iw, ow - ow.mean(), mode="valid", method="fft")
-    csum = np.concatenate([[0.0], np.cumsum(iw)])
-    csq = np.concatenate([[0.0], np.cumsum(iw**2)])
-    mean_i = (csum[w:] - csum[:-w]) / w
-    var_i = np.maximum((csq[w:] - csq[:-w]) / w - mean_i**2, 0.0)
-    return np.where(var_i >= min_var, num / (w * np.sqrt(np.maximum(var_i, min_var)) * ow.std()), 0.0)
+def _envelope_peak(eo: np.ndarray, ei: np.ndarray, factor: float, max_lag: int) -> tuple[float, int]:
+    """Peak correlation (over ``|lag| <= max_lag``) of ``eo`` with ``ei`` read ``factor`` times faster, and
+    its lag (frames). Both are zero-mean, unit-variance; normalised by the full norms, so a partial overlap
+    scores less."""
+    n = max(2, int(len(ei) / factor))
+    w = np.interp(np.arange(n) * factor, np.arange(len(ei)), ei)
+    r = scipy.signal.correlate(w, eo, mode="full", method="fft")
+    lags = np.arange(len(r)) - (len(eo) - 1)
+    keep = np.abs(lags) <= max_lag
+    if not keep.any():
+        return 0.0, 0
+    k = int(np.argmax(r[keep]))
+    return float(r[keep][k] / np.sqrt(float(eo @ eo) * float(w @ w) + 1e-30)), int(lags[keep][k])
 
 
-def envelope_trend(o: np.ndarray, i: np.ndarray, sr: int, max_offset_s: float, window_s: float,
-                   max_windows: int, max_stretch: float, min_correlation: float) -> EnvelopeTrend:
-    """Track the local lag of onset-envelope windows of ``o`` in ``i`` (full signals at ``sr``) across the song.
+def _pool(x: np.ndarray, factor: int) -> np.ndarray:
+    n = len(x) // factor
+    return x[: n * factor].reshape(n, factor).sum(axis=1) if factor > 1 else x
 
-    Up to ``max_windows`` windows of ``window_s`` seconds, spread over ``o``, are each correlated with ``i``
-    at every lag within ``+-max_offset_s``. Tracking starts at the best (window, lag) and walks outwards,
-    each window taking the best lag within ``max_stretch`` times the distance to its neighbour (plus one
-    frame), so a time-stretch is followed without jumping a beat. A straight line is fitted through the
-    windows whose correlation reaches ``min_correlation``.
-    """
+
+def stretch_search(o: np.ndarray, i: np.ndarray, sr: int, max_stretch: float, max_offset_s: float) -> Stretch:
+    """The speed factor within ``1 +- max_stretch`` that best lines up the onset envelopes of ``o`` and ``i``
+    (full signals at ``sr``): coarse on envelopes pooled to at most 512 frames, then refined at full
+    resolution in steps of a quarter of the coarse step."""
     fps = sr / ENVELOPE_STFT.hop
     eo, ei = onset_envelope(o), onset_envelope(i)
-    window = max(8, int(window_s * fps))
+
+    def normalise(x: np.ndarray) -> np.ndarray:
+        return (x - x.mean()) / (x.std() + 1e-12)
+
+    pool = max(1, int(np.ceil(len(eo) / 512)))
+    po, pi = normalise(_pool(eo, pool)), normalise(_pool(ei, pool))
+    step = 1.0 / max(len(po), 16)
+    coarse = np.arange(1.0 - max_stretch, 1.0 + max_stretch + step / 2, step)
+    scores = [_envelope_peak(po, pi, f, int(max_offset_s * fps / pool) + 1)[0] for f in coarse]
+    best = float(coarse[int(np.argmax(scores))])
+    eo, ei = normalise(eo), normalise(ei)
     max_lag = int(max_offset_s * fps)
-    count = int(min(max_windows, len(eo) // window))
-    if count < 3:
-        return EnvelopeTrend(0, count, 0.0, float("inf"))
-    positions = np.linspace(0, len(eo) - window, count).astype(int)
-    padded = np.concatenate([np.zeros(max_lag), ei, np.zeros(max_lag + window + max(0, len(eo) - len(ei)))])
-    min_var = 1e-3 * float(ei.var()) + 1e-20
-    curves = np.zeros((count, 2 * max_lag + 1))  # index j <-> lag j - max_lag
-    for k, p in enumerate(positions):
-        ow = eo[p : p + window]
-        if ow.var() >= 1e-3 * float(eo.var()) + 1e-20:
-            curves[k] = _normalised_xcorr(ow, padded[p : p + window + 2 * max_lag], min_var)
-    anchor, picked_anchor = np.unravel_index(int(np.argmax(curves)), curves.shape)
-    picked = np.zeros(count, int)
-    picked[anchor] = picked_anchor
-    for order in (range(anchor + 1, count), range(anchor - 1, -1, -1)):
-        prev, prev_pos = picked[anchor], positions[anchor]
-        for k in order:
-            step = 1 + int(np.ceil(max_stretch * abs(positions[k] - prev_pos)))
-            lo, hi = max(0, prev - step), min(curves.shape[1], prev + step + 1)
-            picked[k] = lo + int(np.argmax(curves[k, lo:hi]))
-            prev, prev_pos = picked[k], positions[k]
-    peaks = curves[np.arange(count), picked]
-    lags = (picked - max_lag) / fps
-    centres = (positions + window / 2) / fps
-    ok = peaks >= min_correlation
-    if ok.sum() < 3:
-        return EnvelopeTrend(int(ok.sum()), count, 0.0, float("inf"), tuple(lags), tuple(peaks))
-    slope, intercept = np.polyfit(centres[ok], lags[ok], 1)
-    residual = float(np.sqrt(np.mean((lags[ok] - (slope * centres[ok] + intercept)) ** 2)))
-    span = float(centres[ok].max() - centres[ok].min())
-    return EnvelopeTrend(int(ok.sum()), count, float(abs(slope) * span), residual, tuple(lags), tuple(peaks))
+    fine = best + np.arange(-4, 5) * (step / 4)
+    fine_scores = [_envelope_peak(eo, ei, f, max_lag) for f in fine]
+    k = int(np.argmax([score for score, _ in fine_scores]))
+    return Stretch(float(fine[k]), fine_scores[k][0], _envelope_peak(eo, ei, 1.0, max_lag)[0],
+                   fine_scores[k][1] / fps)
+
+
+def line_inliers(centres: np.ndarray, lags: np.ndarray, tolerance: float) -> int:
+    """Most points of ``(centres, lags)`` within ``tolerance`` of one straight line through two of them."""
+    best = min(len(lags), 1)
+    for a in range(len(lags)):
+        for b in range(a + 1, len(lags)):
+            if centres[b] == centres[a]:
+                continue
+            slope = (lags[b] - lags[a]) / (centres[b] - centres[a])
+            fit = lags[a] + slope * (centres - centres[a])
+            best = max(best, int(np.sum(np.abs(lags - fit) <= tolerance)))
+    return best

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 #: Bump when the per-pair computation changes in a way that changes verdict rows (invalidates cached verdicts).
 ALGORITHM_VERSION = "pairing-1"
 
-_RUNTIME_FIELDS = frozenset({"batch_size", "decoded_cache_files"})
+_RUNTIME_FIELDS = frozenset({"batch_size", "decoded_cache_files", "workers"})
 
 
 @dataclass(frozen=True)
@@ -52,18 +52,15 @@ class PairingConfig:
     #: ``drift`` when this share of frames is louder after subtracting the instrumental than before
     #: (the instrumental is out of step there), among pairs that otherwise align.
     misaligned_max_share: float = 0.2
-    #: When the waveform aligns nowhere, onset envelopes (which tolerate a small time-stretch) are tracked in
-    #: windows of this length (s), at most this many, allowing this relative stretch between windows.
-    envelope_window_s: float = 0.5
-    envelope_max_windows: int = 32
-    envelope_max_stretch: float = 0.03
-    #: Windows whose envelope correlation reaches this count, and this share of them must.
-    envelope_min_correlation: float = 0.5
-    envelope_min_share: float = 0.5
-    #: ``drift`` when the tracked lags lie on a straight line (RMS residual at most this, s) that moves by
-    #: at least this much (s) across the song.
-    envelope_max_residual_s: float = 0.012
-    envelope_min_drift_s: float = 0.02
+    #: When the waveform aligns nowhere, the speed change (up to this share) that best lines up the onset
+    #: envelopes is undone; if the waveform then aligns in this share of the windows, the pair is ``drift``
+    #: (the same recording, played faster or slower), else ``different-recording``.
+    max_stretch: float = 0.05
+    min_stretch: float = 0.002
+    stretch_min_window_share: float = 0.5
+    #: Windows (s) of that second look, and how far (s) their lags may stray from one straight line.
+    stretch_window_s: float = 0.5
+    stretch_tolerance_s: float = 0.002
 
     # --- verdict thresholds ----------------------------------------------------------------------------------
     #: Windows agreeing with the global offset needed to call the two the same recording.
@@ -94,6 +91,8 @@ class PairingConfig:
     batch_size: int = 8
     #: Prepared (decoded, resampled) files kept in memory inside one task.
     decoded_cache_files: int = 4
+    #: Threads of Dask's local scheduler (None: one per core); a distributed cluster sets its own.
+    workers: int | None = None
 
     def verdict_hash(self) -> str:
         """Hex digest of the fields that change per-pair verdicts, plus the algorithm version."""

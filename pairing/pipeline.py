@@ -279,17 +279,19 @@ def _read_candidates(out_dir: Path) -> pa.Table:
     return table.select([f.name for f in CANDIDATES]).cast(CANDIDATES)
 
 
-def _run(tasks: list[Any], scheduler: str | None, progress: bool) -> list[BatchResult]:
+def _run(tasks: list[Any], scheduler: str | None, progress: bool, workers: int | None) -> list[BatchResult]:
     if not tasks:
         return []
     with dask_client(scheduler) as client:
         if client is None:
+            # numpy, soxr, libsndfile and libchromaprint release the GIL: threads keep every core busy
+            options = {"scheduler": "threads", "num_workers": workers}
             if progress:
                 from dask.diagnostics import ProgressBar
 
                 with ProgressBar(out=sys.stderr):
-                    return list(dask.compute(*tasks, scheduler="threads"))
-            return list(dask.compute(*tasks, scheduler="threads"))
+                    return list(dask.compute(*tasks, **options))
+            return list(dask.compute(*tasks, **options))
         from distributed import as_completed
         from tqdm import tqdm
 
@@ -338,7 +340,7 @@ def pair_candidates(out_dir: str | os.PathLike, config: PairingConfig = PairingC
     tasks = [verify(batch, str(cache_root), config, dask_key_name="verify-pairs-" + hashlib.sha1(
                  "\n".join(r["cache_key"] for r in batch).encode()).hexdigest()[:20])
              for batch in batches]
-    results = _run(tasks, scheduler, progress)
+    results = _run(tasks, scheduler, progress, config.workers)
     t_verified = time.perf_counter()
 
     fresh = {row["cache_key"]: row for res in results for row in res.rows}

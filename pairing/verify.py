@@ -70,7 +70,7 @@ def prepare_audio(path: str, file_sha1: str, fingerprints: FingerprintCache, con
     samples = decoded.samples
     peak_hits = np.count_nonzero(samples >= config.clip_level) + np.count_nonzero(samples <= -config.clip_level)
     clipping = peak_hits / samples.size
-    native_mono = decoded.mono()
+    native_mono = (samples[0] + samples[1]) * np.float32(0.5) if decoded.channels == 2 else decoded.mono()
     seconds = decoded.seconds
     rate = decoded.sample_rate
     del decoded, samples
@@ -158,13 +158,14 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
                          vocal_energy_share=0.0, vocal_activity=0.0, **measured)
 
     o, i = original.mono, instrumental.mono
-    spec = align.spectra(o, i)
+    spec = align.spectra(o, i, int(config.max_offset_s * sr))
     min_overlap = int(min(len(o), len(i), config.min_seconds * sr))
-    lag, _peak = align.global_lag(spec, o, i, int(config.max_offset_s * sr), min_overlap)
+    lag, _peak = align.global_lag(spec, o, i, min_overlap)
     if not np.isfinite(lag):
         return _rejected("low-confidence", "no offset leaves enough overlap", **measured)
     start, stop = align.overlap(len(o), len(i), lag)
     s = align.shifted(spec, lag)
+    del spec
     q = align.quality(o, s, start, stop, int(config.frame_s * sr), config.vocal_free_db, config.frame_silence_db)
 
     c = q.scale
@@ -185,30 +186,37 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
                          f"(<= {config.same_content_max_vocal_share:g}): the instrumental is the original",
                          **measured)
 
-    windows = align.window_lags(align.preemphasis(o), align.preemphasis(i), lag, int(config.window_s * sr),
-                                int(config.window_search_s * sr), config.max_windows, sr)
-    tolerance = config.drift_tolerance_s * sr
-    confident = windows.confident(config.window_min_correlation)
-    agreeing = windows.agreeing(lag, config.window_min_correlation, tolerance)
-    n_conf, n_agree = int(confident.sum()), int(agreeing.sum())
-    n_disagree = n_conf - n_agree
+    o_pre, i_pre = align.preemphasis(o), align.preemphasis(i)
+    windows = align.window_check(o_pre, align.preemphasis(s), i_pre, lag, start, stop, int(config.window_s * sr),
+                                 int(config.window_search_s * sr), config.max_windows, config.window_min_correlation,
+                                 config.drift_tolerance_s * sr, sr)
+    n_agree, n_disagree = int(windows.agree.sum()), int(windows.disagree.sum())
+    n_conf = n_agree + n_disagree
     if n_disagree >= config.drift_min_windows and n_disagree >= config.drift_min_share * n_conf:
-        worst = float(np.nanmax(np.abs(windows.lags[confident & ~agreeing] - lag))) / sr
-        return _rejected("drift", f"{n_disagree} of {n_conf} confident windows are off the global offset by up "
+        worst = float(np.nanmax(np.abs(windows.other_lags))) / sr
+        return _rejected("drift", f"{n_disagree} of {n_conf} matching windows are off the global offset by up "
                                   f"to {worst * 1000:.1f} ms", **measured)
 
     if n_agree < config.min_agreeing_windows:
-        trend = align.envelope_trend(o, i, sr, config.max_offset_s, config.envelope_window_s,
-                                     config.envelope_max_windows, config.envelope_max_stretch,
-                                     config.envelope_min_correlation)
-        if (trend.confident_windows >= max(3, config.envelope_min_share * trend.windows)
-                and trend.residual_s <= config.envelope_max_residual_s
-                and trend.drift_s >= config.envelope_min_drift_s):
-            return _rejected("drift", f"onset envelopes drift by {trend.drift_s * 1000:.0f} ms across the song "
-                                      f"({trend.confident_windows} of {trend.windows} windows follow it); the "
-                                      f"waveform aligns in {n_agree} of {len(windows.lags)} windows", **measured)
-        return _rejected("different-recording", f"the waveform aligns in {n_agree} of {len(windows.lags)} windows "
-                                                f"(need {config.min_agreeing_windows})", **measured)
+        tried = ""
+        stretch = align.stretch_search(o, i, sr, config.max_stretch, config.max_offset_s)
+        if abs(stretch.factor - 1.0) >= config.min_stretch:
+            # Undo the speed change and look again in short windows around the envelope's lag: the same
+            # recording then aligns in most of them, on one straight line (what is left of the speed error).
+            i2 = resample(i, sr, sr / stretch.factor)
+            w2 = align.window_lags(o_pre, align.preemphasis(i2), stretch.lag_s * sr,
+                                   int(config.stretch_window_s * sr), int(config.window_search_s * sr),
+                                   config.max_windows, sr)
+            ok = w2.confident(config.window_min_correlation)
+            inliers = align.line_inliers(w2.centres_s[ok], w2.lags[ok], config.stretch_tolerance_s * sr)
+            if inliers >= max(3, config.stretch_min_window_share * len(w2.lags)):
+                return _rejected("drift", f"the instrumental runs {100 * (stretch.factor - 1):+.2f} % longer: "
+                                          f"with that undone the waveform aligns in {inliers} of {len(w2.lags)} "
+                                          f"windows, without it in {n_agree} of {windows.windows}", **measured)
+            tried = (f"; undoing the likeliest speed change ({100 * (stretch.factor - 1):+.2f} %) aligns "
+                     f"{inliers} of {len(w2.lags)} windows")
+        return _rejected("different-recording", f"the waveform aligns in {n_agree} of {windows.windows} windows "
+                                                f"(need {config.min_agreeing_windows}){tried}", **measured)
 
     if q.alignment_confidence < config.min_alignment_confidence:
         return _rejected("different-recording", f"alignment confidence {q.alignment_confidence:.3f} < "
