@@ -33,7 +33,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import soxr
@@ -245,6 +245,7 @@ def _fit(x: np.ndarray, length: int) -> np.ndarray:
 
 
 def _plan(config: DemoConfig) -> _Plan:  # noqa: C901 - one recipe, read top to bottom
+    """Everything about the corpus but the audio: songs, artists, titles, roles, recipes, expected pairs."""
     rng = np.random.default_rng([config.seed, 0xC0_DE])
     n = config.songs
     width = max(3, len(str(n - 1)))
@@ -258,7 +259,7 @@ def _plan(config: DemoConfig) -> _Plan:  # noqa: C901 - one recipe, read top to 
         rate = config.sample_rates[int(rate_order[i % len(rate_order)])]
         specs.append(random_spec(sid, song_seed, seconds, rate, band))
 
-    # artists of 2 to 4 songs (consecutive song ids), each with an album, genre, label and split
+    # artists of 2 to 5 songs (consecutive song ids), each with an album, genre, label and split
     sizes: list[int] = []
     while sum(sizes) < n:
         left = n - sum(sizes)
@@ -427,9 +428,14 @@ def _plan(config: DemoConfig) -> _Plan:  # noqa: C901 - one recipe, read top to 
     return _Plan(specs, artists, display_title, splits, rows, pairs)
 
 
-def _plan_decoys(config, rng, rows, pairs, specs, ids, artists, titles, inst_title_base, song_artist,  # noqa: C901
-                 originals, decoy_host, meta_kinds, meta_song, splits, meta, fmt_for, artist_list) -> None:
-    """Audio decoys (candidates by metadata, wrong by audio), metadata decoys and bad rows."""
+def _plan_decoys(  # noqa: C901 - one recipe per decoy kind, read top to bottom
+    config: DemoConfig, rng: np.random.Generator, rows: list[_Row], pairs: list[_Pair], specs: list[SongSpec],
+    ids: list[str], artists: list[str], titles: list[str], inst_title_base: list[str], song_artist: list[int],
+    originals: dict[int, list[_Row]], decoy_host: dict[str, int], meta_kinds: list[str], meta_song: dict[int, int],
+    splits: dict[str, str], meta: Callable[..., dict[str, str]], fmt_for: Callable[..., str], artist_list: list[str],
+) -> None:
+    """Append the audio decoys (candidates by metadata, wrong by audio) with their pairs, the metadata decoys
+    and the bad rows to ``rows`` / ``pairs``. Song arguments are indices into ``specs``."""
     lossless = [f for f in config.formats if f in LOSSLESS]
     taken_markers: dict[int, set[str]] = {}
     for row in rows:
