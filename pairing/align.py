@@ -391,14 +391,19 @@ def stretch_search(o: np.ndarray, i: np.ndarray, sr: int, max_stretch: float, ma
                    fine_scores[k][1] / fps)
 
 
-def line_inliers(centres: np.ndarray, lags: np.ndarray, tolerance: float) -> int:
-    """Most points of ``(centres, lags)`` within ``tolerance`` of one straight line through two of them."""
-    best = min(len(lags), 1)
+def line_inliers(centres: np.ndarray, lags: np.ndarray, tolerance: float) -> tuple[int, float]:
+    """The straight line through two of the points ``(centres, lags)`` with the most points within
+    ``tolerance`` of it: ``(inliers, slope)``, the slope re-fitted by least squares on its inliers (lag
+    units per centre unit; 0 with fewer than two points)."""
+    best, best_mask = min(len(lags), 1), None
     for a in range(len(lags)):
         for b in range(a + 1, len(lags)):
             if centres[b] == centres[a]:
                 continue
             slope = (lags[b] - lags[a]) / (centres[b] - centres[a])
-            fit = lags[a] + slope * (centres - centres[a])
-            best = max(best, int(np.sum(np.abs(lags - fit) <= tolerance)))
-    return best
+            mask = np.abs(lags - (lags[a] + slope * (centres - centres[a]))) <= tolerance
+            if mask.sum() > best or best_mask is None:
+                best, best_mask = int(mask.sum()), mask
+    if best_mask is None or best_mask.sum() < 2:
+        return best, 0.0
+    return best, float(np.polyfit(centres[best_mask], lags[best_mask], 1)[0])

@@ -180,14 +180,20 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
         vocal_activity=q.vocal_activity,
     )
 
-    if np.isfinite(q.vocal_energy_share) and q.vocal_energy_share <= config.same_content_max_vocal_share:
+    # Same content: the instrumental explains the whole original, the parts it does not cover included.
+    total = float(np.dot(o, o)) or 1e-30
+    uncovered = (float(np.dot(o[:start], o[:start])) + float(np.dot(o[stop:], o[stop:]))) / total
+    if (np.isfinite(q.vocal_energy_share) and q.vocal_energy_share <= config.same_content_max_vocal_share
+            and uncovered <= config.same_content_max_vocal_share):
         return _rejected("same-content",
                          f"derived vocal holds {q.vocal_energy_share:.4f} of the energy "
                          f"(<= {config.same_content_max_vocal_share:g}): the instrumental is the original",
                          **measured)
 
     o_pre, i_pre = align.preemphasis(o), align.preemphasis(i)
-    windows = align.window_check(o_pre, align.preemphasis(s), i_pre, lag, start, stop, int(config.window_s * sr),
+    # at least four windows, shorter ones (down to a quarter second) when the overlap is short
+    window = int(max(min(config.window_s * sr, (stop - start) / 4), 0.25 * sr))
+    windows = align.window_check(o_pre, align.preemphasis(s), i_pre, lag, start, stop, window,
                                  int(config.window_search_s * sr), config.max_windows, config.window_min_correlation,
                                  config.drift_tolerance_s * sr, sr)
     n_agree, n_disagree = int(windows.agree.sum()), int(windows.disagree.sum())
@@ -202,18 +208,23 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
         stretch = align.stretch_search(o, i, sr, config.max_stretch, config.max_offset_s)
         if abs(stretch.factor - 1.0) >= config.min_stretch:
             # Undo the speed change and look again in short windows around the envelope's lag: the same
-            # recording then aligns in most of them, on one straight line (what is left of the speed error).
-            i2 = resample(i, sr, sr / stretch.factor)
-            w2 = align.window_lags(o_pre, align.preemphasis(i2), stretch.lag_s * sr,
-                                   int(config.stretch_window_s * sr), int(config.window_search_s * sr),
-                                   config.max_windows, sr)
-            ok = w2.confident(config.window_min_correlation)
-            inliers = align.line_inliers(w2.centres_s[ok], w2.lags[ok], config.stretch_tolerance_s * sr)
-            if inliers >= max(3, config.stretch_min_window_share * len(w2.lags)):
-                return _rejected("drift", f"the instrumental runs {100 * (stretch.factor - 1):+.2f} % longer: "
+            # recording then aligns in most of them, on one straight line whose slope is what is left of the
+            # speed error (the envelope resolves it only to a frame); undo that too and count again.
+            factor, window = stretch.factor, int(config.stretch_window_s * sr)
+            for attempt in range(2):
+                i2 = resample(i, sr, sr / factor)
+                w2 = align.window_lags(o_pre, align.preemphasis(i2), stretch.lag_s * sr, window,
+                                       int(config.window_search_s * sr), config.max_windows, sr)
+                ok = w2.confident(config.window_min_correlation * (0.75 if attempt == 0 else 1.0))
+                tolerance = config.stretch_tolerance_s * sr * (2 if attempt == 0 else 1)
+                inliers, slope = align.line_inliers(w2.centres_s[ok] * sr, w2.lags[ok], tolerance)
+                factor *= 1.0 + slope
+            if (inliers >= max(3, config.stretch_min_window_share * len(w2.lags))
+                    and abs(factor - 1.0) >= config.min_stretch):
+                return _rejected("drift", f"the instrumental runs {100 * (factor - 1):+.2f} % longer: "
                                           f"with that undone the waveform aligns in {inliers} of {len(w2.lags)} "
                                           f"windows, without it in {n_agree} of {windows.windows}", **measured)
-            tried = (f"; undoing the likeliest speed change ({100 * (stretch.factor - 1):+.2f} %) aligns "
+            tried = (f"; undoing the likeliest speed change ({100 * (factor - 1):+.2f} %) aligns "
                      f"{inliers} of {len(w2.lags)} windows")
         return _rejected("different-recording", f"the waveform aligns in {n_agree} of {windows.windows} windows "
                                                 f"(need {config.min_agreeing_windows}){tried}", **measured)
