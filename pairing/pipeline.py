@@ -92,9 +92,11 @@ class PairingSummary:
 
 def format_summary(summary: PairingSummary) -> str:
     """Console lines for a run: the verdict counts, every reason, and what was reused."""
+    hours = summary.hours_accepted
+    amount = f"{hours:.2f} h" if hours >= 1 else f"{hours * 60:.1f} min"
     lines = [
-        f"audio: {summary.candidates} candidates -> {summary.accepted} accepted "
-        f"({summary.hours_accepted:.2f} h of originals), {summary.rejected} rejected",
+        f"audio: {summary.candidates} candidates -> {summary.accepted} accepted ({amount} of originals), "
+        f"{summary.rejected} rejected",
     ]
     for reason, count in sorted(summary.rejected_by_reason.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  rejected {reason}: {count}")
