@@ -74,6 +74,7 @@ class PairingSummary:
     task_seconds: float  # summed wall time inside the tasks
     pairs_path: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)  # the PairingConfig the run used
 
     def summary_json(self) -> dict[str, Any]:
         """The ``audio`` section of ``summary.json``."""
@@ -87,6 +88,7 @@ class PairingSummary:
             "computed": self.computed,
             "cached": self.cached,
             "fingerprints_computed": self.fingerprints_computed,
+            "config": dict(self.config),
         }
 
 
@@ -395,6 +397,7 @@ def pair_candidates(out_dir: str | os.PathLike, config: PairingConfig = PairingC
         task_seconds=stats.get("task_s", 0.0),
         pairs_path=str(pairs_path),
         timings={"plan_s": t_planned - t0, "verify_s": t_verified - t_planned, "finish_s": t_written - t_verified},
+        config=asdict(config),
     )
     update_json(out_dir / SUMMARY_FILE, "audio", summary.summary_json())
     log.info("pairs: %d accepted, %d rejected %s", summary.accepted, summary.rejected, summary.rejected_by_reason)

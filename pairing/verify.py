@@ -155,7 +155,7 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
     if original.content_sha1 == instrumental.content_sha1:
         return _rejected("same-content", "the instrumental decodes to the original's exact audio",
                          offset_s=0.0, gain_db=0.0, polarity=1, alignment_confidence=1.0,
-                         vocal_energy_share=0.0, vocal_activity=0.0, **measured)
+                         vocal_free_correlation=1.0, vocal_energy_share=0.0, vocal_activity=0.0, **measured)
 
     o, i = original.mono, instrumental.mono
     spec = align.spectra(o, i, int(config.max_offset_s * sr))
