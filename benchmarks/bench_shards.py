@@ -86,20 +86,22 @@ def main() -> None:
     print(f"input: {args.pairs} pairs x {args.seconds:.0f} s (44.1 kHz stereo 16-bit FLAC, both files) = {audio_s / 3600:.2f} h")
 
     load_mono(table[0]["original_audio_path"])  # warm the page cache and the libraries
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for row in table:
         load_mono(row["original_audio_path"])
         load_mono(row["instrumental_audio_path"])
-    dt = time.perf_counter() - t0
-    print(f"decode+resample both files, 1 core: {dt:.2f} s -> {audio_s / dt:.0f}x real time per core")
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"decode+resample both files, 1 core: {dt:.2f} s -> {audio_s / dt:.0f}x real time per core "
+          f"({audio_s / cpu:.0f}x per CPU second)")
 
     for workers in sorted({1, cores}):
         out = work / f"shards-{workers}"
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         summary = build_shards(pairs_dir, out, ShardConfig(workers=workers), progress=False)
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         print(f"build_shards, {workers} worker thread(s): {dt:.2f} s, {summary.patches} patches -> "
-              f"{audio_s / dt:.0f}x real time, {audio_s / dt / workers:.0f}x per core")
+              f"{audio_s / dt:.0f}x real time, {audio_s / dt / workers:.0f}x per core "
+              f"({audio_s / cpu:.0f}x per CPU second; the machine's other load shares the cores)")
     print(f"uptime after: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
 
 
