@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from catalog_schemas.shards import PATCH_BINS, PATCH_FRAMES, TENSOR_BYTES, TENSOR_COLUMNS
@@ -102,6 +103,13 @@ class ShardDataset:
             if not shard_path.is_file():
                 raise _fail(f"shard {shard_path} listed in {path} is missing")
             meta = pq.read_metadata(shard_path)
+            if not self.row_groups:  # the first shard: do its columns hold [512, 128] float16 cells?
+                schema = meta.schema.to_arrow_schema()
+                for name in self.columns:
+                    if name not in schema.names or schema.field(name).type != pa.binary(TENSOR_BYTES):
+                        found = schema.field(name).type if name in schema.names else "no such column"
+                        raise _fail(f"{shard_path}: column {name!r} must be fixed_size_binary[{TENSOR_BYTES}] "
+                                    f"(float16 [{PATCH_BINS}, {PATCH_FRAMES}] cells), found {found}")
             for i in range(meta.num_row_groups):
                 self.row_groups.append(RowGroupRef(str(shard_path), i, meta.row_group(i).num_rows))
         self.num_patches = sum(rg.num_rows for rg in self.row_groups)

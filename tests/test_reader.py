@@ -9,6 +9,7 @@ import shutil
 from collections import Counter
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -128,6 +129,14 @@ def test_errors_say_what_is_wrong(shards, tmp_path):
         ShardDataset(altered(lambda m: m["params"].update(sample_rate=16000)), "train")
     with pytest.raises(UserInputError, match=r"patch shape is \[512, 64\], expected \[512, 128\]"):
         ShardDataset(altered(lambda m: m["params"].update(tensor_shape=[512, 64])), "train")
+    foreign = altered(lambda m: None)
+    first_shard = json.loads((shards / "manifest.json").read_text())["splits"]["train"]["shards"][0]["path"]
+    table = pq.read_table(shards / first_shard)
+    table = table.set_column(table.schema.get_field_index("mix"), "mix",
+                             pa.array([b"x" * 16] * table.num_rows, pa.binary(16)))
+    pq.write_table(table, f"{foreign}/{first_shard}")
+    with pytest.raises(UserInputError, match=r"column 'mix' must be fixed_size_binary\[131072\] .* found fixed_size_binary\[16\]"):
+        ShardDataset(foreign, "train")
     broken = altered(lambda m: None)
     first = json.loads((shards / "manifest.json").read_text())["splits"]["train"]["shards"][0]["path"]
     (tmp_path / broken / first).unlink()
