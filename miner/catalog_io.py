@@ -80,10 +80,7 @@ class CatalogFile:
     data_start: int = 0
     data_line: int = 2
     size: int = 0
-
-    @property
-    def delimiter(self) -> str:
-        return DELIMITERS.get(self.fmt, ",")
+    delimiter: str = ","
 
     def actual(self, canonical: str) -> str | None:
         return dict(self.column_map).get(canonical)
@@ -124,13 +121,16 @@ class RawPart:
     malformed: list[dict] = field(default_factory=list)
     data: bytes | None = None
 
-    def original_text(self, i: int) -> str:
-        """The original record of row ``i`` (CSV: its text without the line ending; Parquet: JSON)."""
+    def original_texts(self, rows: np.ndarray) -> list[str]:
+        """The original records of some rows (CSV: their text without the line ending; Parquet: JSON)."""
         f = self.spec.file
         if f.fmt == "parquet":
-            return _parquet_rows_json(f, [int(self.record[i])])[0]
-        rel = int(self.offset[i]) - self.spec.start
-        return _decode(self.data[rel: rel + int(self.nbytes[i])]).rstrip("\r\n")
+            return _parquet_rows_json(f, [int(self.record[i]) for i in rows]) if len(rows) else []
+        out = []
+        for i in rows:
+            rel = int(self.offset[i]) - self.spec.start
+            out.append(_decode(self.data[rel: rel + int(self.nbytes[i])]).rstrip("\r\n"))
+        return out
 
 
 # ----------------------------------------------------------------------------------------------- discovery
@@ -205,11 +205,18 @@ def open_catalog(catalog: str | os.PathLike) -> list[CatalogFile]:
                 raise UserInputError(f"{path}: not a readable Parquet file ({exc})") from None
             data_start, data_line = 0, 1
         else:
-            columns, data_start, data_line = _read_header(apath, DELIMITERS[fmt], gz)
+            delimiter = DELIMITERS[fmt]
+            columns, data_start, data_line = _read_header(apath, delimiter, gz)
+            if len(columns) <= 1:  # a ".csv" that is really tab-, semicolon- or pipe-separated
+                for other in ("\t", ";", ",", "|"):
+                    if other != delimiter and other in (columns[0] if columns else ""):
+                        columns, data_start, data_line = _read_header(apath, other, gz)
+                        delimiter = other
+                        break
         mapping = _map_columns(columns)
         _check_columns(str(path), columns, mapping)
         out.append(CatalogFile(i, apath, fmt, gz, columns, tuple(mapping.items()), data_start, data_line,
-                               os.path.getsize(apath)))
+                               os.path.getsize(apath), "," if fmt == "parquet" else delimiter))
     return out
 
 

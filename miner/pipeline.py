@@ -54,7 +54,7 @@ from miner.match import BLOCK_COLUMNS, MatchRules, match_partition
 from miner.normalize import artist_keys, fold
 from vocalmine.atomic import atomic_path, update_json, write_table
 from vocalmine.errors import UserInputError
-from vocalmine.scheduling import dask_client
+from vocalmine.scheduling import dask_client, scheduler_address
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,15 @@ class MinerConfig:
     blocksize: int = DEFAULT_BLOCKSIZE
     encoding: str = "utf-8"
     progress: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.title_threshold <= 100:
+            raise ValueError(f"title_threshold must be within 0..100, got {self.title_threshold}")
+        if self.duration_tolerance_s < 0 or self.duration_tolerance_rel < 0:
+            raise ValueError("duration tolerances must not be negative")
+        if self.blocksize < 1:
+            raise ValueError(f"blocksize must be positive, got {self.blocksize}")
+        self.markers  # noqa: B018 (an empty marker phrase raises here, not in a worker)
 
     @property
     def markers(self) -> MarkerSet:
@@ -183,7 +192,8 @@ def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dic
     rej = [dict(src=f.index, record=m["record"], detail=m["detail"], source=f.path, line=m["line"],
                 track_id=None, reason=m["reason"], original=m["original"]) for m in raw.malformed]
     rej += [dict(src=f.index, record=int(raw.record[i]), detail="", source=f.path, line=int(raw.line[i]),
-                 track_id=tid[i], reason=reasons[i], original=raw.original_text(i)) for i in bad]
+                 track_id=tid[i], reason=reasons[i], original=text)
+            for i, text in zip(bad, raw.original_texts(bad))]
     if config.strict and rej:
         first = min(rej, key=lambda r: r["record"])
         raise _strict_error(f, first["line"], first["reason"], first["track_id"], first["detail"])
@@ -329,7 +339,8 @@ class _Runner:
             if self.progress:
                 from distributed import progress
 
-                progress(fut)
+                with contextlib.redirect_stdout(sys.stderr):  # the console summary owns stdout
+                    progress(fut, multi=False)
             result = self.client.gather(fut)
         else:
             ctx: Any = contextlib.nullcontext()
@@ -348,6 +359,18 @@ def _clear_stale_work(out: Path) -> None:
         if d.is_dir():
             log.warning("removing %s left by an interrupted run", d)
             shutil.rmtree(d, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _connect(scheduler: str | None):
+    """``dask_client``, with an unreachable scheduler reported as a ``UserInputError``."""
+    stack = contextlib.ExitStack()
+    try:
+        client = stack.enter_context(dask_client(scheduler))
+    except (OSError, TimeoutError) as exc:
+        raise UserInputError(f"cannot reach the Dask scheduler at {scheduler_address(scheduler)} ({exc})") from None
+    with stack:
+        yield client
 
 
 def _partition_of(specs: list[PartSpec], later: pa.Table) -> np.ndarray:
@@ -415,7 +438,7 @@ def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: M
     work = out.resolve() / f"{WORK_PREFIX}{uuid.uuid4().hex[:8]}"
     work.mkdir()
     try:
-        with dask_client(scheduler) as client, dask.config.set(
+        with _connect(scheduler) as client, dask.config.set(
             {"dataframe.shuffle.method": "tasks"} if client is None else {}
         ):
             run = _Runner(client, config.progress)

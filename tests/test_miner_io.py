@@ -297,3 +297,22 @@ def test_a_broken_first_occurrence_does_not_reject_a_good_later_one(tmp_path):
     assert pairs_of(tmp_path / "out") == {("1", "2")}
     assert rejected_of(tmp_path / "out") == [(2, "1", "missing-duration"), (5, "2", "duplicate-track_id")]
     assert (s.rows_used, s.marked) == (2, 1)
+
+
+@pytest.mark.parametrize("sep", ["\t", ";", "|"])
+def test_csv_named_file_with_another_separator(tmp_path, sep):
+    cat = tmp_path / "export.csv"
+    cat.write_text(_csv(ROWS, sep=sep))
+    mine_pairs(cat, tmp_path / "out")
+    assert pairs_of(tmp_path / "out") == {("001", "002")}
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path):
+    import dask
+
+    cat = tmp_path / "c.csv"
+    cat.write_text(_csv(ROWS))
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        result = CliRunner().invoke(cli, [str(cat), "-o", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:9"])
+    assert result.exit_code == 2
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.output and "Traceback" not in result.output

@@ -84,6 +84,8 @@ def main(catalog: str, out_dir: str, metadata_only: bool, strict: bool, markers:
     except LookupError:
         raise click.BadParameter(f"unknown encoding {encoding!r}", param_hint="--encoding") from None
 
+    if any(not m.strip(" .-") for m in markers):
+        raise click.BadParameter("a marker phrase must have a word in it", param_hint="--marker")
     config = MinerConfig(
         extra_markers=tuple(markers),
         title_threshold=title_threshold,
