@@ -1,7 +1,7 @@
 """Thresholds and working rates of the audio stage, as one frozen dataclass.
 
 Every field that changes a per-pair verdict enters :meth:`PairingConfig.verdict_hash`, the key under which
-verdicts are cached; run-time knobs (``batch_size``, ``decoded_cache_files``) do not.
+verdicts are cached; run-time knobs (``batch_size``, ``decoded_cache_files``, ``workers``) do not.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ class PairingConfig:
     clip_level: float = 0.999
 
     # --- alignment -----------------------------------------------------------------------------------------
-    #: Largest |offset| searched (s): real instrumentals start up to a few seconds earlier or later.
-    max_offset_s: float = 30.0
+    #: Largest |offset| searched (s): real instrumentals start up to a few seconds earlier or later (the
+    #: miner pairs durations within about 3 s). It also sizes the FFTs: length of the longer file + this.
+    max_offset_s: float = 10.0
     #: Length (s) of the windows whose local offsets must agree, and how many at most.
     window_s: float = 1.5
     max_windows: int = 16
