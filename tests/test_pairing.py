@@ -303,12 +303,18 @@ def test_prepare_measures_clipping_and_hashes_decoded_audio(tmp_path):
     x[1, 1000:1441] = -1.0
     cache = FingerprintCache(tmp_path / "fp")
     a = prepare_audio(write(tmp_path / "a.wav", x), "a", cache, PairingConfig())
-    sf.write(tmp_path / "b.flac", x.T, SR, subtype="FLOAT" if False else "PCM_24")
+    assert a.clipping == pytest.approx(882 / x.size)  # 441 samples at +1.0 and 441 at -1.0
+    assert a.seconds == 3.0 and a.rms_db == pytest.approx(10 * np.log10(np.mean(load_mono(tmp_path / "a.wav") ** 2)))
+    # the same audio in another container decodes to the same content hash; a fingerprint hit decodes all else
+    pcm = np.round(x.T * 32767).astype(np.int16)  # the same samples: libsndfile's float->int16 differs per format
+    sf.write(tmp_path / "b.flac", pcm, SR, subtype="PCM_16")
+    sf.write(tmp_path / "a16.wav", pcm, SR, subtype="PCM_16")
     b = prepare_audio(str(tmp_path / "b.flac"), "b", cache, PairingConfig())
-    assert a.clipping == pytest.approx(882 / x.size)
-    assert a.content_sha1 != b.content_sha1 or np.array_equal(a.mono, b.mono)
+    a16 = prepare_audio(str(tmp_path / "a16.wav"), "a16", cache, PairingConfig())
+    assert b.content_sha1 == a16.content_sha1 != a.content_sha1
     again = prepare_audio(str(tmp_path / "a.wav"), "a", cache, PairingConfig())
-    assert again.content_sha1 == a.content_sha1 and cache.computed == 2 and cache.loaded == 1
+    assert again.content_sha1 == a.content_sha1 and np.array_equal(again.fingerprint, a.fingerprint)
+    assert (cache.computed, cache.loaded) == (3, 1)
 
 
 @pytest.mark.parametrize("lag", [0.0, 123.4, -2047.75, 5000.5, 0.25])
