@@ -280,7 +280,10 @@ def _read_candidates(out_dir: Path) -> pa.Table:
     missing = [f.name for f in CANDIDATES if f.name not in table.column_names]
     if missing:
         raise UserInputError(f"{path} lacks column(s) {', '.join(missing)}; expected the CANDIDATES schema")
-    return table.select([f.name for f in CANDIDATES]).cast(CANDIDATES)
+    try:
+        return table.select([f.name for f in CANDIDATES]).cast(CANDIDATES)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+        raise UserInputError(f"{path} does not match the CANDIDATES schema: {exc}") from exc
 
 
 def _run(tasks: list[Any], scheduler: str | None, progress: bool, workers: int | None) -> list[BatchResult]:
@@ -288,7 +291,7 @@ def _run(tasks: list[Any], scheduler: str | None, progress: bool, workers: int |
         return []
     with dask_client(scheduler) as client:
         if client is None:
-            # numpy, soxr, libsndfile and libchromaprint release the GIL: threads keep every core busy
+            # the heavy calls (libsndfile, soxr, pocketfft, libchromaprint) release the GIL: threads share the cores
             options = {"scheduler": "threads", "num_workers": workers}
             if progress:
                 from dask.diagnostics import ProgressBar
