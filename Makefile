@@ -25,12 +25,19 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/make-demo-corpus $(DEMO)/corpus --songs 40 --seconds 30 --seed 0
 	$(BIN)/mine-pairs $(DEMO)/corpus/catalog.csv -o $(DEMO)/pairs
+	$(BIN)/build-shards $(DEMO)/pairs -o $(DEMO)/shards
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
+	$(BIN)/python benchmarks/bench_democorpus.py
 	$(BIN)/python benchmarks/bench_miner.py
+	$(BIN)/python benchmarks/bench_pairing.py
+	$(BIN)/python benchmarks/bench_shards.py
+	$(BIN)/python benchmarks/bench_reader.py
+	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_separate.py
 
 clean-demo:
 	rm -rf $(DEMO)
