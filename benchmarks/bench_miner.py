@@ -87,6 +87,9 @@ def generate(n_rows: int, seed: int, path: Path) -> dict:
     per_artist = nrng.multinomial(songs_total, weights / weights.sum())
     artists = sorted({" ".join(w.capitalize() for w in rng.sample(vocab, rng.choice((1, 2, 2, 3))))
                       for _ in range(int(n_artists * 1.3))})
+    while len(artists) < n_artists:  # large catalogs: more names than the first draw gave
+        artists = sorted(set(artists) | {" ".join(w.capitalize() for w in rng.sample(vocab, rng.choice((2, 3, 4))))
+                                         for _ in range(n_artists - len(artists) + 1000)})
     rng.shuffle(artists)
     artists = artists[:n_artists]
 
