@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,10 +33,11 @@ sys.path.insert(0, str(ROOT))
 
 from democorpus import DemoConfig, make_corpus  # noqa: E402
 from features.shards import ShardConfig, build_shards  # noqa: E402
+from features.stft import PAPER_STFT, istft, stft  # noqa: E402
 from miner.pipeline import MinerConfig, mine_pairs  # noqa: E402
 from pairing.config import PairingConfig  # noqa: E402
 from pairing.pipeline import pair_candidates  # noqa: E402
-from training.evaluate import METRICS, SOURCES, STATS, SongFiles, evaluate_songs, model_estimator, write_report  # noqa: E402
+from training.evaluate import SOURCES, STATS, SongFiles, evaluate_songs, model_estimator, score_song, summarize, write_report  # noqa: E402
 from training.separate import load_model  # noqa: E402
 from training.train import TrainConfig, train  # noqa: E402
 
@@ -55,11 +57,26 @@ def test_songs(corpus_dir: Path, shards_dir: Path) -> list[SongFiles]:
             for s in songs]
 
 
+def oracle(songs: list[SongFiles]) -> dict:
+    """The paper's training target used as a mask with the true accompaniment: max(0, |X| - |A|) / |X| on the
+    mixture (the upper bound of what a model of that target can reach), scored like the models."""
+    rows = []
+    for song in songs:
+        stems = song.load(PAPER_STFT.sample_rate)
+        x, a = stft(stems.mixture), stft(stems.accompaniment)
+        mask = np.maximum(np.abs(x) - np.abs(a), 0) / np.maximum(np.abs(x), 1e-12)
+        voc = istft(x * mask, len(stems.mixture))
+        row = {"song": song.name, "seconds": len(stems.mixture) / PAPER_STFT.sample_rate}
+        row.update(score_song(stems, {"vocals": voc, "accompaniment": stems.mixture - voc}))
+        rows.append(row)
+    return {"summary": summarize(rows), "songs": rows}
+
+
 def table(results: dict) -> str:
     """Markdown: one row per (model, source, metric)."""
     lines = ["| model | source | metric | mean | SD | min | max | median |",
              "|---|---|---|---:|---:|---:|---:|---:|"]
-    for arch, r in results["models"].items():
+    for arch, r in list(results["models"].items()) + [("oracle target", results["oracle"])]:
         for s in SOURCES:
             for m in ("nsdr", "sir", "sar"):
                 st = r["summary"][s][m]
@@ -68,12 +85,13 @@ def table(results: dict) -> str:
 
 
 def per_song(results: dict) -> str:
-    archs = list(results["models"])
-    lines = ["| song | " + " | ".join(f"{a} vocal NSDR" for a in archs) + " |", "|---|" + "---:|" * len(archs)]
-    songs = [row["song"] for row in results["models"][archs[0]]["songs"]]
-    for i, s in enumerate(songs):
-        lines.append(f"| {s} | " + " | ".join(f"{results['models'][a]['songs'][i]['vocals_nsdr']:.2f}"
-                                             for a in archs) + " |")
+    cols = {**results["models"], "oracle target": results["oracle"]}
+    lines = ["| song | s | " + " | ".join(f"{a} vocal NSDR" for a in cols) + " |", "|---|---:|" + "---:|" * len(cols)]
+    by_song = {a: {row["song"]: row for row in r["songs"]} for a, r in cols.items()}
+    for row in results["oracle"]["songs"]:
+        s = row["song"]
+        lines.append(f"| {s} | {row['seconds']:.1f} | " + " | ".join(
+            f"{by_song[a][s]['vocals_nsdr']:.2f}" if s in by_song[a] else "-" for a in cols) + " |")
     return "\n".join(lines)
 
 
@@ -86,6 +104,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--patch-hop", type=int, default=32, help="Frames between patch starts in the shards.")
+    ap.add_argument("--ratios", default="0.6,0.1,0.3", help="train,valid,test shares of the split (by artist).")
     ap.add_argument("--archs", default="unet,baseline")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--write-docs", action="store_true")
@@ -107,8 +126,9 @@ def main() -> None:
     pair_candidates(work / "pairs", PairingConfig(), progress=False)
     timings["pairing_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    shard_summary = build_shards(work / "pairs", work / "shards", ShardConfig(patch_hop=args.patch_hop, seed=args.seed),
-                                 progress=False)
+    ratios = tuple(float(r) for r in args.ratios.split(","))
+    shard_summary = build_shards(work / "pairs", work / "shards",
+                                 ShardConfig(patch_hop=args.patch_hop, ratios=ratios, seed=args.seed), progress=False)
     timings["shards_s"] = time.perf_counter() - t
     manifest = json.loads((work / "shards" / "manifest.json").read_text())
     split_sizes = {s: {"pairs": v["pairs"], "patches": v["patches"], "seconds": v["seconds"]}
@@ -122,10 +142,10 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "splits": split_sizes, "skipped_pairs": len(shard_summary.skipped), "timings": timings,
-        "test_songs": [s.name for s in songs], "models": {},
+        "test_songs": [s.name for s in songs], "models": {}, "oracle": oracle(songs),
     }
     for arch in args.archs.split(","):
-        run = work / "runs" / arch
+        run = work / "runs" / manifest["build_key"][:12] / arch  # other shards, other runs: never resume across
         cfg = TrainConfig(shards_dir=str(work / "shards"), run_dir=str(run), target="vocals", arch=arch,
                           batch_size=args.batch_size, max_steps=args.steps, valid_every=100, checkpoint_every=100,
                           log_every=20, seed=args.seed, device=args.device, progress=False,
@@ -147,12 +167,13 @@ def main() -> None:
 
     md = "\n".join([
         f"Demo corpus: {args.songs} songs x {args.seconds:g} s (seed {args.seed}); shards with patch hop "
-        f"{args.patch_hop} frames: " + ", ".join(f"{s} {v['pairs']} pairs / {v['patches']} patches"
+        f"{args.patch_hop} frames, split {args.ratios} by artist: " + ", ".join(f"{s} {v['pairs']} pairs / {v['patches']} patches"
                                                   for s, v in split_sizes.items()) + ".",
         f"Training: {args.steps} steps of {args.batch_size} patches, Adam 1e-4, seed {args.seed}, "
         f"{results['machine']}, {results['date']}.",
         "Scored: the " + str(len(songs)) + " test-split songs against their true stems (BSS Eval v3 via mir_eval, "
-        "8192 Hz mono, whole songs), dB.",
+        "8192 Hz mono, whole songs), dB. 'oracle target': the paper's vocal target max(0, |X| - |A|) computed "
+        "from the true accompaniment and applied to the mixture, a ceiling for a model trained on that target.",
         "",
         table(results),
         "",

@@ -129,3 +129,14 @@ def test_instrumental_model_bad_files_and_wrong_targets(tmp_path, models):
     assert r.exit_code == 2 and "target 'instrumental' (expected 'vocals')" in r.output
     r = CliRunner().invoke(separate_main, [str(good), "-o", str(out), "--model", str(tmp_path)])
     assert r.exit_code == 2 and "no checkpoint at" in r.output
+
+
+@pytest.mark.parametrize("full_band", [False, True])
+def test_very_short_and_silent_inputs(models, full_band):
+    m = load_model(models["random"])
+    for n, rate in ((1, 44100), (100, 44100), (700, 8192)):
+        x = np.random.default_rng(n).standard_normal((2, n)).astype(np.float32) * 0.1
+        sep = separate_waveform(x, rate, m, full_band=full_band)
+        assert sep.vocals.shape == sep.instrumental.shape == (2, n) and np.all(np.isfinite(sep.vocals))
+    silent = separate_waveform(np.zeros((1, 5000), np.float32), 22050, m, full_band=full_band)
+    assert not np.any(silent.vocals) and not np.any(silent.instrumental)
