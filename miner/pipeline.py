@@ -69,7 +69,8 @@ class MinerConfig:
     rapidfuzz ratio (0-100) of the title cores; ``duration_tolerance_s``/``duration_tolerance_rel``: allowed
     duration difference (seconds, fraction of the longer track; the larger applies); ``strict``: stop at the
     first bad row; ``blocksize``: bytes of CSV per partition; ``encoding``: text encoding of CSV/TSV files
-    (an ASCII-compatible one); ``progress``: show Dask progress bars on stderr."""
+    (an ASCII-compatible one); ``progress``: show Dask progress bars on stderr; ``wave_rows``: catalog rows
+    per matching wave (bounds the memory of the shuffle)."""
 
     extra_markers: tuple[str, ...] = ()
     title_threshold: float = 90.0
@@ -79,14 +80,15 @@ class MinerConfig:
     blocksize: int = DEFAULT_BLOCKSIZE
     encoding: str = "utf-8"
     progress: bool = False
+    wave_rows: int = 2_000_000
 
     def __post_init__(self) -> None:
         if not 0 <= self.title_threshold <= 100:
             raise ValueError(f"title_threshold must be within 0..100, got {self.title_threshold}")
         if self.duration_tolerance_s < 0 or self.duration_tolerance_rel < 0:
             raise ValueError("duration tolerances must not be negative")
-        if self.blocksize < 1:
-            raise ValueError(f"blocksize must be positive, got {self.blocksize}")
+        if self.blocksize < 1 or self.wave_rows < 1:
+            raise ValueError("blocksize and wave_rows must be positive")
         self.markers  # noqa: B018 (an empty marker phrase raises here, not in a worker)
 
     @property
@@ -491,23 +493,40 @@ def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: M
 
 
 def _match(run: _Runner, paths: list[str], results: list[dict], config: MinerConfig) -> tuple[pa.Table, dict]:
+    """Step 3: shuffle the rows of marked artist blocks by artist key and match each partition.
+
+    The marked artist keys are cut into waves of about ``config.wave_rows`` catalog rows (by a CRC of the
+    key), each wave shuffled and matched on its own: the local scheduler holds a wave's shuffle in memory,
+    never the whole catalog's."""
+    import zlib
+
     import dask.dataframe as dd
 
     keys = sorted(set().union(*[r["marked_keys"] for r in results])) if results else []
     stats = {"blocks": 0, "compared": 0}
     if not keys:
         return CANDIDATES.empty_table(), stats
+    rows_used = sum(r["rows_used"] for r in results)
+    waves = max(1, -(-rows_used // config.wave_rows))
+    groups: list[list[str]] = [[] for _ in range(waves)]
+    for k in keys:
+        groups[zlib.crc32(k.encode()) % waves].append(k)
     meta = _block_frame(pa.Table.from_pylist([], schema=_WORK_SCHEMA))
-    rows = dd.from_map(load_block_rows, paths, args=[pa.array(keys, pa.string())], meta=meta,
-                       enforce_metadata=False)
-    rows = rows.shuffle(on="artist_key", npartitions=max(1, len(paths)))
     rules = config.rules
     match = dask.delayed(match_partition, pure=True)
-    outs = run.compute([match(p, rules) for p in rows.to_delayed()], "match")
-    for _, st in outs:
-        stats["blocks"] += st["blocks"]
-        stats["compared"] += st["compared"]
-    table = pa.concat_tables([CANDIDATES.empty_table()] + [o[0] for o in outs])
+    tables = [CANDIDATES.empty_table()]
+    for w, group in enumerate(groups):
+        if not group:
+            continue
+        rows = dd.from_map(load_block_rows, paths, args=[pa.array(group, pa.string())], meta=meta,
+                           enforce_metadata=False, label=f"block-rows-{w}")
+        rows = rows.shuffle(on="artist_key", npartitions=max(1, len(paths)))
+        outs = run.compute([match(p, rules) for p in rows.to_delayed()], f"match {w + 1}/{waves}")
+        for table, st in outs:
+            tables.append(table)
+            stats["blocks"] += st["blocks"]
+            stats["compared"] += st["compared"]
+    table = pa.concat_tables(tables)
     table = table.sort_by([("artist_key", "ascending"), ("original_id", "ascending"),
                            ("instrumental_id", "ascending")])
     return table.replace_schema_metadata(CANDIDATES.metadata), stats

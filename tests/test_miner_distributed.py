@@ -41,7 +41,9 @@ def test_distributed_run_equals_local_run(tmp_path):
     assert local.rejected_by_reason.get("duplicate-track_id", 0) > 10
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="1GiB",
                                   dashboard_address=None) as cluster:
-        remote = mine_pairs(cat, tmp_path / "remote", config, scheduler=cluster.scheduler_address)
+        # two matching waves on the cluster, one locally: the waves must not change the result either
+        remote = mine_pairs(cat, tmp_path / "remote", MinerConfig(blocksize=40_000, wave_rows=1500),
+                            scheduler=cluster.scheduler_address)
     for name in ("candidates.parquet", "rejected_rows.parquet"):
         a = pq.read_table(tmp_path / "local" / name)
         b = pq.read_table(tmp_path / "remote" / name)
@@ -49,3 +51,14 @@ def test_distributed_run_equals_local_run(tmp_path):
     same = ("rows_read", "rows_used", "rows_rejected", "rejected_by_reason", "marked", "blocks", "compared",
             "candidates")
     assert {k: getattr(local, k) for k in same} == {k: getattr(remote, k) for k in same}
+
+
+def test_matching_in_waves_gives_the_same_tables(tmp_path):
+    cat = tmp_path / "catalog.csv"
+    _catalog(cat, seed=1)
+    one = mine_pairs(cat, tmp_path / "one", MinerConfig(blocksize=40_000))
+    many = mine_pairs(cat, tmp_path / "many", MinerConfig(blocksize=40_000, wave_rows=300))
+    assert one.candidates > 100
+    for name in ("candidates.parquet", "rejected_rows.parquet"):
+        assert pq.read_table(tmp_path / "one" / name).equals(pq.read_table(tmp_path / "many" / name)), name
+    assert (one.blocks, one.compared) == (many.blocks, many.compared)
