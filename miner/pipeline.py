@@ -183,8 +183,9 @@ def detect_markers(titles: pa.ChunkedArray | pa.Array, markers: MarkerSet) -> pa
 
 
 def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dict[str, Any]:
-    """Step 1 for one partition: write its good rows to ``work_dir`` and return counts, its rejected rows
-    (``_REJECT_WORK`` table) and the artist keys of its marked titles."""
+    """Step 1 for one partition: write its good rows (``_WORK_SCHEMA``) and its rejected rows
+    (``_REJECT_WORK``) to ``work_dir``; return their paths, the counts and the artist keys of its marked
+    titles. With ``config.strict`` a bad row raises ``UserInputError`` instead."""
     raw = read_partition(spec, config.encoding)
     f = spec.file
     t = raw.table
