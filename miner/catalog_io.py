@@ -81,6 +81,7 @@ class CatalogFile:
     data_line: int = 2
     size: int = 0
     delimiter: str = ","
+    cr_only: bool = False  # classic-Mac line endings: read whole, with CR taken as a newline
 
     def actual(self, canonical: str) -> str | None:
         return dict(self.column_map).get(canonical)
@@ -206,17 +207,18 @@ def open_catalog(catalog: str | os.PathLike) -> list[CatalogFile]:
             data_start, data_line = 0, 1
         else:
             delimiter = DELIMITERS[fmt]
-            columns, data_start, data_line = _read_header(apath, delimiter, gz)
+            columns, data_start, data_line, cr_only = _read_header(apath, delimiter, gz)
             if len(columns) <= 1:  # a ".csv" that is really tab-, semicolon- or pipe-separated
                 for other in ("\t", ";", ",", "|"):
                     if other != delimiter and other in (columns[0] if columns else ""):
-                        columns, data_start, data_line = _read_header(apath, other, gz)
+                        columns, data_start, data_line, cr_only = _read_header(apath, other, gz)
                         delimiter = other
                         break
         mapping = _map_columns(columns)
         _check_columns(str(path), columns, mapping)
         out.append(CatalogFile(i, apath, fmt, gz, columns, tuple(mapping.items()), data_start, data_line,
-                               os.path.getsize(apath), "," if fmt == "parquet" else delimiter))
+                               os.path.getsize(apath), "," if fmt == "parquet" else delimiter,
+                               fmt != "parquet" and cr_only))
     return out
 
 
@@ -224,11 +226,16 @@ def _open_bytes(path: str, gz: bool):
     return gzip.open(path, "rb") if gz else open(path, "rb")
 
 
-def _read_header(path: str, delimiter: str, gz: bool) -> tuple[tuple[str, ...], int, int]:
-    """(column names, byte offset of the first data record, its physical line)."""
+def _read_header(path: str, delimiter: str, gz: bool) -> tuple[tuple[str, ...], int, int, bool]:
+    """(column names, byte offset of the first data record, its physical line, whether the file ends its
+    lines with CR alone)."""
+    cr_only = False
     with _open_bytes(path, gz) as fh:
         try:
             head = fh.read(1 << 20)
+            if b"\r" in head and b"\n" not in head:
+                cr_only = True
+                head = head.replace(b"\r", b"\n")
             while True:
                 start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
                 buf = np.frombuffer(head, np.uint8)
@@ -238,13 +245,13 @@ def _read_header(path: str, delimiter: str, gz: bool) -> tuple[tuple[str, ...], 
                 more = b"" if len(ends) else fh.read(1 << 20)
                 if not more:
                     break
-                head += more
+                head += more.replace(b"\r", b"\n") if cr_only else more
         except (OSError, EOFError) as exc:
             raise UserInputError(f"{path}: cannot read the file ({exc})") from None
     end = int(ends[0]) if len(ends) else len(head)
     header = head[start:end]
     if not header.strip():
-        return (), end + 1, 2
+        return (), end + 1, 2, cr_only
     try:
         t = pcsv.read_csv(
             io.BytesIO(header + b"\n"),
@@ -255,7 +262,7 @@ def _read_header(path: str, delimiter: str, gz: bool) -> tuple[tuple[str, ...], 
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise UserInputError(f"{path}: cannot read the header line ({exc})") from None
     names = tuple(n.strip() for n in t.column_names)
-    return names, end + 1, 2 + header.count(b"\n")
+    return names, end + 1, 2 + header.count(b"\n"), cr_only
 
 
 # ------------------------------------------------------------------------------------ record boundaries
@@ -323,7 +330,7 @@ def plan_partitions(files: list[CatalogFile], blocksize: int = DEFAULT_BLOCKSIZE
             for rg in range(md.num_row_groups):
                 parts.append(PartSpec(f, len(parts), rg, -1, row + 1, row))
                 row += md.row_group(rg).num_rows
-        elif f.gzip or f.size - f.data_start <= blocksize:
+        elif f.gzip or f.cr_only or f.size - f.data_start <= blocksize:
             parts.append(PartSpec(f, len(parts), f.data_start, -1, f.data_line, 0))
         else:
             for start, stop, line, rec in _split_csv(f, blocksize):
@@ -374,10 +381,11 @@ def _decode(b: bytes) -> str:
 def _read_bytes(f: CatalogFile, start: int, stop: int) -> bytes:
     with _open_bytes(f.path, f.gzip) as fh:
         if f.gzip:
-            data = fh.read()
-            return data[start: None if stop < 0 else stop]
-        fh.seek(start)
-        return fh.read() if stop < 0 else fh.read(stop - start)
+            data = fh.read()[start: None if stop < 0 else stop]
+        else:
+            fh.seek(start)
+            data = fh.read() if stop < 0 else fh.read(stop - start)
+    return data.replace(b"\r", b"\n") if f.cr_only else data
 
 
 def _unique_names(columns: tuple[str, ...]) -> list[str]:

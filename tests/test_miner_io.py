@@ -316,3 +316,11 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path):
         result = CliRunner().invoke(cli, [str(cat), "-o", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:9"])
     assert result.exit_code == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.output and "Traceback" not in result.output
+
+
+def test_classic_mac_line_endings(tmp_path):
+    cat = tmp_path / "mac.csv"
+    cat.write_bytes(b"track_id,artist,title,duration_s\r1,A,S,10\r2,A,\"S\r(Instrumental)\",10\r3,A,,10\r")
+    mine_pairs(cat, tmp_path / "out")
+    assert pairs_of(tmp_path / "out") == {("1", "2")}
+    assert rejected_of(tmp_path / "out") == [(5, "3", "empty-title")]
