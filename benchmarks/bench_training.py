@@ -33,7 +33,7 @@ from catalog_schemas import SHARD  # noqa: E402
 from catalog_schemas.shards import TENSOR_COLUMNS  # noqa: E402
 from features.patches import PatchParams  # noqa: E402
 from features.reader import ShardDataset  # noqa: E402
-from training.data import DataPosition, PatchStream  # noqa: E402
+from training.data import DataPosition, PatchStream, Prefetcher  # noqa: E402
 from training.model import UNet, UNetConfig  # noqa: E402
 from training.train import TrainConfig, train  # noqa: E402
 
@@ -70,8 +70,22 @@ def data_path_speed(shards: Path, batch_size: int, passes: int = 3) -> dict:
             next(it)
             m += batch_size
         stream.append(m / (time.perf_counter() - t))
+    threaded = {}
+    for threads in (1, 2):  # the trainer's loader threads, taking turns, each its own share of row groups
+        best = 0.0
+        for epoch in range(passes):
+            streams = [PatchStream(ds, "vocals", batch_size, worker=w, num_workers=threads,
+                                   start=DataPosition(epoch=epoch)) for w in range(threads)]
+            it = Prefetcher(streams, depth=4)
+            t, m = time.perf_counter(), 0
+            while m + batch_size * threads <= n - threads * 32:
+                next(it)
+                m += batch_size
+            best = max(best, m / (time.perf_counter() - t))
+            it.close()
+        threaded[str(threads)] = best
     return {"reader_patches_per_s": max(reader), "stream_patches_per_s": max(stream),
-            "reader_all": reader, "stream_all": stream}
+            "loader_threads_patches_per_s": threaded, "reader_all": reader, "stream_all": stream}
 
 
 def unet_macs() -> int:
@@ -140,7 +154,8 @@ def main() -> None:
           f"data wait {100 * steady_wait:.2f}% of step time")
     print(f"data path per core: reader {data['reader_patches_per_s']:.0f} patches/s, "
           f"PatchStream batches {data['stream_patches_per_s']:.0f} patches/s "
-          f"({data['stream_patches_per_s'] * bytes_per_patch / 1e9:.1f} GB/s)")
+          f"({data['stream_patches_per_s'] * bytes_per_patch / 1e9:.1f} GB/s); through the loader threads: "
+          + ", ".join(f"{k} thread(s) {v:.0f} patches/s" for k, v in data["loader_threads_patches_per_s"].items()))
     print(f"U-Net: {macs / 1e9:.3f} GMAC forward per patch -> ~{flops / 1e9:.2f} GFLOP per training patch")
     for name, pps in gpu.items():
         print(f"  {name}: {pps:.0f} patches/s = {pps * bytes_per_patch / 1e9:.1f} GB/s of patches")

@@ -18,6 +18,7 @@ Shapes: ``mix`` and ``target`` are float16 ``[batch, 1, 512, 128]`` tensors (CPU
 
 from __future__ import annotations
 
+import copy
 import logging
 import queue
 import threading
@@ -111,9 +112,9 @@ class PatchStream(IterableDataset):
         self.start = start
         self.pin_memory = pin_memory
 
-    def _row_groups(self, epoch: int, skip: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    def _row_groups(self, dataset, epoch: int, skip: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """``(row-group index in the epoch, mix [N, 512, 128], target [N, 512, 128])`` from ``skip`` on."""
-        batches = self.dataset.iter_batches(
+        batches = dataset.iter_batches(
             seed=self.seed, epoch=epoch, rank=self.rank, world_size=self.world_size, worker=self.worker,
             num_workers=self.num_workers, skip=skip,
         )
@@ -121,6 +122,9 @@ class PatchStream(IterableDataset):
             yield i, pb.arrays["mix"], pb.arrays[self.target]
 
     def __iter__(self) -> Iterator[Batch]:
+        # Its own copy of the dataset: the reader caches open Parquet files, which must not be read from two
+        # threads at once (pyarrow's read cache is per file object). The copy reopens files lazily.
+        dataset = copy.deepcopy(self.dataset)
         bs = self.batch_size
         epoch, rg, rows = self.start.epoch, self.start.row_groups, self.start.rows
         delivered = self.start.patches_read
@@ -129,7 +133,7 @@ class PatchStream(IterableDataset):
         pending = 0
         while True:
             got_any = False
-            for index, mix, tgt in self._row_groups(epoch, rg):
+            for index, mix, tgt in self._row_groups(dataset, epoch, rg):
                 got_any = True
                 if index == self.start.row_groups and epoch == self.start.epoch and rows:
                     mix, tgt = mix[rows:], tgt[rows:]  # resume inside a row group
