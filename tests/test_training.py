@@ -253,7 +253,12 @@ def test_resumed_run_matches_uninterrupted_run(shards, tmp_path):
     assert list((tmp_path / "resumed" / "tensorboard").glob("events.out.tfevents.*"))
     summary = json.loads((tmp_path / "resumed" / "train_summary.json").read_text())
     assert summary["steps"] == 4 and summary["world_size"] == 1 and summary["loader_threads"] == 3
-    assert [s for s, _ in summary["valid_history"]] == [4]
+    assert [s for s, _ in summary["valid_history"]] == [2, 4]  # the whole run's, carried by the checkpoint
+    # A resume with nothing left to do trains nothing and leaves the summary as it was.
+    before = (tmp_path / "resumed" / "train_summary.json").read_text()
+    again = train(_config(shards, tmp_path / "resumed", max_steps=4, resume=True))
+    assert again.steps == again.start_step == 4 and again.last_loss == summary["last_loss"]
+    assert (tmp_path / "resumed" / "train_summary.json").read_text() == before
 
 
 # ------------------------------------------------------------------------------------------ bad inputs

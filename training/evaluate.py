@@ -3,8 +3,8 @@
 Per song, at the model's rate (8192 Hz), mono: ``mir_eval.separation.bss_eval_sources`` (BSS Eval v3, whole
 song, no permutation) of the estimates ``[vocals, accompaniment]`` against the true stems gives SDR, SIR and
 SAR per source; the same call with the mixture as both estimates gives SDR(mixture), and
-``NSDR = SDR(estimate) - SDR(mixture)``. Whole songs are scored in one call: at 8192 Hz it takes about 0.6 s for
-a 30 s song and 1.5 s for a 2 min song on this machine (two sources), so no segmenting is needed.
+``NSDR = SDR(estimate) - SDR(mixture)``. Whole songs are scored in one call: at 8192 Hz scoring a song takes about 0.6 s for
+a 30 s song and 1.1 s for a 2 min song on this machine (two sources), so no segmenting is needed.
 
 Songs, from a folder (``find_songs``): every folder under DATA (DATA itself included) holding a ``mixture`` and a ``vocals``
 audio file (any extension the project decodes). The accompaniment is the ``accompaniment`` file when there is

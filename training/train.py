@@ -322,6 +322,8 @@ def _train(config, d, device, train_set, valid_set, stft, ckpt, run_dir, ckpt_pa
         return torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
 
     start_step = 0
+    valid_history: list[tuple[int, float]] = []
+    last_loss: float | None = None
     positions = [DataPosition() for _ in range(threads)]  # per loader thread: where its next patch lies
     next_worker = 0
     best_valid: float | None = None
@@ -334,6 +336,8 @@ def _train(config, d, device, train_set, valid_set, stft, ckpt, run_dir, ckpt_pa
             scaler.load_state_dict(ckpt["scaler"])
         start_step = int(ckpt["step"])
         best_valid = ckpt.get("best_valid_loss")
+        valid_history = [(int(s), float(v)) for s, v in ckpt.get("valid_history", [])]
+        last_loss = ckpt.get("last_loss")
         saved = ckpt["data_position"]
         if int(ckpt["world_size"]) == d.world_size and len(saved[d.rank]["workers"]) == threads:
             positions = [DataPosition.from_dict(p) for p in saved[d.rank]["workers"]]
@@ -388,6 +392,8 @@ def _train(config, d, device, train_set, valid_set, stft, ckpt, run_dir, ckpt_pa
             "world_size": d.world_size,
             "writer_rank": d.rank,
             "best_valid_loss": best_valid,
+            "valid_history": [[s, v] for s, v in valid_history],
+            "last_loss": last_loss,
         })
         if precision == "fp16":
             payload["scaler"] = scaler.state_dict()
@@ -399,8 +405,6 @@ def _train(config, d, device, train_set, valid_set, stft, ckpt, run_dir, ckpt_pa
     bar = tqdm(total=config.max_steps, initial=start_step, unit="step", dynamic_ncols=True,
                disable=not (d.is_main and config.progress), desc=f"train {config.target}/{config.arch}")
     step = start_step
-    valid_history: list[tuple[int, float]] = []
-    last_loss: float | None = None
     t_start = time.perf_counter()
     window_t0, window_wait0, window_steps = t_start, 0.0, 0
     window_loss = torch.zeros((), dtype=torch.float64, device=device)
@@ -486,6 +490,11 @@ def _train(config, d, device, train_set, valid_set, stft, ckpt, run_dir, ckpt_pa
         data_wait_share=batches.wait_s / seconds if seconds > 0 else 0.0, seconds=seconds,
         world_size=d.world_size, rank=d.rank, loader_threads=threads, device=str(device), precision=precision, weight_digests=digests,
     )
+    if step == start_step and (run_dir / "train_summary.json").exists():
+        if d.is_main:
+            log.info("%s is already at step %d (--max-steps %d): nothing to train", ckpt_path, step,
+                     config.max_steps)
+        return result
     if d.is_main:
         summary = {k: v for k, v in asdict(result).items() if k not in ("run_dir", "checkpoint")}
         summary.update(run_dir=str(run_dir), checkpoint=str(ckpt_path), config=config.to_dict(),
