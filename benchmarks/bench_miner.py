@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 7
 MARKERS = [
     ("(Instrumental)", 0.55), (" - Instrumental", 0.10), ("[Instrumental Version]", 0.05),
     ("(Official Instrumental)", 0.05), ("(Inst.)", 0.08), ("(Instrumental Mix)", 0.03), ("(Off Vocal)", 0.04),
@@ -67,6 +67,12 @@ def _vocabulary(rng: random.Random, n: int = 6000) -> list[str]:
 
 def _weighted(rng: random.Random, items: list[tuple[str, float]]) -> str:
     return rng.choices([i for i, _ in items], weights=[w for _, w in items])[0]
+
+
+def _words(s: str) -> str:
+    import re
+
+    return re.sub(r"[^a-z0-9]+", " ", _strip_accents(s).lower()).strip()
 
 
 def _strip_accents(s: str) -> str:
@@ -169,9 +175,11 @@ def generate(n_rows: int, seed: int, path: Path) -> dict:
                         rows[oid - 1][2] = o_title
                 elif variation == "typo":
                     o_title = title if len(title) >= 16 else f"{title} {rng.choice(vocab).capitalize()} Forever"
-                    k = rng.randrange(1, len(o_title) - 1)
-                    i_title = o_title[:k] + o_title[k + 1:]  # one letter dropped
-                    if i_title.lower().startswith(o_title.lower()) or o_title.lower().startswith(i_title.lower()):
+                    letters = [k for k in range(1, len(o_title) - 1) if o_title[k].isalpha()]
+                    k = rng.choice(letters)
+                    i_title = o_title[:k] + o_title[k + 1:]  # one letter dropped (never a digit)
+                    wi, wo = _words(i_title), _words(o_title)
+                    if wi.startswith(wo) or wo.startswith(wi):  # a prefix is never a pair: no typo there
                         i_title = o_title
                     for oid in orig_ids:
                         rows[oid - 1][2] = o_title
@@ -311,7 +319,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--runs", type=int, default=3, help="miner runs (the best and median are shown)")
+    ap.add_argument("--runs", type=int, default=3, choices=range(1, 51), metavar="N",
+                    help="miner runs, 1 to 50 (the best and median are shown)")
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/vocalmine/bench_miner"))
     ap.add_argument("--naive-only", nargs=2, metavar=("CSV", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--generate-only", nargs=3, metavar=("ROWS", "SEED", "CSV"), help=argparse.SUPPRESS)
