@@ -24,12 +24,20 @@ def _parse_size(text: str) -> int:
         raise click.BadParameter(f"{text!r} is not a size such as 32MB") from None
 
 
-def run_audio_stage(out_dir: Path, catalog: str, scheduler: str | None = None) -> None:
-    """The audio stage: verify each candidate in ``out_dir/candidates.parquet`` by its audio.
+def run_audio_stage(out_dir: Path, scheduler: str | None, progress: bool) -> None:
+    """The audio stage: verify, deduplicate and align each candidate of ``out_dir/candidates.parquet``
+    (``pairing``), writing ``pairs.parquet`` and the ``audio`` section of ``summary.json``."""
+    from pairing import PairingConfig, format_summary, pair_candidates
 
-    TODO(pairing): call ``pairing``'s entry point here once it exists (it reads candidates.parquet and writes
-    pairs.parquet and its section of summary.json). Until then there is nothing to do."""
-    return None
+    summary = pair_candidates(out_dir, PairingConfig(), scheduler=scheduler, progress=progress)
+    click.echo(format_summary(summary))
+
+
+def write_report(out_dir: Path) -> None:
+    """The pair-quality report (``report.html``, ``report.json``) of whatever the run produced."""
+    from report import build_report
+
+    click.echo(build_report(out_dir).text)
 
 
 def _echo_summary(s) -> None:
@@ -54,6 +62,8 @@ def _echo_summary(s) -> None:
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default="pairs",
               help="Output folder: candidates.parquet, rejected_rows.parquet, summary.json.")
 @click.option("--metadata-only", is_flag=True, help="Stop after the metadata stage (no audio verification).")
+@click.option("--report/--no-report", default=True,
+              help="Write the pair-quality report (report.html, report.json) at the end.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad row (exit 2) instead of rejecting it.")
 @click.option("--marker", "markers", multiple=True, metavar="PHRASE",
               help="Another instrumental marker phrase (repeatable), added to: instrumental, instr, inst, off vocal.")
@@ -70,7 +80,7 @@ def _echo_summary(s) -> None:
 @click.option("--progress/--no-progress", default=None, help="Progress bars [default: when stderr is a terminal].")
 @verbose_option
 @user_errors
-def main(catalog: str, out_dir: str, metadata_only: bool, strict: bool, markers: tuple[str, ...],
+def main(catalog: str, out_dir: str, metadata_only: bool, report: bool, strict: bool, markers: tuple[str, ...],
          title_threshold: float, duration_tolerance: float, duration_tolerance_rel: float,
          scheduler: str | None, blocksize: str, encoding: str, progress: bool | None) -> None:
     """Find (original, instrumental) pairs in CATALOG: a CSV/TSV/Parquet file, a folder of part-files, or a
@@ -98,9 +108,10 @@ def main(catalog: str, out_dir: str, metadata_only: bool, strict: bool, markers:
     )
     summary = mine_pairs(catalog, out_dir, config, scheduler=scheduler)
     _echo_summary(summary)
-    if metadata_only:
-        return
-    run_audio_stage(Path(out_dir), catalog, scheduler)
+    if not metadata_only:
+        run_audio_stage(Path(out_dir), scheduler, config.progress)
+    if report:
+        write_report(Path(out_dir))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,46 @@
+"""`mine-pairs` end to end through its command: metadata stage, audio stage and report in one run."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pyarrow.parquet as pq
+from click.testing import CliRunner
+
+from democorpus import DemoConfig, make_corpus
+from vocalmine.cli.mine import main
+
+
+def test_mine_pairs_runs_audio_stage_and_report_and_counts_every_reason(tmp_path):
+    info = make_corpus(tmp_path / "corpus", DemoConfig(songs=5, seconds=5.0, seed=3), progress=False)
+    out = tmp_path / "pairs"
+    result = CliRunner().invoke(main, [str(info.catalog), "-o", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+
+    truth = list(csv.DictReader(info.pairs.open()))
+    pairs = pq.read_table(out / "pairs.parquet").to_pylist()
+    assert sorted(p["pair_id"] for p in pairs) == sorted(t["pair_id"] for t in truth)
+    accepted = sorted(p["pair_id"] for p in pairs if p["status"] == "accepted")
+    assert accepted == sorted(t["pair_id"] for t in truth if t["expected_status"] == "accepted")
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["audio"]["accepted"] == len(accepted)
+    assert summary["metadata"]["candidates"] == len(truth)
+    # the console counts every rejection reason of the audio stage
+    for reason, count in summary["audio"]["rejected_by_reason"].items():
+        assert f"rejected {reason}: {count}" in result.output
+    funnel = {s["key"]: s["value"] for s in json.loads((out / "report.json").read_text())["funnel"]["stages"]}
+    assert funnel["accepted"] == len(accepted) and funnel["candidates"] == len(truth)
+    assert "report.html" in result.output.splitlines()[-1]
+
+
+def test_metadata_only_writes_candidates_and_a_metadata_report_but_no_verdicts(tmp_path):
+    info = make_corpus(tmp_path / "corpus", DemoConfig(songs=3, seconds=4.0, seed=4, decoys=False), progress=False)
+    out = tmp_path / "pairs"
+    result = CliRunner().invoke(main, [str(info.catalog), "-o", str(out), "--metadata-only", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert not (out / "pairs.parquet").exists()
+    assert "audio" not in json.loads((out / "summary.json").read_text())
+    assert pq.read_metadata(out / "candidates.parquet").num_rows == 3
+    assert (out / "report.html").exists()
