@@ -237,7 +237,7 @@ def test_cli_metadata_only_prints_a_short_summary(tmp_path):
     cat = tmp_path / "catalog.csv"
     cat.write_text(MESSY, encoding="utf-8")
     result = CliRunner().invoke(cli, [str(cat), "-o", str(tmp_path / "out"), "--metadata-only",
-                                      "--marker", "karaoke", "--duration-tolerance", "2"])
+                                      "--no-report", "--marker", "karaoke", "--duration-tolerance", "2"])
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert lines[0].startswith("11 rows read: 3 used, 8 rejected (")
