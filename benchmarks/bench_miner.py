@@ -8,7 +8,7 @@ newline in them, a few bad rows. About a quarter of the true pairs differ by mor
 apostrophes, accents, "&"/"and", a "(feat. X)" on the original, a variant of the artist credit, a typo.
 
 Then it runs, each as a fresh process (wall time includes interpreter start):
-- ``mine-pairs CATALOG -o TMP --metadata-only`` (the miner; peak memory of its process tree);
+- ``mine-pairs CATALOG -o TMP --metadata-only --no-report`` (the miner; peak memory of its process tree);
 - a naive pandas baseline: strip the marker, exact join on (artist, title), durations within 3 s;
 and times reading the same CSV with pyarrow alone, in this process.
 
@@ -355,7 +355,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.runs):
             wall, peak, rc, cpu = run_measured([str(bin_dir / "mine-pairs"), str(csv_path), "-o", tmp,
-                                                "--metadata-only", "--no-progress"])
+                                                "--metadata-only", "--no-report", "--no-progress"])
             if rc:
                 raise SystemExit(f"mine-pairs failed with exit code {rc}")
             results.append((wall, peak, cpu))

@@ -241,7 +241,8 @@ def test_cli_metadata_only_prints_a_short_summary(tmp_path):
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert lines[0].startswith("11 rows read: 3 used, 8 rejected (")
-    assert lines[-1].startswith("1 candidate pairs (1 instrumentals, 1 originals)")
+    assert lines[1] == "1 instrumental titles in 1 artist blocks; 2 title comparisons"
+    assert lines[2].startswith("1 candidate pairs (1 instrumentals, 1 originals)")
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())["metadata"]
     assert summary["config"]["markers"][-1] == "karaoke" and summary["config"]["duration_tolerance_s"] == 2.0
     # without --metadata-only the (not yet wired) audio stage is a no-op and the exit code is still 0
