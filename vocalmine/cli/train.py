@@ -54,6 +54,10 @@ def train_main(shards_dir: str, run_dir: str, no_progress: bool, **options) -> N
     if result.rank == 0:
         loss = f"{result.last_loss:.5g}" if result.last_loss is not None else "-"
         valid = f", valid loss {result.valid_history[-1][1]:.5g}" if result.valid_history else ""
+        if result.steps == result.start_step:
+            click.echo(f"{result.checkpoint}: already at step {result.steps}, nothing to train "
+                       f"(train loss {loss}{valid})")
+            return
         click.echo(f"{result.checkpoint}: step {result.steps}, train loss {loss}{valid}; "
                    f"{result.patches_per_s:.1f} patches/s on {result.world_size} x {result.device} "
                    f"({result.precision}), data wait {100 * result.data_wait_share:.1f}%")
