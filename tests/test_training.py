@@ -18,7 +18,7 @@ import torch
 from click.testing import CliRunner
 
 from catalog_schemas import SHARD
-from catalog_schemas.shards import TENSOR_BYTES, TENSOR_COLUMNS
+from catalog_schemas.shards import TENSOR_COLUMNS
 from features.patches import PatchParams, spectrogram_patches
 from training.checkpoint import load_checkpoint
 from training.model import UNet, UNetConfig, count_parameters, masked_l1_loss

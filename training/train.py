@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
