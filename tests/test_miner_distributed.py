@@ -32,7 +32,7 @@ def _catalog(path, n_rows: int = 3000, seed: int = 0) -> None:
         w.writerows(rows)
 
 
-def test_distributed_run_equals_local_run(tmp_path):
+def test_distributed_run_equals_local_run(tmp_path, monkeypatch):
     cat = tmp_path / "catalog.csv"
     _catalog(cat)
     config = MinerConfig(blocksize=40_000)  # several partitions, so the shuffle and the duplicates are real
@@ -41,9 +41,14 @@ def test_distributed_run_equals_local_run(tmp_path):
     assert local.rejected_by_reason.get("duplicate-track_id", 0) > 10
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="1GiB",
                                   dashboard_address=None) as cluster:
-        # two matching waves on the cluster, one locally: the waves must not change the result either
-        remote = mine_pairs(cat, tmp_path / "remote", MinerConfig(blocksize=40_000, wave_rows=1500),
-                            scheduler=cluster.scheduler_address)
+        # found through $DASK_SCHEDULER_ADDRESS; two matching waves on the cluster, one locally: the waves
+        # must not change the result either
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+        remote = mine_pairs(cat, tmp_path / "remote", MinerConfig(blocksize=40_000, wave_rows=1500))
+        monkeypatch.delenv("DASK_SCHEDULER_ADDRESS")
+        with distributed.Client(cluster) as client:  # the work ran there
+            keys = client.run_on_scheduler(lambda dask_scheduler: [str(t[0]) for t in dask_scheduler.transition_log])
+        assert any(k.startswith("prepare-") for k in keys)
     for name in ("candidates.parquet", "rejected_rows.parquet"):
         a = pq.read_table(tmp_path / "local" / name)
         b = pq.read_table(tmp_path / "remote" / name)
