@@ -274,7 +274,7 @@ def _exact_toggles(buf: np.ndarray, quotes: np.ndarray, delimiter: int, inside: 
     out: list[int] = []
     n = len(buf)
     ql = quotes.tolist()
-    data = buf  # index by int
+    data = buf.tobytes()  # bytes index to Python ints, much faster than numpy scalars
     i = 0
     while i < len(ql):
         p = ql[i]

@@ -21,7 +21,6 @@ Memory is bounded by a partition (``blocksize``) and by the largest artist block
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
