@@ -25,7 +25,10 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/make-demo-corpus $(DEMO)/corpus --songs 40 --seconds 30 --seed 0
 	$(BIN)/mine-pairs $(DEMO)/corpus/catalog.csv -o $(DEMO)/pairs
-	$(BIN)/build-shards $(DEMO)/pairs -o $(DEMO)/shards
+	$(BIN)/build-shards $(DEMO)/pairs -o $(DEMO)/shards --patch-hop 32 --ratios 0.6,0.1,0.3
+	$(BIN)/train --target vocals --shards $(DEMO)/shards -o $(DEMO)/runs/vocals --max-steps 400 \
+		--valid-every 100 --checkpoint-every 100 $$(test -f $(DEMO)/runs/vocals/checkpoint.pt && echo --resume)
+	$(BIN)/evaluate --model $(DEMO)/runs/vocals $(DEMO)/shards --write-audio $(DEMO)/separated
 
 test: setup
 	$(BIN)/python -m pytest -q
