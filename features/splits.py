@@ -14,6 +14,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from vocalmine.unionfind import SmallestRootUnionFind
+
 SPLITS = ("train", "valid", "test")
 
 
@@ -44,30 +46,10 @@ def _unit_hash(seed: int, key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, x: str) -> str:
-        self.parent.setdefault(x, x)
-        root = x
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[x] != root:  # path compression
-            self.parent[x], x = root, self.parent[x]
-        return root
-
-    def union(self, a: str, b: str) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            lo, hi = sorted((ra, rb))
-            self.parent[hi] = lo
-
-
 def link_groups(pairs: Iterable[PairKeys]) -> dict[str, str]:
     """``pair_id -> group key``: pairs sharing an artist key or a content group get the same group key (the
     smallest linked key, so it does not depend on row order)."""
-    uf = _UnionFind()
+    uf = SmallestRootUnionFind()
     pair_ids = []
     for p in pairs:
         node = f"pair:{p.pair_id}"

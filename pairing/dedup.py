@@ -18,29 +18,9 @@ import numpy as np
 
 from pairing.config import PairingConfig
 from pairing.fingerprint import ITEM_SECONDS, similarity
+from vocalmine.unionfind import SmallestRootUnionFind
 
 log = logging.getLogger(__name__)
-
-
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, x: str) -> str:
-        self.parent.setdefault(x, x)
-        root = x
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[x] != root:  # path compression
-            self.parent[x], x = root, self.parent[x]
-        return root
-
-    def union(self, a: str, b: str) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            # the smaller id becomes the root, so a group's root is its smallest member
-            lo, hi = sorted((ra, rb))
-            self.parent[hi] = lo
 
 
 def content_groups(originals: Iterable[dict[str, Any]], fingerprint_of: Callable[[str], np.ndarray | None],
@@ -55,7 +35,7 @@ def content_groups(originals: Iterable[dict[str, Any]], fingerprint_of: Callable
     for o in originals:
         if o.get("content_sha1"):
             by_id.setdefault(o["original_id"], o)
-    uf = _UnionFind()
+    uf = SmallestRootUnionFind()
     by_hash: dict[str, list[str]] = defaultdict(list)
     by_block: dict[Any, list[str]] = defaultdict(list)
     for oid in sorted(by_id):
