@@ -67,13 +67,8 @@ class PatchParams:
         }
 
 
-class PairError(Exception):
+class PairError(AudioError):
     """A pair that gives no patches. ``reason`` is a short slug for the manifest (``missing-file``, ``silent``, ...)."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)
