@@ -314,3 +314,13 @@ def test_bad_inputs_give_one_clear_error(shards, tmp_path):
     (bad / "checkpoint.pt").write_bytes(pickle.dumps({"format": "x", "f": print}))
     r = _run(["--shards", str(shards), "-o", str(bad), "--device", "cpu", "--resume"])
     assert r.exit_code == 2 and "is not a loadable vocalmine checkpoint" in r.output
+
+
+def test_validation_runs_every_valid_every_steps_even_between_log_rows(shards, tmp_path):
+    # --valid-every 3 with --log-every 2: validation at step 3 (no log row due) and at the last step, 4.
+    result = train(_config(shards, tmp_path / "run", max_steps=4, valid_every=3, log_every=2, checkpoint_every=10,
+                           loader_threads=1, tensorboard=False))
+    assert [s for s, _ in result.valid_history] == [3, 4]
+    with open(tmp_path / "run" / "train_log.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(int(r["step"]), bool(r["valid_loss"])) for r in rows] == [(2, False), (3, True), (4, True)]

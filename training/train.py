@@ -425,7 +425,9 @@ def _train(config, d, device, train_set, valid_set, stft, ckpt, run_dir, ckpt_pa
             window_steps += 1
             bar.update(1)
 
-            if step % config.log_every == 0 or step == config.max_steps:
+            last = step == config.max_steps
+            valid_due = bool(config.valid_every) and (step % config.valid_every == 0 or last)
+            if step % config.log_every == 0 or last or valid_due:  # a validation gets its own log row
                 now = time.perf_counter()
                 (loss_sum,) = _all_reduce_sum([float(window_loss)], d, device)
                 last_loss = loss_sum / (window_steps * d.world_size)
@@ -439,7 +441,7 @@ def _train(config, d, device, train_set, valid_set, stft, ckpt, run_dir, ckpt_pa
                     "data_wait_share": f"{wait_w / elapsed_w:.4g}",
                     "elapsed_s": f"{now - t_start:.2f}",
                 }
-                if config.valid_every and (step % config.valid_every == 0 or step == config.max_steps):
+                if valid_due:
                     v = _validate(model, valid_set, config.target, d, device, config, autocast)
                     valid_history.append((step, v))
                     best_valid = v if best_valid is None else min(best_valid, v)
@@ -458,7 +460,7 @@ def _train(config, d, device, train_set, valid_set, stft, ckpt, run_dir, ckpt_pa
                 window_steps = 0
                 window_t0, window_wait0 = time.perf_counter(), batches.wait_s
 
-            if step % config.checkpoint_every == 0 or step == config.max_steps:
+            if step % config.checkpoint_every == 0 or last:
                 checkpoint(step)
     except KeyboardInterrupt:
         if not d.enabled and step > start_step:
