@@ -475,8 +475,6 @@ def _train(config, d, device, train_set, valid_set, stft, ckpt, run_dir, ckpt_pa
         if csv_log:
             csv_log.close()
 
-    if step == start_step and d.is_main and not ckpt_path.exists():
-        checkpoint(step)
     # Whole-run figures (start-up included); train_log.csv has them per logging window.
     seconds = time.perf_counter() - t_start
     pps = (step - start_step) * config.batch_size * d.world_size / seconds if seconds > 0 else 0.0
