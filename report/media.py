@@ -2,7 +2,8 @@
 
 For a pair the three signals are, at ``config.clip_sample_rate`` Hz, mono float32 ``[samples]``:
 the original, the instrumental aligned to it with the project's convention
-(``features.audio.shift_and_scale(inst, round(offset_s * sr), polarity * 10 ** (gain_db / 20), len(original))``)
+(``features.audio.shift_and_scale(inst, round(offset_s * sr), g, len(original))``, with the gain
+``g = features.patches.Alignment(offset_s, gain_db, polarity).gain``)
 and the derived vocal ``original - aligned instrumental``. Spectrograms use the project's one STFT path
 (``features.stft.magnitude``, the paper's parameters), so what the page shows is what training sees.
 """
@@ -22,6 +23,7 @@ from matplotlib import colormaps
 from PIL import Image
 
 from features.audio import AudioError, load_mono, shift_and_scale
+from features.patches import Alignment
 from features.stft import PAPER_STFT, StftParams, magnitude
 from report.config import ReportConfig
 
@@ -46,8 +48,8 @@ def align_pair(original_path: str, instrumental_path: str, offset_s: float, gain
     """Decode both files and align the instrumental on the original (raises ``AudioError``)."""
     original = load_mono(original_path, sample_rate)
     instrumental = load_mono(instrumental_path, sample_rate)
-    gain = (-1.0 if polarity == -1 else 1.0) * 10 ** (gain_db / 20.0)
-    aligned = shift_and_scale(instrumental, int(round(offset_s * sample_rate)), gain, len(original))
+    gain = Alignment(offset_s, gain_db, -1 if polarity == -1 else 1).gain
+    aligned = shift_and_scale(instrumental, round(offset_s * sample_rate), gain, len(original))
     return PairAudio(original, aligned, (original - aligned).astype(np.float32), sample_rate)
 
 

@@ -33,6 +33,7 @@ from typing import Callable
 import numpy as np
 
 from features.audio import AudioError, load_mono, shift_and_scale
+from features.patches import Alignment
 from vocalmine.atomic import atomic_path, write_json
 from vocalmine.errors import UserInputError
 
@@ -68,7 +69,7 @@ class PairSong:
     original: Path
     instrumental: Path
     offset_s: float
-    gain: float  # polarity * 10 ** (gain_db / 20)
+    gain: float  # features.patches.Alignment.gain: polarity * 10 ** (gain_db / 20)
 
     def load(self, sample_rate: int = 8192) -> "Stems":
         mix = load_mono(self.original, sample_rate)
@@ -153,10 +154,10 @@ def shard_songs(shards_dir: str | os.PathLike, split: str = "test") -> list[Pair
         r = rows.get(pid)
         if r is None:
             raise UserInputError(f"pair {pid} of split {split!r} is not in {pairs_path}")
-        gain = (r["polarity"] or 1) * 10.0 ** ((r["gain_db"] or 0.0) / 20.0)
+        alignment = Alignment(float(r["offset_s"] or 0.0), float(r["gain_db"] or 0.0), int(r["polarity"] or 1))
         base = pairs_path.parent
         songs.append(PairSong(pid, base / r["original_audio_path"], base / r["instrumental_audio_path"],
-                              float(r["offset_s"] or 0.0), gain))
+                              alignment.offset_s, alignment.gain))
     return songs
 
 
