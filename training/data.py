@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset
 
+from training.checkpoint import TARGETS
 from vocalmine.errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ def open_split(shards_dir: str | Path, split: str, target: str):
     """
     from features.reader import ShardDataset  # the features stage; imported late so model-only use needs no shards
 
-    if target not in ("vocals", "instrumental"):
-        raise UserInputError(f"target must be 'vocals' or 'instrumental', got {target!r}")
+    if target not in TARGETS:
+        raise UserInputError(f"target must be one of {TARGETS}, got {target!r}")
     return ShardDataset(shards_dir, split, columns=("mix", target))
 
 
