@@ -101,6 +101,13 @@ def _read_parquet(path: Path, schema: pa.Schema, required: tuple[str, ...]) -> p
     return table
 
 
+def _pair_ids(table: pa.Table) -> pa.Array:
+    """``{original_id}~{instrumental_id}`` per row (the project's pair id)."""
+    ids = [f"{o}~{i}" for o, i in zip(table.column("original_id").to_pylist(),
+                                      table.column("instrumental_id").to_pylist())]
+    return pa.array(ids, pa.string())
+
+
 def load_pairs_dir(pairs_dir: str | Path) -> PairsData:
     """Read ``summary.json``, ``candidates.parquet`` and ``pairs.parquet`` (absent for ``--metadata-only``)."""
     pairs_dir = Path(pairs_dir)
@@ -123,10 +130,8 @@ def load_pairs_dir(pairs_dir: str | Path) -> PairsData:
         candidates_rows = pq.read_metadata(cand_path).num_rows
     if pairs_path.exists():
         table = _read_parquet(pairs_path, PAIRS, ("original_id", "instrumental_id", "status", "reason"))
-        if "pair_id" not in table.column_names or table.column("pair_id").null_count:
-            ids = [f"{o}~{i}" for o, i in zip(table.column("original_id").to_pylist(),
-                                              table.column("instrumental_id").to_pylist())]
-            table = table.drop_columns(["pair_id"]).append_column("pair_id", pa.array(ids, pa.string()))
+        if table.column("pair_id").null_count:  # _read_parquet added the column (as nulls) when it was missing
+            table = table.drop_columns(["pair_id"]).append_column("pair_id", _pair_ids(table))
         if not cand_path.exists():
             candidates_rows = table.num_rows
             notes.append("candidates.parquet is missing; candidates are counted from pairs.parquet")
@@ -134,9 +139,7 @@ def load_pairs_dir(pairs_dir: str | Path) -> PairsData:
     if not cand_path.exists():
         raise UserInputError(f"{pairs_dir}: neither pairs.parquet nor candidates.parquet; run mine-pairs first")
     table = _read_parquet(cand_path, CANDIDATES, ("original_id", "instrumental_id"))
-    ids = [f"{o}~{i}" for o, i in zip(table.column("original_id").to_pylist(),
-                                      table.column("instrumental_id").to_pylist())]
-    table = table.append_column("pair_id", pa.array(ids, pa.string()))
+    table = table.append_column("pair_id", _pair_ids(table))
     table = table.append_column("status", pa.array(["candidate"] * table.num_rows, pa.string()))
     table = table.append_column("reason", pa.array([""] * table.num_rows, pa.string()))
     if "audio" in summary:
