@@ -50,18 +50,6 @@ SUFFIXES: dict[str, tuple[str, bool]] = {
 DELIMITERS = {"csv": ",", "tsv": "\t"}
 KNOWN_COLUMNS = CATALOG_REQUIRED + DURATION_COLUMNS + CATALOG_OPTIONAL
 
-#: Bad-row reasons, in order of precedence (a row gets the first that applies).
-ROW_REASONS = (
-    "wrong-column-count",
-    "empty-track_id",
-    "empty-artist",
-    "empty-title",
-    "missing-duration",
-    "bad-duration",
-    "nonpositive-duration",
-    "duplicate-track_id",
-)
-
 DEFAULT_BLOCKSIZE = 32 * 2**20
 
 
@@ -82,14 +70,6 @@ class CatalogFile:
     size: int = 0
     delimiter: str = ","
     cr_only: bool = False  # classic-Mac line endings: read whole, with CR taken as a newline
-
-    def actual(self, canonical: str) -> str | None:
-        return dict(self.column_map).get(canonical)
-
-    @property
-    def duration_column(self) -> str:
-        have = dict(self.column_map)
-        return "duration_s" if "duration_s" in have else "duration_ms"
 
 
 @dataclass(frozen=True)
