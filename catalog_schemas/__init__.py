@@ -43,23 +43,13 @@ __all__ = [
     "PATCH_FRAMES",
     "TENSOR_COLUMNS",
     "ALL_SCHEMAS",
-    "empty_table",
 ]
 
 
-def _all_schemas() -> dict[str, pa.Schema]:
-    return {
-        "catalog": CATALOG,
-        "rejected_rows": REJECTED_ROWS,
-        "candidates": CANDIDATES,
-        "pairs": PAIRS,
-        "shard": SHARD,
-    }
-
-
-ALL_SCHEMAS = _all_schemas()
-
-
-def empty_table(table_schema: pa.Schema) -> pa.Table:
-    """A zero-row table of ``table_schema`` (written when a stage has nothing to report, so readers never guess)."""
-    return table_schema.empty_table()
+ALL_SCHEMAS: dict[str, pa.Schema] = {
+    "catalog": CATALOG,
+    "rejected_rows": REJECTED_ROWS,
+    "candidates": CANDIDATES,
+    "pairs": PAIRS,
+    "shard": SHARD,
+}
