@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
+from catalog_schemas import CANDIDATES
 from miner.markers import MarkerSet, version_tags
 from miner.normalize import fold, title_cores
 
@@ -109,12 +110,6 @@ def explain(original_title: str, instrumental_title: str, original_duration_s: f
     return Explanation(reason, score, co, ci, marker, delta)
 
 
-def _empty_candidates() -> pa.Table:
-    from catalog_schemas import CANDIDATES
-
-    return CANDIDATES.empty_table()
-
-
 def _string_column(t: pa.Table, name: str) -> pa.Array:
     if name not in t.column_names:
         return pa.nulls(t.num_rows, pa.string())
@@ -128,7 +123,7 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
     t = pa.Table.from_pandas(rows, preserve_index=False) if isinstance(rows, pd.DataFrame) else rows
     stats = {"blocks": 0, "compared": 0}
     if t.num_rows == 0:
-        return _empty_candidates(), stats
+        return CANDIDATES.empty_table(), stats
     titles = _string_column(t, "title")
     folded = fold(titles).to_pylist()
     marked = t.column("marked").to_numpy(zero_copy_only=False).astype(bool)
@@ -195,14 +190,12 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
                     pairs_i.append(i)
                     scores.append(score)
     if not pairs_o:
-        return _empty_candidates(), stats
+        return CANDIDATES.empty_table(), stats
     po, pi = pa.array(pairs_o, pa.int64()), pa.array(pairs_i, pa.int64())
     d_o, d_i = dur[pairs_o], dur[pairs_i]
 
     def col(name: str, idx: pa.Array) -> pa.Array:
         return _string_column(t, name).take(idx)
-
-    from catalog_schemas import CANDIDATES
 
     out = pa.table({
         "original_id": col("track_id", po),

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from catalog_schemas import CANDIDATES, REJECTED_ROWS
 from miner.catalog_io import (
@@ -392,8 +393,6 @@ def _write_rejected(path: Path, specs: list[PartSpec], results: list[dict], late
                     part_of: np.ndarray, files: list[CatalogFile]) -> dict[str, int]:
     """Stream ``rejected_rows.parquet`` partition by partition, in catalog order (one partition's rejected
     rows in memory at a time); returns the count per reason."""
-    import pyarrow.parquet as pq
-
     counts: dict[str, int] = {}
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, REJECTED_ROWS) as writer:
         for spec, res in zip(specs, results):
