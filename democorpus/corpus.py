@@ -226,6 +226,10 @@ class _Pair:
     note: str = ""
     status: str = "accepted"
 
+    @property
+    def pair_id(self) -> str:
+        return f"{self.original.track_id}~{self.instrumental.track_id}"
+
 
 @dataclass
 class _Plan:
@@ -677,15 +681,15 @@ def _write_tables(out: Path, plan: _Plan, songs_meta: dict[str, dict[str, Any]])
         if p.duplicate_group:
             groups.setdefault(p.duplicate_group, []).append(p)
     for members in groups.values():  # the pair with the smallest pair_id is kept, the others point at it
-        members.sort(key=lambda p: f"{p.original.track_id}~{p.instrumental.track_id}")
-        kept = f"{members[0].original.track_id}~{members[0].instrumental.track_id}"
+        members.sort(key=lambda p: p.pair_id)
+        kept = members[0].pair_id
         for p in members[1:]:
             p.status, p.reason = "rejected", f"duplicate-of:{kept}"
     for p in plan.pairs:
         true = p.instrumental.role == "instrumental"
         real = p.instrumental.realised
         records.append({
-            "pair_id": f"{p.original.track_id}~{p.instrumental.track_id}",
+            "pair_id": p.pair_id,
             "original_id": p.original.track_id, "instrumental_id": p.instrumental.track_id,
             "expected_status": p.status, "expected_reason": p.reason,
             "offset_s": _fmt(real["offset_s"], 9) if true else None,
