@@ -44,3 +44,14 @@ def test_metadata_only_writes_candidates_and_a_metadata_report_but_no_verdicts(t
     assert "audio" not in json.loads((out / "summary.json").read_text())
     assert pq.read_metadata(out / "candidates.parquet").num_rows == 3
     assert (out / "report.html").exists()
+
+
+def test_a_blocksize_that_is_not_a_positive_size_is_a_usage_error(tmp_path):
+    cat = tmp_path / "catalog.csv"
+    cat.write_text("track_id,artist,title,duration_s\n1,A,Song,200\n2,A,Song (Instrumental),200\n")
+    for size in ("0", "-5", "0.0001kb", "lots"):
+        result = CliRunner().invoke(main, [str(cat), "-o", str(tmp_path / "out"), "--metadata-only",
+                                           "--no-report", "--blocksize", size])
+        assert result.exit_code == 2, (size, result.output)
+        assert f"Invalid value for --blocksize: {size!r} is not a positive size such as 32MB" in result.output
+    assert not (tmp_path / "out" / "candidates.parquet").exists()

@@ -14,14 +14,16 @@ log = logging.getLogger(__name__)
 
 
 def _parse_size(text: str) -> int:
+    """Bytes in a size such as ``32MB``, ``512k`` or ``1000000``; not a positive size -> ``BadParameter``."""
     units = {"k": 2**10, "m": 2**20, "g": 2**30}
     t = text.strip().lower().rstrip("b")
     try:
-        if t and t[-1] in units:
-            return int(float(t[:-1]) * units[t[-1]])
-        return int(t)
+        size = int(float(t[:-1]) * units[t[-1]]) if t and t[-1] in units else int(t)
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a size such as 32MB") from None
+        size = 0
+    if size < 1:
+        raise click.BadParameter(f"{text!r} is not a positive size such as 32MB", param_hint="--blocksize")
+    return size
 
 
 def run_audio_stage(out_dir: Path, scheduler: str | None, progress: bool) -> None:
