@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -119,7 +120,7 @@ class ShardDataset:
         if self.num_patches != info.get("patches", self.num_patches):
             raise _fail(f"split {split!r}: the shards hold {self.num_patches} patches, the manifest says "
                         f"{info.get('patches')}; rebuild with `build-shards`")
-        self._files: dict[str, pq.ParquetFile] = {}
+        self._local = threading.local()  # this thread's open shard files (see ``read``)
 
     def __len__(self) -> int:
         return self.num_patches
@@ -140,10 +141,16 @@ class ShardDataset:
         return self.epoch_order(seed, epoch)[rank * num_workers + worker :: k]
 
     def read(self, ref: RowGroupRef) -> PatchBatch:
-        """One row group as a batch."""
-        pf = self._files.get(ref.path)
+        """One row group as a batch.
+
+        Open shard files are kept per thread: one ``ParquetFile`` read from two threads at once can deadlock, so
+        threads sharing a dataset (loader threads) each open their own, and keep them (and their memory maps)
+        from one epoch to the next.
+        """
+        files: dict[str, pq.ParquetFile] = self._local.__dict__.setdefault("files", {})
+        pf = files.get(ref.path)
         if pf is None:
-            pf = self._files[ref.path] = pq.ParquetFile(ref.path, memory_map=True)
+            pf = files[ref.path] = pq.ParquetFile(ref.path, memory_map=True)
         table = pf.read_row_group(ref.index, columns=["pair_id", "start_frame", "scale", *self.columns],
                                   use_threads=False)
         n = table.num_rows
@@ -169,11 +176,12 @@ class ShardDataset:
         for ref in refs[skip:]:
             yield self.read(ref)
 
-    def close(self) -> None:
-        self._files.clear()
-
     def __getstate__(self) -> dict:
-        # Picklable for data-loader worker processes: open files are reopened lazily.
+        # Picklable (and deep-copyable) for data-loader worker processes: open files are reopened lazily.
         state = dict(self.__dict__)
-        state["_files"] = {}
+        del state["_local"]
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
