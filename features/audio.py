@@ -45,6 +45,8 @@ class Decoded:
 
     def mono(self) -> np.ndarray:
         """Channel mean, float32 ``[samples]``."""
+        if self.channels == 2:  # the usual case: same values bit for bit, about 3x faster than mean()
+            return (self.samples[0] + self.samples[1]) * np.float32(0.5)
         return self.samples.mean(axis=0, dtype=np.float32)
 
 

@@ -70,7 +70,7 @@ def prepare_audio(path: str, file_sha1: str, fingerprints: FingerprintCache, con
     samples = decoded.samples
     peak_hits = np.count_nonzero(samples >= config.clip_level) + np.count_nonzero(samples <= -config.clip_level)
     clipping = peak_hits / samples.size
-    native_mono = (samples[0] + samples[1]) * np.float32(0.5) if decoded.channels == 2 else decoded.mono()
+    native_mono = decoded.mono()
     seconds = decoded.seconds
     rate = decoded.sample_rate
     del decoded, samples

@@ -50,3 +50,13 @@ def test_magnitude_matches_librosa_centered_stft():
     ours = magnitude(x, drop_nyquist=False)
     np.testing.assert_allclose(ours[:, : ref.shape[1]], ref, atol=1e-3)
     assert magnitude(x).shape[0] == 512
+
+
+def test_mono_is_the_channel_mean_bit_for_bit():
+    """``Decoded.mono`` (stereo fast path) gives exactly ``mean(axis=0)``: content hashes of mono audio depend on it."""
+    from features.audio import Decoded
+
+    rng = np.random.default_rng(3)
+    for channels in (1, 2, 3):
+        x = rng.uniform(-1, 1, (channels, 20001)).astype(np.float32)
+        assert Decoded(x, 8000).mono().tobytes() == x.mean(axis=0, dtype=np.float32).tobytes()
