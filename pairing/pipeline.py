@@ -38,6 +38,7 @@ from pairing.verify import VERDICT_COLUMNS, PreparedAudio, PrepareStats, prepare
 from vocalmine.atomic import atomic_path, update_json, write_table
 from vocalmine.errors import UserInputError
 from vocalmine.scheduling import dask_client
+from vocalmine.unionfind import SmallestRootUnionFind
 
 log = logging.getLogger(__name__)
 
@@ -235,28 +236,17 @@ def _read_verdict_cache(cache_root: Path) -> dict[str, dict[str, Any]]:
 
 def _batches(records: list[dict[str, Any]], batch_size: int) -> list[list[dict[str, Any]]]:
     """Pack candidates into batches of about ``batch_size``, keeping candidates that share a file together."""
-    parent = list(range(len(records)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    first_with: dict[str, int] = {}
+    uf = SmallestRootUnionFind()
+    first_key = []
     for k, rec in enumerate(records):
-        for side in ("original_audio_path", "instrumental_audio_path"):
-            path = rec.get(side)
-            if path is None:
-                continue
-            if path in first_with:
-                a, b = find(k), find(first_with[path])
-                parent[max(a, b)] = min(a, b)
-            else:
-                first_with[path] = k
-    components: dict[int, list[dict[str, Any]]] = {}
-    for k, rec in enumerate(records):
-        components.setdefault(find(k), []).append(rec)
+        paths = [rec[side] for side in ("original_audio_path", "instrumental_audio_path") if rec.get(side) is not None]
+        keys = paths or [f"\0no-path:{k}"]  # a candidate without files is its own group (no path holds a NUL)
+        for key in keys[1:]:
+            uf.union(keys[0], key)
+        first_key.append(keys[0])
+    components: dict[str, list[dict[str, Any]]] = {}
+    for key, rec in zip(first_key, records):
+        components.setdefault(uf.find(key), []).append(rec)
     batches: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
     for comp in components.values():
