@@ -150,12 +150,12 @@ def test_one_dataset_can_be_read_from_several_threads_at_once(shards):
 
     ds = ShardDataset(shards, "train", columns=("mix", "vocals"))
 
-    def digest(worker: int) -> list[tuple[str, int, bytes]]:
+    def digest(worker: int) -> list[tuple[str, int, bytes, bytes]]:
         out = []
         for _ in range(3):
             for b in ds.iter_batches(seed=worker % 2, epoch=worker):
-                out += [(b.pair_id[i], int(b.start_frame[i]), b.arrays["mix"][i].tobytes() + b.arrays["vocals"][i].tobytes())
-                        for i in range(len(b))]
+                out += [(b.pair_id[i], int(b.start_frame[i]), b.arrays["mix"][i].tobytes(),
+                         b.arrays["vocals"][i].tobytes()) for i in range(len(b))]
         return out
 
     expected = [digest(w) for w in range(6)]
