@@ -143,6 +143,22 @@ def overlap(len_o: int, len_i: int, lag: float) -> tuple[int, int]:
     return start, max(start, stop)
 
 
+def _search_ncc(iw: np.ndarray, ow: np.ndarray, ow_energy: float) -> np.ndarray:
+    """``|normalised correlation|`` of window ``ow`` with each ``len(ow)``-sample slice of ``iw``:
+    float64 ``[len(iw) - len(ow) + 1]``. ``ow_energy = sum(ow**2)``.
+
+    The correlation comes from float32 FFTs, whose rounding leaves about ``1e-6 * |iw| * |ow|`` where the true
+    value is 0; a slice too quiet to rise above that (digital silence, e.g. an instrumental's silent intro)
+    scores 0, not rounding noise divided by a vanishing norm.
+    """
+    window = len(ow)
+    num = scipy.signal.correlate(iw, ow, mode="valid", method="fft")
+    energy = np.concatenate([[0.0], np.cumsum(iw.astype(np.float64) ** 2)])
+    den = np.sqrt(np.maximum(energy[window:] - energy[:-window], 0.0) * ow_energy)
+    floor = 1e-6 * np.sqrt(energy[-1] * ow_energy)
+    return np.where(den > floor, np.abs(num) / np.maximum(den, 1e-300), 0.0)
+
+
 @dataclass(frozen=True)
 class WindowLags:
     """Local lags of windows across the overlap. Arrays are ``[windows]``."""
@@ -179,10 +195,7 @@ def window_lags(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, window: int, s
         iw = i_pre[lo:hi]
         if len(iw) < window + 2 or float(np.mean(ow**2)) < level * 1e-3:
             continue
-        num = scipy.signal.correlate(iw, ow, mode="valid", method="fft")  # [len(iw) - window + 1]
-        energy = np.concatenate([[0.0], np.cumsum(iw.astype(np.float64) ** 2)])
-        den = np.sqrt((energy[window:] - energy[:-window]) * float(np.sum(ow.astype(np.float64) ** 2)))
-        ncc = np.abs(num) / np.maximum(den, 1e-20)
+        ncc = _search_ncc(iw, ow, float(np.sum(ow.astype(np.float64) ** 2)))
         best = int(np.argmax(ncc))
         frac = _parabolic(ncc[best - 1], ncc[best], ncc[best + 1]) if 0 < best < len(ncc) - 1 else 0.0
         lags[k] = lo + best + frac - p
@@ -237,9 +250,7 @@ def window_check(o_pre: np.ndarray, s_pre: np.ndarray, i_pre: np.ndarray, lag: f
         iw = i_pre[lo:hi]
         if len(iw) < window + 2:
             continue
-        num = scipy.signal.correlate(iw, o_pre[p : p + window], mode="valid", method="fft")
-        energy = np.concatenate([[0.0], np.cumsum(iw.astype(np.float64) ** 2)])
-        ncc = np.abs(num) / np.sqrt(np.maximum((energy[window:] - energy[:-window]) * e_o[k], 1e-30))
+        ncc = _search_ncc(iw, o_pre[p : p + window], float(e_o[k]))
         best = int(np.argmax(ncc))
         if ncc[best] >= min_correlation and abs(lo + best - p - lag) > tolerance:
             disagree[k] = True

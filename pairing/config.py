@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 
 #: Bump when the per-pair computation changes in a way that changes verdict rows (invalidates cached verdicts).
-ALGORITHM_VERSION = "pairing-1"
+ALGORITHM_VERSION = "pairing-2"
 
 _RUNTIME_FIELDS = frozenset({"batch_size", "decoded_cache_files", "workers"})
 

@@ -336,3 +336,20 @@ def test_global_lag_and_fractional_shift(lag):
     start, stop = align.overlap(len(o), len(i), est)
     q = align.quality(o, s, start, stop, 1024, 15.0, 40.0)
     assert q.scale == pytest.approx(-2.0, rel=0.02) and q.vocal_energy_share < 0.01
+
+
+def test_a_window_over_digital_silence_does_not_match_at_another_lag():
+    """An a-cappella intro: the instrumental is exact zeros there. A window whose search range is mostly that
+    silence once matched rounding noise at a bogus lag (-1297 samples) and counted as a drift."""
+    from pairing import align
+
+    sr = 8192
+    rng = np.random.default_rng(0)
+    voc = rng.standard_normal(20 * sr).astype(np.float32) * 0.5
+    acc = rng.standard_normal(20 * sr).astype(np.float32) * 0.1
+    acc[: 6 * sr] = 0
+    o_pre, i_pre = align.preemphasis(voc + acc), align.preemphasis(acc)
+    window, p = int(1.5 * sr), 6 * sr - int(1.4 * sr)
+    check = align.window_check(o_pre, i_pre, i_pre, 0.0, p, p + window, window, int(0.25 * sr), 1, 0.2,
+                               0.001 * sr, sr)
+    assert not check.agree[0] and not check.disagree[0] and np.isnan(check.other_lags[0])
