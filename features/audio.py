@@ -137,3 +137,26 @@ def shift_and_scale(samples: np.ndarray, offset_samples: int, gain: float, lengt
     if n > 0:
         out[dst_start : dst_start + n] = samples[src_start : src_start + n] / np.float32(gain)
     return out
+
+
+def load_aligned(
+    original_path: str | os.PathLike,
+    instrumental_path: str | os.PathLike,
+    offset_s: float,
+    gain: float,
+    sample_rate: int = PAPER_SAMPLE_RATE,
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Decode a pair to mono at ``sample_rate`` and align the instrumental onto the original (the project's
+    convention, ``gain`` = polarity * 10 ** (gain_db / 20)).
+
+    Returns (original float32 ``[samples]``, aligned instrumental float32 ``[samples]`` of the same length,
+    ``(start, end)``: the span of the original the instrumental covers, in samples). Raises ``AudioError``.
+    """
+    original = load_mono(original_path, sample_rate)
+    instrumental = load_mono(instrumental_path, sample_rate)
+    shift = round(offset_s * sample_rate)
+    aligned = shift_and_scale(instrumental, shift, gain, len(original))
+    # shift_and_scale filled out[n] = instrumental[n + shift] / gain for 0 <= n + shift < len(instrumental).
+    start = min(max(-shift, 0), len(original))
+    end = max(start, min(len(original), len(instrumental) - shift))
+    return original, aligned, (start, end)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from catalog_schemas.shards import PATCH_BINS, PATCH_FRAMES, TENSOR_COLUMNS
-from features.audio import AudioError, load_mono, shift_and_scale
+from features.audio import AudioError, load_aligned
 from features.stft import PAPER_STFT, StftParams, magnitude
 
 #: Where the normalisation scale comes from: the whole track's max of |X| (default) or each patch's own max.
@@ -214,14 +214,10 @@ def pair_patches(
         raise PairError("no-alignment", f"polarity is {alignment.polarity}")
     sr = params.stft.sample_rate
     try:
-        original = load_mono(original_path, sr)
-        instrumental = load_mono(instrumental_path, sr)
+        original, aligned, (start, end) = load_aligned(
+            original_path, instrumental_path, alignment.offset_s, alignment.gain, sr
+        )
     except AudioError as exc:
         raise PairError(exc.reason, exc.detail) from exc
-    shift = round(alignment.offset_s * sr)
-    aligned = shift_and_scale(instrumental, shift, alignment.gain, len(original))
-    # The span shift_and_scale filled: out[n] = instrumental[n + shift] for 0 <= n + shift < len(instrumental).
-    start = max(-shift, 0)
-    end = min(len(original), len(instrumental) - shift)
-    patches = spectrogram_patches(original, aligned, params, covered=(start, max(start, end)))
+    patches = spectrogram_patches(original, aligned, params, covered=(start, end))
     return patches, max(0, end - start) / sr

@@ -22,7 +22,7 @@ import soundfile as sf
 from matplotlib import colormaps
 from PIL import Image
 
-from features.audio import AudioError, load_mono, shift_and_scale
+from features.audio import AudioError, load_aligned
 from features.patches import Alignment
 from features.stft import PAPER_STFT, StftParams, magnitude
 from report.config import ReportConfig
@@ -46,10 +46,8 @@ class PairAudio:
 def align_pair(original_path: str, instrumental_path: str, offset_s: float, gain_db: float, polarity: int,
                sample_rate: int) -> PairAudio:
     """Decode both files and align the instrumental on the original (raises ``AudioError``)."""
-    original = load_mono(original_path, sample_rate)
-    instrumental = load_mono(instrumental_path, sample_rate)
     gain = Alignment(offset_s, gain_db, -1 if polarity == -1 else 1).gain
-    aligned = shift_and_scale(instrumental, round(offset_s * sample_rate), gain, len(original))
+    original, aligned, _ = load_aligned(original_path, instrumental_path, offset_s, gain, sample_rate)
     return PairAudio(original, aligned, (original - aligned).astype(np.float32), sample_rate)
 
 

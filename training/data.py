@@ -18,7 +18,6 @@ Shapes: ``mix`` and ``target`` are float16 ``[batch, 1, 512, 128]`` tensors (CPU
 
 from __future__ import annotations
 
-import copy
 import logging
 import queue
 import threading
@@ -123,9 +122,7 @@ class PatchStream(IterableDataset):
             yield i, pb.arrays["mix"], pb.arrays[self.target]
 
     def __iter__(self) -> Iterator[Batch]:
-        # Its own copy of the dataset: the reader caches open Parquet files, which must not be read from two
-        # threads at once (pyarrow's read cache is per file object). The copy reopens files lazily.
-        dataset = copy.deepcopy(self.dataset)
+        dataset = self.dataset  # safe to share between loader threads: the reader opens files per thread
         bs = self.batch_size
         epoch, rg, rows = self.start.epoch, self.start.row_groups, self.start.rows
         delivered = self.start.patches_read

@@ -32,7 +32,7 @@ from typing import Callable
 
 import numpy as np
 
-from features.audio import AudioError, load_mono, shift_and_scale
+from features.audio import AudioError, load_aligned, load_mono
 from features.patches import Alignment
 from vocalmine.atomic import atomic_path, write_json
 from vocalmine.errors import UserInputError
@@ -72,9 +72,7 @@ class PairSong:
     gain: float  # features.patches.Alignment.gain: polarity * 10 ** (gain_db / 20)
 
     def load(self, sample_rate: int = 8192) -> "Stems":
-        mix = load_mono(self.original, sample_rate)
-        inst = load_mono(self.instrumental, sample_rate)
-        acc = shift_and_scale(inst, round(self.offset_s * sample_rate), self.gain, len(mix))
+        mix, acc, _ = load_aligned(self.original, self.instrumental, self.offset_s, self.gain, sample_rate)
         return Stems(mix, (mix - acc).astype(np.float32), acc, sample_rate)
 
 
