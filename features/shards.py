@@ -30,9 +30,8 @@ import json
 import logging
 import os
 import shutil
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -42,15 +41,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import vocalmine
-from catalog_schemas import PAIRS, SHARD
-from catalog_schemas.shards import PATCH_BINS, PATCH_FRAMES, TENSOR_BYTES, TENSOR_COLUMNS
+from catalog_schemas import SHARD
+from catalog_schemas.shards import PATCH_FRAMES, TENSOR_BYTES, TENSOR_COLUMNS
 from features.audio import file_sha1
-from features.patches import PATCH_DTYPE, Alignment, PairError, PatchParams, pair_patches
+from features.patches import Alignment, PairError, PatchParams, pair_patches
 from features.splits import SPLITS, PairKeys, SplitConfig, _unit_hash, artist_key_of, assign_splits
 from features.stft import PAPER_STFT, StftParams
 from vocalmine.atomic import atomic_path, write_json
 from vocalmine.errors import UserInputError
-from vocalmine.scheduling import dask_client
+from vocalmine.scheduling import run_tasks
 
 log = logging.getLogger(__name__)
 
@@ -394,28 +393,10 @@ def write_shard(plan: ShardPlan, out_dir: str, parts_dir: str, config: ShardConf
 def _run_tasks(fn: Callable, items: Sequence, kwargs: dict, scheduler: str | None, workers: int | None,
                progress: bool, desc: str) -> list:
     """``[fn(item, **kwargs) for item in items]`` as Dask tasks (local threads, or the cluster), with progress."""
-    if not items:
-        return []
     import dask
-    from tqdm import tqdm
 
     tasks = [dask.delayed(fn, pure=False)(item, **kwargs) for item in items]
-    with dask_client(scheduler) as client:
-        if client is None:
-            from tqdm.dask import TqdmCallback
-
-            with TqdmCallback(desc=desc, disable=not progress, file=sys.stderr, leave=False):
-                return list(dask.compute(*tasks, scheduler="threads", num_workers=workers))
-        from distributed import as_completed
-
-        futures = client.compute(tasks)
-        index = {f.key: i for i, f in enumerate(futures)}
-        results: list = [None] * len(futures)
-        for fut in tqdm(as_completed(futures), total=len(futures), desc=desc, disable=not progress,
-                        file=sys.stderr, leave=False):
-            results[index[fut.key]] = fut.result()
-            fut.release()
-        return results
+    return run_tasks(tasks, scheduler, workers, progress, desc)
 
 
 def _remove_stale(out_dir: Path, plans: dict[str, list[ShardPlan]]) -> None:

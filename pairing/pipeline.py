@@ -18,7 +18,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
@@ -37,7 +36,7 @@ from pairing.fingerprint import FingerprintCache
 from pairing.verify import VERDICT_COLUMNS, PreparedAudio, PrepareStats, prepare_audio, verify_pair
 from vocalmine.atomic import atomic_path, update_json, write_table
 from vocalmine.errors import UserInputError
-from vocalmine.scheduling import dask_client
+from vocalmine.scheduling import run_tasks
 from vocalmine.unionfind import SmallestRootUnionFind
 
 log = logging.getLogger(__name__)
@@ -277,28 +276,7 @@ def _read_candidates(out_dir: Path) -> pa.Table:
 
 
 def _run(tasks: list[Any], scheduler: str | None, progress: bool, workers: int | None) -> list[BatchResult]:
-    if not tasks:
-        return []
-    with dask_client(scheduler) as client:
-        if client is None:
-            # the heavy calls (libsndfile, soxr, pocketfft, libchromaprint) release the GIL: threads share the cores
-            options = {"scheduler": "threads", "num_workers": workers}
-            if progress:
-                from dask.diagnostics import ProgressBar
-
-                with ProgressBar(out=sys.stderr):
-                    return list(dask.compute(*tasks, **options))
-            return list(dask.compute(*tasks, **options))
-        from distributed import as_completed
-        from tqdm import tqdm
-
-        futures = client.compute(tasks)
-        index = {f.key: k for k, f in enumerate(futures)}
-        results: list[BatchResult | None] = [None] * len(futures)
-        for future in tqdm(as_completed(futures), total=len(futures), disable=not progress, file=sys.stderr,
-                           desc="pairs", unit="batch"):
-            results[index[future.key]] = future.result()
-        return [r for r in results if r is not None]
+    return run_tasks(tasks, scheduler, workers, progress, desc="pairs")
 
 
 # ---- the stage -------------------------------------------------------------------------------------------

@@ -55,7 +55,6 @@ def _reason_table(table_id: str, reasons: dict[str, int], empty: str) -> str:
 def funnel_section(fig: dict[str, Any]) -> str:
     f = fig["funnel"]
     audio = fig["mode"] == "audio"
-    counts = fig["counts"]
     cards = []
     accepted = next((s["value"] for s in f["stages"] if s["key"] == "accepted"), None)
     cards.append(("candidates", "candidate pairs", _n(next(s["value"] for s in f["stages"] if s["key"] == "candidates")),

@@ -31,3 +31,36 @@ def dask_client(address: str | None = None) -> Iterator[object | None]:
     log.info("connecting to dask scheduler %s", address)
     with Client(address, set_as_default=True) as client:
         yield client
+
+
+def run_tasks(tasks: list, scheduler: str | None = None, workers: int | None = None, progress: bool = True,
+              desc: str = "tasks") -> list:
+    """Compute Dask ``tasks`` (delayed objects) and return their results in order, with a progress bar.
+
+    Locally they run on Dask's threaded scheduler (``workers`` threads; the project's heavy calls release the
+    GIL); with a cluster (``scheduler`` or ``$DASK_SCHEDULER_ADDRESS``) results are collected as they finish
+    and released at once, so the client holds only what it has not yet returned.
+    """
+    if not tasks:
+        return []
+    import sys
+
+    import dask
+    from tqdm import tqdm
+
+    with dask_client(scheduler) as client:
+        if client is None:
+            from tqdm.dask import TqdmCallback
+
+            with TqdmCallback(desc=desc, disable=not progress, file=sys.stderr, leave=False):
+                return list(dask.compute(*tasks, scheduler="threads", num_workers=workers))
+        from distributed import as_completed
+
+        futures = client.compute(tasks)
+        index = {f.key: i for i, f in enumerate(futures)}
+        results: list = [None] * len(futures)
+        for future in tqdm(as_completed(futures), total=len(futures), desc=desc, disable=not progress,
+                           file=sys.stderr, leave=False):
+            results[index[future.key]] = future.result()
+            future.release()
+        return results
