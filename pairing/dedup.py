@@ -22,6 +22,14 @@ from vocalmine.unionfind import SmallestRootUnionFind
 
 log = logging.getLogger(__name__)
 
+DUPLICATE_PREFIX = "duplicate-of:"
+
+
+def reason_group(reason: str | None) -> str:
+    """``duplicate-of:<pair_id>`` -> ``duplicate`` (how summaries count it); other reasons unchanged."""
+    reason = reason or ""
+    return "duplicate" if reason.startswith(DUPLICATE_PREFIX) else reason
+
 
 def content_groups(originals: Iterable[dict[str, Any]], fingerprint_of: Callable[[str], np.ndarray | None],
                    config: PairingConfig) -> dict[str, str]:
@@ -80,7 +88,7 @@ def mark_duplicates(rows: list[dict[str, Any]], groups: dict[str, str]) -> list[
     for r in out:
         group = r["content_group"]
         if r["status"] == "accepted" and group and keeper[group] != r["pair_id"]:
-            r.update(status="rejected", reason=f"duplicate-of:{keeper[group]}",
+            r.update(status="rejected", reason=f"{DUPLICATE_PREFIX}{keeper[group]}",
                      detail=f"original {r['original_id']} has the same audio as the originals of content group "
                             f"{group}; one pair per group is kept")
     return out

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from catalog_schemas import CANDIDATES, PAIRS
 from features.audio import AudioError, file_sha1
 from pairing.config import PairingConfig
-from pairing.dedup import content_groups, mark_duplicates
+from pairing.dedup import content_groups, mark_duplicates, reason_group
 from pairing.fingerprint import FingerprintCache
 from pairing.verify import VERDICT_COLUMNS, PreparedAudio, PrepareStats, prepare_audio, verify_pair
 from vocalmine.atomic import atomic_path, update_json, write_table
@@ -347,7 +347,7 @@ def pair_candidates(out_dir: str | os.PathLike, config: PairingConfig = PairingC
     by_reason: dict[str, int] = {}
     for row in rows:
         if row["status"] != "accepted":
-            reason = "duplicate" if row["reason"].startswith("duplicate-of:") else row["reason"]
+            reason = reason_group(row["reason"])
             by_reason[reason] = by_reason.get(reason, 0) + 1
     accepted = [r for r in rows if r["status"] == "accepted"]
     summary = PairingSummary(

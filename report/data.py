@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from catalog_schemas import CANDIDATES, PAIRS
 from miner.pipeline import MinerConfig
 from pairing.config import PairingConfig
+from pairing.dedup import reason_group
 from report.config import ReportConfig
 from vocalmine.errors import UserInputError
 
@@ -286,12 +287,6 @@ def row_flags(masks: dict[str, np.ndarray], rows: int) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------- figures
-
-
-def reason_group(reason: str | None) -> str:
-    """``duplicate-of:<pair_id>`` -> ``duplicate`` (as the pairing summary counts it); others unchanged."""
-    head = (reason or "").split(":", 1)[0]
-    return "duplicate" if head == "duplicate-of" else head
 
 
 def _int(v: Any) -> int | None:

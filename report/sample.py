@@ -22,6 +22,7 @@ import soundfile as sf
 
 from catalog_schemas import CANDIDATES, PAIRS
 from pairing.config import PairingConfig
+from pairing.dedup import reason_group
 from vocalmine.atomic import write_json, write_table
 
 INJECTED_TITLE = "<script>alert(1)</script>"
@@ -196,7 +197,7 @@ def make_sample_pairs_dir(out_dir: str | Path, *, extra_pairs: int = 0, metadata
         rejected: dict[str, int] = {}
         for r in rows:
             if r["status"] != "accepted":
-                reason = "duplicate" if r["reason"].startswith("duplicate-of:") else r["reason"]
+                reason = reason_group(r["reason"])
                 rejected[reason] = rejected.get(reason, 0) + 1
         accepted = [r for r in rows if r["status"] == "accepted"]
         summary["audio"] = {
