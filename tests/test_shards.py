@@ -19,24 +19,13 @@ from features.audio import file_sha1
 from features.patches import patch_starts
 from features.shards import ROW_BYTES, ShardConfig, build_shards
 from features.splits import SPLITS, PairKeys, SplitConfig, assign_splits
-from test_shards_fixtures import SongSpec, default_specs, write_pairs
+from test_shards_fixtures import (
+    SongSpec, default_specs, reference_magnitude, stored_tensor, vocal_distance, write_pairs,
+)
 from vocalmine.cli.shards import main as cli_main
 from vocalmine.errors import UserInputError
 
 CONFIG = ShardConfig(row_group_size=2, shard_bytes=5 * ROW_BYTES)  # 4 rows per shard: several shards per split
-
-
-def _ref_magnitude(signal: np.ndarray) -> np.ndarray:
-    """Independent STFT magnitude: librosa, centred, zero padding, Hann 1024, hop 768, Nyquist dropped."""
-    spec = librosa.stft(signal.astype(np.float32), n_fft=1024, hop_length=768, window="hann", center=True,
-                        pad_mode="constant")
-    return np.abs(spec)[:512]
-
-
-def _tensor(table: pa.Table, name: str) -> np.ndarray:
-    col = table.column(name).combine_chunks()
-    return np.frombuffer(col.buffers()[1], "<f2", offset=col.offset * 131072, count=len(col) * 65536).reshape(
-        -1, 512, 128).astype(np.float32)
 
 
 def _all_rows(out: Path) -> pa.Table:
@@ -68,7 +57,7 @@ def test_mix_equals_an_independent_stft_of_the_original(built):
         path = root / "audio" / f"{spec.original_id}.wav"
         # An independent decode + resample + mono path: librosa.load (soxr_hq), then librosa's STFT.
         signal, _ = librosa.load(path, sr=8192, mono=True, res_type="soxr_hq")
-        ref = _ref_magnitude(signal)
+        ref = reference_magnitude(signal)
         sub = _rows_of(rows, spec.pair_id)
         frames = 1 + (len(signal) + 512) // 768
         # A negative offset: the instrumental lacks the song's first |offset_s|; the first frame whose window
@@ -78,7 +67,7 @@ def test_mix_equals_an_independent_stft_of_the_original(built):
         assert sub["start_frame"].to_pylist() == (k0 + patch_starts(frames - k0, 128, 128)).tolist()
         scale = sub["scale"].to_numpy()
         assert np.allclose(scale, ref.max(), rtol=1e-4), (spec.pair_id, scale, ref.max())
-        mix = _tensor(sub, "mix")
+        mix = stored_tensor(sub, "mix")
         for patch, start in zip(mix, sub["start_frame"].to_pylist()):
             n = min(128, ref.shape[1] - start)
             expected = ref[:, start : start + n] / scale[0]
@@ -96,7 +85,7 @@ def test_instrumental_is_the_accompaniment_aligned_and_vocals_the_rectified_diff
         if spec.status != "accepted" or spec.missing_instrumental:
             continue
         sub = _rows_of(rows, spec.pair_id)
-        mix, inst, voc = (_tensor(sub, n) for n in ("mix", "instrumental", "vocals"))
+        mix, inst, voc = (stored_tensor(sub, n) for n in ("mix", "instrumental", "vocals"))
         # vocals == max(0, mix - instrumental), up to the float16 rounding of the three stored values.
         np.testing.assert_allclose(voc, np.maximum(mix - inst, 0), atol=1.5e-3)
         assert np.all(voc >= 0) and mix.max() == 1.0
@@ -107,7 +96,7 @@ def test_instrumental_is_the_accompaniment_aligned_and_vocals_the_rectified_diff
         # At 8192 Hz with a non-negative offset the aligned instrumental is exactly the accompaniment stem
         # (shifted back by offset_s, divided by polarity * gain).
         acc = np.load(root / "stems" / f"{spec.original_id}_accompaniment.npy")
-        ref = _ref_magnitude(acc)
+        ref = reference_magnitude(acc)
         scale = sub["scale"].to_numpy()[0]
         for patch, start in zip(inst, sub["start_frame"].to_pylist()):
             n = min(128, ref.shape[1] - start)
@@ -116,15 +105,8 @@ def test_instrumental_is_the_accompaniment_aligned_and_vocals_the_rectified_diff
 
 def _vocal_error(root: Path, rows: pa.Table, pair_id: str, original_id: str) -> float:
     """Relative Frobenius distance of the stored vocal target (rescaled) to the true vocal stem's magnitude."""
-    ref = _ref_magnitude(np.load(root / "stems" / f"{original_id}_vocals.npy"))
-    sub = _rows_of(rows, pair_id)
-    est = _tensor(sub, "vocals") * sub["scale"].to_numpy()[:, None, None]
-    num = den = 0.0
-    for patch, start in zip(est, sub["start_frame"].to_pylist()):
-        n = min(128, ref.shape[1] - start)
-        num += float(np.sum((patch[:, :n] - ref[:, start : start + n]) ** 2))
-        den += float(np.sum(ref[:, start : start + n] ** 2))
-    return (num / den) ** 0.5
+    ref = reference_magnitude(np.load(root / "stems" / f"{original_id}_vocals.npy"))
+    return vocal_distance(_rows_of(rows, pair_id), ref)
 
 
 def test_aligned_vocals_match_the_true_stem_and_misaligned_do_not(tmp_path):
@@ -279,12 +261,12 @@ def test_patch_normalisation(built, tmp_path):
     rows = _all_rows(tmp_path / "p")
     sub = _rows_of(rows, "a1~a1i")  # 14 s: 151 frames -> starts 0 and 23 (end-aligned)
     assert sub["start_frame"].to_pylist() == [0, 23]
-    mix = _tensor(sub, "mix")
+    mix = stored_tensor(sub, "mix")
     assert np.all(mix.max(axis=(1, 2)) == 1.0)
-    ref = _ref_magnitude(librosa.load(root / "audio" / "a1.wav", sr=None)[0])
+    ref = reference_magnitude(librosa.load(root / "audio" / "a1.wav", sr=None)[0])
     assert sub["scale"].to_numpy() == pytest.approx([ref[:, :128].max(), ref[:, 23:151].max()], rel=1e-4)
     assert result.patches == summary.patches
-    voc, inst = _tensor(sub, "vocals"), _tensor(sub, "instrumental")
+    voc, inst = stored_tensor(sub, "vocals"), stored_tensor(sub, "instrumental")
     np.testing.assert_allclose(voc, np.maximum(mix - inst, 0), atol=1.5e-3)
 
 

@@ -7,7 +7,6 @@ import csv
 from pathlib import Path
 
 import librosa
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -15,6 +14,7 @@ import pyarrow.parquet as pq
 from catalog_schemas import PAIRS
 from democorpus import DemoConfig, make_corpus
 from features.shards import ShardConfig, build_shards
+from test_shards_fixtures import reference_magnitude, vocal_distance
 
 SHIFT_S = 0.5
 
@@ -46,19 +46,9 @@ def _vocal_error(corpus: Path, rows: pa.Table, pair_id: str, song_id: str) -> fl
     """Relative distance of the stored vocal target (times scale) to |STFT| of the true vocal stem."""
     stem, _ = librosa.load(corpus / "truth" / "stems" / song_id / "vocals.wav", sr=8192, mono=True,
                            res_type="soxr_hq")
-    ref = np.abs(librosa.stft(stem, n_fft=1024, hop_length=768, window="hann", center=True,
-                              pad_mode="constant"))[:512]
     sub = rows.filter(pc.equal(rows["pair_id"], pair_id))
     assert sub.num_rows > 0, pair_id
-    col = sub["vocals"].combine_chunks()
-    vocals = np.frombuffer(col.buffers()[1], "<f2", offset=col.offset * 131072, count=len(col) * 65536)
-    vocals = vocals.reshape(-1, 512, 128).astype(np.float32) * sub["scale"].to_numpy()[:, None, None]
-    num = den = 0.0
-    for patch, start in zip(vocals, sub["start_frame"].to_pylist()):
-        n = min(128, ref.shape[1] - start)
-        num += float(np.sum((patch[:, :n] - ref[:, start : start + n]) ** 2))
-        den += float(np.sum(ref[:, start : start + n] ** 2))
-    return (num / den) ** 0.5
+    return vocal_distance(sub.take(pc.sort_indices(sub["start_frame"])), reference_magnitude(stem))
 
 
 def test_aligned_demo_pairs_give_the_true_vocals_and_misaligned_ones_do_not(tmp_path):

@@ -7,7 +7,7 @@ in phrases); the original file holds their sum, the instrumental file holds ``g 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -143,3 +143,34 @@ def default_specs() -> list[SongSpec]:
         SongSpec("f2", "f2i", "Zeta", seconds=6.0, status="rejected"),
         SongSpec("g1", "g1i", "Eta", seconds=6.0, missing_instrumental=True),
     ]
+
+
+# ---- independent checks shared by the shard tests -------------------------------------------------------
+
+def reference_magnitude(signal: np.ndarray) -> np.ndarray:
+    """Independent STFT magnitude ``[512, frames]``: librosa, centred, zero padding, Hann 1024, hop 768,
+    Nyquist dropped."""
+    import librosa
+
+    spec = librosa.stft(signal.astype(np.float32), n_fft=1024, hop_length=768, window="hann", center=True,
+                        pad_mode="constant")
+    return np.abs(spec)[:512]
+
+
+def stored_tensor(table: pa.Table, name: str) -> np.ndarray:
+    """A tensor column of shard rows as float32 ``[N, 512, 128]`` (as stored: divided by ``scale``)."""
+    col = table.column(name).combine_chunks()
+    return np.frombuffer(col.buffers()[1], "<f2", offset=col.offset * 131072, count=len(col) * 65536).reshape(
+        -1, 512, 128).astype(np.float32)
+
+
+def vocal_distance(pair_rows: pa.Table, reference: np.ndarray) -> float:
+    """Relative Frobenius distance of one pair's stored vocal target (times ``scale``) to ``reference``
+    ``[512, frames]``, over the frames its patches cover."""
+    est = stored_tensor(pair_rows, "vocals") * pair_rows["scale"].to_numpy()[:, None, None]
+    num = den = 0.0
+    for patch, start in zip(est, pair_rows["start_frame"].to_pylist()):
+        n = min(128, reference.shape[1] - start)
+        num += float(np.sum((patch[:, :n] - reference[:, start : start + n]) ** 2))
+        den += float(np.sum(reference[:, start : start + n] ** 2))
+    return (num / den) ** 0.5

@@ -4,7 +4,6 @@ gives exactly the dataset of an uninterrupted build: same rows, same bytes, no p
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
