@@ -1,64 +1,59 @@
-"""BSS Eval of separated songs, as the paper measures (Jansson et al. 2017, section 4.2, equation 2).
+"""Evaluate separations on songs with known stems: the model, REPET-SIM and other tools' estimates side by side.
 
-Per song, at the model's rate (8192 Hz), mono: ``mir_eval.separation.bss_eval_sources`` (BSS Eval v3, whole
-song, no permutation) of the estimates ``[vocals, accompaniment]`` against the true stems gives SDR, SIR and
-SAR per source; the same call with the mixture as both estimates gives SDR(mixture), and
-``NSDR = SDR(estimate) - SDR(mixture)``. Whole songs are scored in one call: at 8192 Hz scoring a song takes about 0.6 s for
-a 30 s song and 1.1 s for a 2 min song on this machine (two sources), so no segmenting is needed.
+Songs come from a layout reader (``training.eval_layouts``: demo truth, MUSDB18, MUSDB18-HQ, DSD100, iKala,
+MIR-1K, MedleyDB-style folders) or from a shard folder's split (``shard_songs``: the pairs of the split, read
+from the pairs table the shards were built from: mixture = the original, accompaniment = the instrumental
+aligned onto it, vocals = mixture - accompaniment; as good as the pair's alignment).
 
-Songs, from a folder (``find_songs``): every folder under DATA (DATA itself included) holding a ``mixture`` and a ``vocals``
-audio file (any extension the project decodes). The accompaniment is the ``accompaniment`` file when there is
-one, else the sum of ``drums``, ``bass`` and ``other`` (MUSDB18-HQ), else ``mixture - vocals``. This covers the
-demo corpus truth (``truth/stems/<song>/{mixture,vocals,accompaniment}.wav``) and MUSDB18-HQ folders.
+Each *system* (``System``: the model, ``repet-sim``, a folder of estimates) separates every song; scores come
+from ``training.eval_metrics`` (BSS Eval ``v3`` or ``v4``). By default the references and estimates are scored
+at the model's rate (8192 Hz) in mono, the model being given the mono mixture at its rate (the paper's protocol);
+``native_rate`` scores at the song's own rate (and channels, for v4), the model then separating each channel at
+the song's rate as ``separate`` does. REPET-SIM and estimate folders always work at the song's own rate.
 
-Songs, from a shard folder (``shard_songs``): the pairs of one split (the manifest's ``pair_ids``), read from the
-pairs table the shards were built from (the manifest's ``source.pairs_path``): mixture = the original,
-accompaniment = the instrumental aligned onto it (``features.audio.shift_and_scale``), vocals = mixture -
-accompaniment. That is the truth the shards' targets were derived from, as good as the pair's alignment.
-
-Summary (the paper's Tables 4 and 5): per source and metric, mean, SD (sample, ddof=1), min, max, median.
+A song that cannot be decoded, whose stems differ in length (``eval_layouts.LENGTH_TOLERANCE_S``, unless
+``pad``), or that a system fails on, is a failure with its reason and is scored for no system, so every table
+covers the same songs. A song whose true vocals are silent (instrumental only) is not scored with BSS Eval
+(undefined): its row gives each system's vocal estimate level relative to the mixture (dB).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import math
 import os
 import time
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from features.audio import AudioError, load_aligned, load_mono
+from features.audio import AudioError, load_aligned, resample
 from features.patches import Alignment
-from vocalmine.atomic import atomic_path, write_json
+from training.eval_layouts import (LENGTH_TOLERANCE_S, LAYOUTS, READERS, SongFiles, Stems, detect_layout,  # noqa: F401
+                                   find_songs, select_subset)
+from training.eval_metrics import (METRICS, SOURCES, STATS, level_db, score_song, silent_sources,  # noqa: F401
+                                   summarize, summarize_levels, summary_markdown)
+from training.eval_report import EvalReport, write_report  # noqa: F401
 from vocalmine.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("vocals", "accompaniment")
-METRICS = ("nsdr", "sdr", "sir", "sar")
-STATS = ("mean", "sd", "min", "max", "median")
-AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".m4a", ".aac", ".aiff", ".aif")
-#: Level of the white noise that replaces an all-zero estimate (BSS Eval cannot score silence): -180 dBFS.
-SILENT_ESTIMATE_NOISE = 1e-9
+#: ``(mixture [samples] or [channels, samples], rate) -> {"vocals", "accompaniment"}`` at that rate.
+Estimator = Callable[[np.ndarray, int], dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
-class SongFiles:
-    """A song to evaluate: its name and files. ``accompaniment`` is a list of files summed (empty: mix - vocals)."""
+class System:
+    """A separation to score: ``estimate(mixture, rate, song_name) -> {"vocals", "accompaniment"}`` at ``rate``.
+
+    ``native_input``: it gets the song at its own rate and channels, else the scored (mono, scoring-rate) mix.
+    """
 
     name: str
-    mixture: Path
-    vocals: Path
-    accompaniment: tuple[Path, ...] = ()
-
-
-    def load(self, sample_rate: int = 8192) -> "Stems":
-        return load_stems(self, sample_rate)
+    estimate: Callable[[np.ndarray, int, str], dict[str, np.ndarray]]
+    native_input: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,65 +65,27 @@ class PairSong:
     instrumental: Path
     offset_s: float
     gain: float  # features.patches.Alignment.gain: polarity * 10 ** (gain_db / 20)
+    subset: str | None = None
 
-    def load(self, sample_rate: int = 8192) -> "Stems":
+    def load(self, sample_rate: int = 8192, pad: bool = False) -> Stems:
         mix, acc, _ = load_aligned(self.original, self.instrumental, self.offset_s, self.gain, sample_rate)
         return Stems(mix, (mix - acc).astype(np.float32), acc, sample_rate)
 
+    def load_native(self, pad: bool = False) -> Stems:
+        """Mono at the original's own rate."""
+        import soundfile as sf
 
-@dataclass
-class Stems:
-    """Mono signals at one rate, all ``[samples]`` of the same length."""
-
-    mixture: np.ndarray
-    vocals: np.ndarray
-    accompaniment: np.ndarray
-    sample_rate: int
-
-
-def _audio_by_stem(folder: Path) -> dict[str, Path]:
-    files = {}
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS:
-            files.setdefault(p.stem.lower(), p)
-    return files
-
-
-def find_songs(data_dir: str | os.PathLike) -> list[SongFiles]:
-    """Song folders under ``data_dir`` (sorted by path; see the module doc). ``UserInputError`` when none."""
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise UserInputError(f"{root} is not a folder")
-    songs = []
-    for folder in sorted([root, *(p for p in root.rglob("*") if p.is_dir())]):
-        files = _audio_by_stem(folder)
-        if "mixture" not in files or "vocals" not in files:
-            continue
-        if "accompaniment" in files:
-            acc: tuple[Path, ...] = (files["accompaniment"],)
-        elif all(k in files for k in ("drums", "bass", "other")):
-            acc = (files["drums"], files["bass"], files["other"])
-        else:
-            acc = ()
-        name = folder.name if folder != root else root.name
-        songs.append(SongFiles(name, files["mixture"], files["vocals"], acc))
-    if not songs:
-        raise UserInputError(
-            f"no songs under {root}: expected folders with mixture.* and vocals.* audio files "
-            "(and accompaniment.*, or drums/bass/other)"
-        )
-    names = [s.name for s in songs]
-    if len(set(names)) != len(names):  # same folder name in two places: qualify by relative path
-        songs = [SongFiles(str(s.mixture.parent.relative_to(root)) or s.name, s.mixture, s.vocals, s.accompaniment)
-                 for s in songs]
-    return songs
+        try:
+            rate = int(sf.info(str(self.original)).samplerate)
+        except Exception:  # not a libsndfile format: the decoder says what is wrong, or gives the rate
+            from features.audio import decode
+            rate = decode(self.original).sample_rate
+        return self.load(rate)
 
 
 def shard_songs(shards_dir: str | os.PathLike, split: str = "test") -> list[PairSong]:
     """The pairs of ``split`` of a shard folder as songs (see the module doc). ``UserInputError`` when the
     manifest, the split or the pairs table is missing, or the split has no pairs."""
-    import json
-
     import pyarrow.parquet as pq
 
     root = Path(shards_dir)
@@ -155,220 +112,203 @@ def shard_songs(shards_dir: str | os.PathLike, split: str = "test") -> list[Pair
         alignment = Alignment(float(r["offset_s"] or 0.0), float(r["gain_db"] or 0.0), int(r["polarity"] or 1))
         base = pairs_path.parent
         songs.append(PairSong(pid, base / r["original_audio_path"], base / r["instrumental_audio_path"],
-                              alignment.offset_s, alignment.gain))
+                              alignment.offset_s, alignment.gain, split))
     return songs
 
 
 def load_stems(song: SongFiles, sample_rate: int = 8192) -> Stems:
-    """Decode a song's files, mono at ``sample_rate``, cut to the shortest. Raises ``AudioError``."""
-    mix = load_mono(song.mixture, sample_rate)
-    voc = load_mono(song.vocals, sample_rate)
-    accs = [load_mono(p, sample_rate) for p in song.accompaniment]
-    n = min([len(mix), len(voc), *(len(a) for a in accs)])
-    mix, voc = mix[:n], voc[:n]
-    acc = np.sum([a[:n] for a in accs], axis=0).astype(np.float32) if accs else (mix - voc)
-    return Stems(mix, voc, acc, sample_rate)
-
-
-def bss_eval(references: np.ndarray, estimates: np.ndarray) -> dict[str, np.ndarray]:
-    """SDR, SIR, SAR (dB) per source of ``estimates`` vs ``references`` (both ``[sources, samples]``).
-
-    ``mir_eval.separation.bss_eval_sources`` without permutation; an all-zero estimate is replaced by white
-    noise at ``SILENT_ESTIMATE_NOISE`` so that it gets a (very low) score instead of an error.
-    """
-    import mir_eval.separation
-
-    est = np.array(estimates, dtype=np.float64)
-    for i in range(len(est)):
-        if not np.any(est[i]):
-            noise = np.random.default_rng([0x5111E47, i]).standard_normal(est.shape[1])
-            est[i] = SILENT_ESTIMATE_NOISE * noise
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=FutureWarning)
-        warnings.simplefilter("ignore", category=DeprecationWarning)
-        sdr, sir, sar, _ = mir_eval.separation.bss_eval_sources(
-            np.asarray(references, np.float64), est, compute_permutation=False
-        )
-    return {"sdr": sdr, "sir": sir, "sar": sar}
-
-
-def score_song(stems: Stems, estimates: dict[str, np.ndarray]) -> dict[str, float]:
-    """Metrics of one song: ``{source}_{metric}`` for every source and metric, plus ``{source}_sdr_mixture``.
-
-    ``estimates``: ``{"vocals": [samples], "accompaniment": [samples]}`` at ``stems.sample_rate``.
-    Raises ``ValueError`` when a true stem is silent (BSS Eval is undefined then).
-    """
-    refs = np.stack([stems.vocals, stems.accompaniment])
-    for name, ref in zip(SOURCES, refs):
-        if not np.any(ref):
-            raise ValueError(f"silent-reference: the true {name} are all zeros")
-    est = np.stack([_fit1(estimates[s], refs.shape[1]) for s in SOURCES])
-    got = bss_eval(refs, est)
-    base = bss_eval(refs, np.stack([stems.mixture, stems.mixture]))
-    row: dict[str, float] = {}
-    for i, s in enumerate(SOURCES):
-        for m in ("sdr", "sir", "sar"):
-            row[f"{s}_{m}"] = float(got[m][i])
-        row[f"{s}_sdr_mixture"] = float(base["sdr"][i])
-        row[f"{s}_nsdr"] = float(got["sdr"][i] - base["sdr"][i])
-    return row
-
-
-def _fit1(x: np.ndarray, n: int) -> np.ndarray:
-    x = np.asarray(x, np.float64).reshape(-1)
-    return x[:n] if len(x) >= n else np.pad(x, (0, n - len(x)))
-
-
-Estimator = Callable[[np.ndarray, int], dict[str, np.ndarray]]
+    """Decode a song's files, mono at ``sample_rate``. Raises ``AudioError``."""
+    return song.load(sample_rate)
 
 
 def model_estimator(vocals_model, instrumental_model=None, batch_size: int = 8) -> Estimator:
-    """``(mono mixture [samples], rate) -> {"vocals", "accompaniment"}`` with the models of ``training.separate``."""
+    """``(mixture [samples] or [channels, samples], rate) -> {"vocals", "accompaniment"}`` (same shape) with
+    ``training.separate.separate_waveform`` (and its combination of the two models when both are given)."""
     from training.separate import separate_waveform
 
     def estimate(mix: np.ndarray, rate: int) -> dict[str, np.ndarray]:
-        sep = separate_waveform(mix[None], rate, vocals_model, instrumental_model, batch_size=batch_size)
-        return {"vocals": sep.vocals[0], "accompaniment": sep.instrumental[0]}
+        sep = separate_waveform(np.atleast_2d(mix), rate, vocals_model, instrumental_model, batch_size=batch_size)
+        shape = np.shape(mix)
+        return {"vocals": sep.vocals.reshape(shape), "accompaniment": sep.instrumental.reshape(shape)}
 
     return estimate
 
 
-@dataclass
-class EvalReport:
-    """Per-song rows, failures (song, reason), the summary, and where they were written."""
+def repet_system() -> System:
+    """REPET-SIM (``training.repet``) at the song's own rate."""
+    from training.repet import repet_sim
 
-    rows: list[dict] = field(default_factory=list)
-    failures: list[dict] = field(default_factory=list)
-    summary: dict = field(default_factory=dict)
-    seconds: float = 0.0
-    json_path: Path | None = None
-    markdown_path: Path | None = None
+    return System("repet-sim", lambda mix, rate, song: repet_sim(mix, rate), native_input=True)
 
 
-def summarize(rows: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
-    """``{source: {metric: {mean, sd, min, max, median}}}`` over the songs' rows (``n`` songs)."""
-    out: dict = {}
-    for s in SOURCES:
-        out[s] = {}
-        for m in METRICS:
-            v = np.array([r[f"{s}_{m}"] for r in rows], np.float64)
-            if len(v) == 0:
-                out[s][m] = {k: math.nan for k in STATS}
-                continue
-            out[s][m] = {
-                "mean": float(v.mean()),
-                "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-                "min": float(v.min()),
-                "max": float(v.max()),
-                "median": float(np.median(v)),
-            }
-    return out
+def _conform(est: np.ndarray, rate_in: int, like: np.ndarray, rate: int, pad: bool, what: str) -> np.ndarray:
+    """An estimate at ``rate_in`` made like ``like`` (rate, channels, length); length checked as the stems'."""
+    x = np.asarray(est, np.float32)
+    x = resample(x, rate_in, rate) if rate_in != rate else x
+    if np.ndim(like) == 1 and x.ndim == 2:
+        x = x.mean(axis=0, dtype=np.float32)
+    elif np.ndim(like) == 2:
+        x = np.atleast_2d(x)
+        if x.shape[0] != like.shape[0]:
+            x = np.broadcast_to(x.mean(axis=0, keepdims=True), (like.shape[0], x.shape[1]))
+    n, m = like.shape[-1], x.shape[-1]
+    if abs(n - m) > LENGTH_TOLERANCE_S * rate and not pad:
+        raise AudioError("length-mismatch", f"{what} estimate {m / rate:.3f} s against the mixture's {n / rate:.3f} s "
+                         f"(more than {LENGTH_TOLERANCE_S} s apart; --pad zero-pads or cuts it)")
+    x = x[..., :n]
+    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, n - x.shape[-1])]).astype(np.float32)
 
 
-def summary_markdown(summary: dict, songs: int, title: str = "") -> str:
-    """The summary as a Markdown table: one row per (source, metric), dB."""
-    lines = [f"{title} ({songs} songs, dB)" if title else f"{songs} songs, dB", "",
-             "| source | metric | mean | SD | min | max | median |", "|---|---|---:|---:|---:|---:|---:|"]
-    for s in SOURCES:
-        for m in METRICS:
-            st = summary[s][m]
-            lines.append(f"| {s} | {m.upper()} | " + " | ".join(f"{st[k]:.2f}" for k in STATS) + " |")
-    return "\n".join(lines) + "\n"
+def _systems(estimator) -> list[System]:
+    if isinstance(estimator, System):
+        return [estimator]
+    if isinstance(estimator, (list, tuple)):
+        return [s for e in estimator for s in _systems(e)]
+    return [System("model", lambda mix, rate, song: estimator(mix, rate))]
 
 
 def evaluate_songs(
     songs: list,
-    estimator: Estimator,
+    estimator,
     *,
     sample_rate: int = 8192,
     progress: bool = True,
     audio_dir: str | os.PathLike | None = None,
+    metrics: str = "v3",
+    native_rate: bool = False,
+    pad: bool = False,
 ) -> EvalReport:
-    """Score every song; a song that cannot be decoded or scored is a failure with its reason, not a crash.
+    """Score every song for every system (``estimator``: an ``Estimator``, a ``System`` or a list; the first is
+    the primary, whose rows are ``report.rows``). See the module doc for failures and instrumental-only songs.
 
-    ``audio_dir``: also write each song's estimates, as scored (mono, ``sample_rate``), to
-    ``audio_dir/<song>/{vocals,instrumental}.wav``.
+    ``audio_dir``: also write the primary system's estimates, as scored, to ``audio_dir/<song>/{vocals,
+    instrumental}.wav``.
     """
     import soundfile as sf
     from tqdm import tqdm
 
-    report = EvalReport()
+    from vocalmine.atomic import atomic_path
+
+    systems = _systems(estimator)
+    report = EvalReport(metrics=metrics, systems={s.name: {"rows": [], "instrumental_only": []} for s in systems})
     t0 = time.perf_counter()
     for song in tqdm(songs, desc="evaluate", unit="song", disable=not progress):
         try:
-            stems = song.load(sample_rate)
-            est = estimator(stems.mixture, sample_rate)
-            if audio_dir is not None:
-                for name, key in (("vocals", "vocals"), ("instrumental", "accompaniment")):
-                    final = Path(audio_dir) / song.name / f"{name}.wav"
-                    final.parent.mkdir(parents=True, exist_ok=True)
-                    with atomic_path(final) as tmp:
-                        sf.write(tmp, np.asarray(est[key], np.float32), sample_rate, subtype="FLOAT", format="WAV")
-            row = {"song": song.name, "seconds": len(stems.mixture) / sample_rate}
-            row.update(score_song(stems, est))
-            report.rows.append(row)
+            native = song.load_native(pad)
+            scored = native if native_rate else native.to(sample_rate, mono=True)
+            if native_rate and metrics == "v3":  # bss_eval_sources scores one channel: the mono mix
+                scored = native.to(native.sample_rate, mono=True)
+            seconds = np.shape(scored.mixture)[-1] / scored.sample_rate
+            silent = silent_sources(scored)
+            if "accompaniment" in silent:
+                raise ValueError("silent-reference: the true accompaniment are all zeros")
+            rows = {}
+            for system in systems:
+                inp = native if system.native_input else scored
+                try:
+                    raw = system.estimate(inp.mixture, inp.sample_rate, song.name)
+                    est = {k: _conform(raw[k], inp.sample_rate, scored.mixture, scored.sample_rate, pad, k)
+                           for k in SOURCES}
+                except UserInputError:
+                    raise
+                except Exception as exc:  # one system failing on one song fails that song, never the run
+                    raise ValueError(f"{system.name}: {exc}") from exc
+                if audio_dir is not None and system is systems[0]:
+                    for name, key in (("vocals", "vocals"), ("instrumental", "accompaniment")):
+                        final = Path(audio_dir) / song.name / f"{name}.wav"
+                        final.parent.mkdir(parents=True, exist_ok=True)
+                        with atomic_path(final) as tmp:
+                            sf.write(tmp, np.asarray(est[key], np.float32).T, scored.sample_rate, subtype="FLOAT",
+                                     format="WAV")
+                row = {"song": song.name, "seconds": seconds}
+                if "vocals" in silent:
+                    row["vocals_level_db"] = level_db(est["vocals"], scored.mixture)
+                else:
+                    row.update(score_song(scored, est, metrics))
+                rows[system.name] = row
+            for name, row in rows.items():
+                report.systems[name]["instrumental_only" if "vocals" in silent else "rows"].append(row)
         except AudioError as exc:
             report.failures.append({"song": song.name, "reason": f"{exc.reason}: {exc.detail}"})
         except ValueError as exc:
             report.failures.append({"song": song.name, "reason": str(exc)})
     for f in report.failures:
         log.warning("song %s not scored: %s", f["song"], f["reason"])
-    report.summary = summarize(report.rows)
+    for s in report.systems.values():
+        s["summary"] = summarize(s["rows"])
+        s["levels"] = summarize_levels(s["instrumental_only"])
+    primary = report.systems[systems[0].name]
+    report.rows, report.summary, report.primary = primary["rows"], primary["summary"], systems[0].name
     report.seconds = time.perf_counter() - t0
-    return report
-
-
-def write_report(report: EvalReport, out_dir: str | os.PathLike, meta: dict | None = None, title: str = "") -> EvalReport:
-    """``out_dir/evaluation.json`` (rows, failures, summary, meta) and ``out_dir/evaluation.md`` (tables)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    report.json_path = write_json(
-        {"meta": meta or {}, "summary": report.summary, "songs": report.rows, "failures": report.failures,
-         "seconds": report.seconds},
-        out / "evaluation.json",
-    )
-    md = [summary_markdown(report.summary, len(report.rows), title), "", "Per song (dB):", "",
-          "| song | s | vocals NSDR | vocals SDR | vocals SIR | vocals SAR | acc. NSDR | acc. SDR | acc. SIR | acc. SAR |",
-          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in report.rows:
-        md.append(f"| {r['song']} | {r['seconds']:.1f} | " + " | ".join(
-            f"{r[f'{s}_{m}']:.2f}" for s in SOURCES for m in METRICS) + " |")
-    if report.failures:
-        md += ["", "Not scored:", ""] + [f"- {f['song']}: {f['reason']}" for f in report.failures]
-    report.markdown_path = out / "evaluation.md"
-    with atomic_path(report.markdown_path) as tmp:
-        tmp.write_text("\n".join(md) + "\n")
     return report
 
 
 def evaluate(
     data: str | os.PathLike,
-    model: str | os.PathLike,
+    model: str | os.PathLike | None = None,
     instrumental_model: str | os.PathLike | None = None,
     out_dir: str | os.PathLike | None = None,
     *,
-    split: str = "test",
+    layout: str = "auto",
+    subset: str | None = None,
+    split: str | None = None,
+    estimates: str | os.PathLike | None = None,
+    metrics: str = "v3",
+    native_rate: bool = False,
+    pad: bool = False,
+    reference: bool = True,
     device: str = "auto",
     batch_size: int = 8,
     progress: bool = True,
     audio_dir: str | os.PathLike | None = None,
 ) -> EvalReport:
-    """Evaluate a vocals model (and optionally an instrumental model) on ``data`` (a folder of songs or a shard
-    folder, see the module doc); writes ``evaluation.json`` / ``evaluation.md`` to ``out_dir`` when given."""
-    from training.separate import load_model
+    """Evaluate a vocals model (and optionally an instrumental model) and/or a folder of ``estimates`` on
+    ``data`` (``layout``: see ``training.eval_layouts``; ``subset``: a split/subset of it, ``split`` the older
+    name), beside REPET-SIM unless ``reference`` is False. Writes ``evaluation.json`` / ``evaluation.md`` to
+    ``out_dir`` when given."""
+    from training.eval_estimates import FolderEstimates
 
-    voc = load_model(model, target="vocals", device=device)
-    inst = load_model(instrumental_model, target="instrumental", device=device) if instrumental_model else None
+    if model is None and estimates is None:
+        raise UserInputError("nothing to evaluate: give --model and/or --estimates")
     data = Path(data)
-    songs = shard_songs(data, split) if (data / "manifest.json").is_file() else find_songs(data)
-    report = evaluate_songs(songs, model_estimator(voc, inst, batch_size), sample_rate=voc.params.sample_rate,
-                            progress=progress, audio_dir=audio_dir)
-    if not report.rows:
+    if not data.is_dir():
+        raise UserInputError(f"{data} is not a folder")
+    if layout not in LAYOUTS:
+        raise UserInputError(f"unknown layout {layout!r} (known: {', '.join(LAYOUTS)})")
+    chosen = detect_layout(data) if layout == "auto" else layout
+    subset = subset if subset is not None else split
+    if chosen == "shards":
+        songs = shard_songs(data, subset or "test")
+    else:
+        songs = select_subset(READERS[chosen](data), subset)
+    systems: list[System] = []
+    meta: dict = {"data": str(data), "layout": chosen, "subset": subset or ("test" if chosen == "shards" else None),
+                  "metrics": metrics, "native_rate": native_rate, "pad": pad}
+    sample_rate = 8192
+    title = f"on {data.name}"
+    if model is not None:
+        from training.separate import load_model
+
+        voc = load_model(model, target="vocals", device=device)
+        inst = load_model(instrumental_model, target="instrumental", device=device) if instrumental_model else None
+        fn = model_estimator(voc, inst, batch_size)
+        systems.append(System(f"{voc.arch}", lambda mix, rate, song: fn(mix, rate), native_input=native_rate))
+        sample_rate = voc.params.sample_rate
+        meta.update({"model": str(voc.path), "model_step": voc.step, "arch": voc.arch,
+                     "instrumental_model": str(inst.path) if inst else None})
+        title = f"{voc.arch} step {voc.step} on {data.name}"
+    if estimates is not None:
+        systems.append(System(f"estimates:{Path(estimates).name}", FolderEstimates(estimates), native_input=True))
+        meta["estimates"] = str(estimates)
+    if reference:
+        systems.append(repet_system())
+    meta["sample_rate"] = "native" if native_rate else sample_rate
+    meta["split"] = meta["subset"] if chosen == "shards" else None
+    report = evaluate_songs(songs, systems, sample_rate=sample_rate, progress=progress, audio_dir=audio_dir,
+                            metrics=metrics, native_rate=native_rate, pad=pad)
+    if not report.rows and not report.systems[report.primary]["instrumental_only"]:
         raise UserInputError(f"no song of {data} could be scored: "
                              + "; ".join(f"{f['song']}: {f['reason']}" for f in report.failures[:5]))
-    meta = {"data": str(data), "model": str(voc.path), "model_step": voc.step, "arch": voc.arch,
-            "instrumental_model": str(inst.path) if inst else None, "sample_rate": voc.params.sample_rate,
-            "split": split if (data / "manifest.json").is_file() else None}
     if out_dir is not None:
-        write_report(report, out_dir, meta, title=f"{voc.arch} step {voc.step} on {data.name}")
+        write_report(report, out_dir, meta, title=title)
     return report

@@ -1,4 +1,4 @@
-"""``train``, ``separate``, ``evaluate``: thin click commands over ``training``.
+"""``train``, ``separate``: thin click commands over ``training`` (``evaluate``: ``vocalmine.cli.evaluate``).
 
 Under torchrun, the same command runs data-parallel::
 
@@ -8,7 +8,6 @@ Under torchrun, the same command runs data-parallel::
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 
@@ -100,37 +99,8 @@ def separate_main(files: tuple[str, ...], out_dir: str, model: str, instrumental
         raise UserInputError(f"{len(failed)} of {len(files)} files could not be separated: {', '.join(failed)}")
 
 
-@click.command(
-    help="Score a model with BSS Eval (SDR, SIR, SAR, NSDR) at 8192 Hz mono, per song and summarised as the "
-    "paper's Tables 4 and 5.\n\nDATA: a folder of song folders with mixture, vocals and accompaniment audio "
-    "(demo truth/stems, MUSDB18-HQ), or a shard folder (its test split's pairs, from their source audio).\n\n"
-    "Example: evaluate --model runs/vocals demo/corpus/truth/stems",
-    context_settings={"show_default": True},
-)
-@click.argument("data", type=click.Path(exists=True, file_okay=False))
-@click.option("--model", required=True, type=click.Path(exists=True), help="Vocals model (run folder or file).")
-@click.option("--instrumental-model", type=click.Path(exists=True), default=None,
-              help="Instrumental model; without it the accompaniment estimate is the mixture minus the vocals.")
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Where evaluation.json and evaluation.md go [default: MODEL_RUN/evaluation/<DATA name>].")
-@click.option("--split", default="test", help="Shard split to evaluate when DATA is a shard folder.")
-@click.option("--write-audio", type=click.Path(file_okay=False), default=None,
-              help="Also write each song's separated stems, as scored (8192 Hz mono), to DIR/<song>/.")
-@click.option("--device", type=DEVICE, default="auto")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-@verbose_option
-@user_errors
-def evaluate_main(data: str, model: str, instrumental_model: str | None, out_dir: str | None, split: str,
-                  write_audio: str | None, device: str, no_progress: bool) -> None:
-    from training.evaluate import evaluate
-
-    if out_dir is None:
-        run = Path(model) if Path(model).is_dir() else Path(model).parent
-        out_dir = str(run / "evaluation" / Path(data).resolve().name)
-    report = evaluate(data, model, instrumental_model, out_dir, split=split, device=device,
-                      progress=not no_progress, audio_dir=write_audio)
-    click.echo(report.markdown_path.read_text())
-    click.echo(f"written: {report.json_path}, {report.markdown_path}")
+# `evaluate` lives in vocalmine.cli.evaluate; kept importable from here.
+from vocalmine.cli.evaluate import evaluate_main  # noqa: E402,F401
 
 
 if __name__ == "__main__":  # python -m vocalmine.cli.train ... (e.g. under torch.distributed.run)
