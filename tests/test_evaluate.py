@@ -85,7 +85,13 @@ def test_evaluate_command_on_demo_and_musdb_layouts(tmp_path):
     report = json.loads((out / "evaluation.json").read_text())
     by_song = {row["song"]: row for row in report["songs"]}
     assert set(by_song) == {"demo-song", "musdb-song"}
-    assert report["failures"] == [{"song": "silent", "reason": "silent-reference: the true vocals are all zeros"}]
+    # Silent true vocals: an instrumental-only song, not a failure; its vocal estimate is half the mix (-6.02 dB).
+    assert report["failures"] == []
+    inst = report["systems"]["unet"]["instrumental_only"]
+    assert [row["song"] for row in inst] == ["silent"]
+    assert inst[0]["vocals_level_db"] == pytest.approx(20 * np.log10(0.5), abs=0.05)
+    assert set(report["systems"]) == {"unet", "repet-sim"}  # the training-free reference, on the same songs
+    assert {row["song"] for row in report["systems"]["repet-sim"]["rows"]} == {"demo-song", "musdb-song"}
     for row in by_song.values():
         # SDR ignores a gain: half the mixture scores as the mixture, so NSDR is 0 up to the STFT round trip.
         assert abs(row["vocals_nsdr"]) < 1e-3 and abs(row["accompaniment_nsdr"]) < 1e-3
@@ -96,7 +102,7 @@ def test_evaluate_command_on_demo_and_musdb_layouts(tmp_path):
     ref = score_song(Stems(v8 + a8, v8, a8, SR), {"vocals": v8 + a8, "accompaniment": v8 + a8})
     assert by_song["musdb-song"]["accompaniment_sdr_mixture"] == pytest.approx(ref["accompaniment_sdr"], abs=0.01)
     md = (out / "evaluation.md").read_text()
-    assert "| vocals | NSDR |" in md and "| musdb-song |" in md and "silent: silent-reference" in md
+    assert "| vocals | NSDR |" in md and "| musdb-song |" in md and "| silent | 3.0 | -6.0" in md
     assert report["summary"]["vocals"]["nsdr"]["max"] == pytest.approx(
         max(row["vocals_nsdr"] for row in by_song.values()))
 
@@ -120,7 +126,7 @@ def test_shard_test_split_songs_come_from_the_aligned_pairs(tmp_path):
 
     songs = shard_songs(shards, "test")
     assert songs == [PairSong("o~i", tmp_path / "audio/orig.wav", tmp_path / "audio/inst.wav", offset,
-                              pytest.approx(gain))]
+                              pytest.approx(gain), "test")]
     stems = songs[0].load(SR)
     assert np.max(np.abs(stems.accompaniment - a)) < 1e-5 and np.max(np.abs(stems.vocals - v)) < 1e-5
 
