@@ -103,9 +103,12 @@ def level_db(estimate: np.ndarray, mixture: np.ndarray) -> float:
     return 10 * math.log10(max(e, 1e-20 * m, 1e-30) / max(m, 1e-30))
 
 
-def score_song(stems, estimates: dict[str, np.ndarray], metrics: str = "v3") -> dict[str, float]:
+def score_song(stems, estimates: dict[str, np.ndarray], metrics: str = "v3",
+               mixture_sdr: list[float] | None = None) -> dict[str, float]:
     """Metrics of one song (see the module doc); ``stems`` holds the true signals (``[samples]``, or
     ``[channels, samples]`` for v4; v3 mixes channels to mono) and ``estimates`` has the same shapes.
+    ``mixture_sdr``: the song's ``mixture_sdr(stems, metrics)`` when already computed (it is per song, not per
+    system).
 
     Raises ``ValueError`` when a true stem is silent (BSS Eval is undefined then).
     """
@@ -118,16 +121,13 @@ def score_song(stems, estimates: dict[str, np.ndarray], metrics: str = "v3") -> 
         refs = np.stack([_mono(getattr(stems, s)) for s in SOURCES])
         est = np.stack([_fit1(_mono(estimates[s]), n) for s in SOURCES])
         got = bss_eval(refs, est)
-        base = bss_eval(refs, np.stack([_mono(stems.mixture)] * 2))
         agg = {m: [float(v) for v in got[m]] for m in got}
-        agg_mix = [float(v) for v in base["sdr"]]
     else:
         refs = np.stack([_channels_last(getattr(stems, s)) for s in SOURCES])
         est = np.stack([_channels_last(estimates[s])[:n] for s in SOURCES])
         got = bss_eval_v4(refs, est, stems.sample_rate)
-        base = bss_eval_v4(refs, np.stack([_channels_last(stems.mixture)] * 2), stems.sample_rate)
         agg = {m: [_track_median(v) for v in got[m]] for m in got}
-        agg_mix = [_track_median(v) for v in base["sdr"]]
+    agg_mix = mixture_sdr if mixture_sdr is not None else mixture_sdr_of(stems, metrics)
     row: dict[str, float] = {}
     for i, s in enumerate(SOURCES):
         for m in agg:
@@ -135,6 +135,16 @@ def score_song(stems, estimates: dict[str, np.ndarray], metrics: str = "v3") -> 
         row[f"{s}_sdr_mixture"] = agg_mix[i]
         row[f"{s}_nsdr"] = agg["sdr"][i] - agg_mix[i]
     return row
+
+
+def mixture_sdr_of(stems, metrics: str = "v3") -> list[float]:
+    """SDR of the mixture as the estimate of each source (``SOURCES`` order): the baseline of NSDR."""
+    if metrics == "v3":
+        refs = np.stack([_mono(getattr(stems, s)) for s in SOURCES])
+        return [float(v) for v in bss_eval(refs, np.stack([_mono(stems.mixture)] * 2))["sdr"]]
+    refs = np.stack([_channels_last(getattr(stems, s)) for s in SOURCES])
+    base = bss_eval_v4(refs, np.stack([_channels_last(stems.mixture)] * 2), stems.sample_rate)
+    return [_track_median(v) for v in base["sdr"]]
 
 
 def _fit1(x: np.ndarray, n: int) -> np.ndarray:

@@ -33,8 +33,8 @@ from features.audio import AudioError, load_aligned, resample
 from features.patches import Alignment
 from training.eval_layouts import (LENGTH_TOLERANCE_S, LAYOUTS, READERS, SongFiles, Stems, detect_layout,  # noqa: F401
                                    find_songs, select_subset)
-from training.eval_metrics import (METRICS, SOURCES, STATS, level_db, score_song, silent_sources,  # noqa: F401
-                                   summarize, summarize_levels, summary_markdown)
+from training.eval_metrics import (METRICS, SOURCES, STATS, level_db, mixture_sdr_of, score_song,  # noqa: F401
+                                   silent_sources, summarize, summarize_levels, summary_markdown)
 from training.eval_report import EvalReport, write_report  # noqa: F401
 from vocalmine.errors import UserInputError
 
@@ -202,7 +202,7 @@ def evaluate_songs(
             silent = silent_sources(scored)
             if "accompaniment" in silent:
                 raise ValueError("silent-reference: the true accompaniment are all zeros")
-            rows = {}
+            rows, baseline = {}, None
             for system in systems:
                 inp = native if system.native_input else scored
                 try:
@@ -224,7 +224,8 @@ def evaluate_songs(
                 if "vocals" in silent:
                     row["vocals_level_db"] = level_db(est["vocals"], scored.mixture)
                 else:
-                    row.update(score_song(scored, est, metrics))
+                    baseline = baseline if baseline is not None else mixture_sdr_of(scored, metrics)
+                    row.update(score_song(scored, est, metrics, baseline))
                 rows[system.name] = row
             for name, row in rows.items():
                 report.systems[name]["instrumental_only" if "vocals" in silent else "rows"].append(row)
