@@ -61,7 +61,8 @@ def write_report(report: EvalReport, out_dir: str | os.PathLike, meta: dict | No
          "failures": report.failures, "systems": report.systems, "seconds": report.seconds},
         out / "evaluation.json",
     )
-    kind = f"BSS Eval {report.metrics}" + (", per song the median over 1 s windows" if report.metrics == "v4" else "")
+    kind = f"BSS Eval {report.metrics}" + (", per song the median over 1 s windows, so the median column is the "
+                                           "median of medians" if report.metrics == "v4" else "")
     md = [summary_markdown(report.summary, len(report.rows), f"{title} [{kind}]" if title else kind)]
     others = [n for n in report.systems if n != report.primary]
     if report.systems and (others or any(s["instrumental_only"] for s in report.systems.values())):

@@ -9,7 +9,7 @@ Each *system* (``System``: the model, ``repet-sim``, a folder of estimates) sepa
 from ``training.eval_metrics`` (BSS Eval ``v3`` or ``v4``). By default the references and estimates are scored
 at the model's rate (8192 Hz) in mono, the model being given the mono mixture at its rate (the paper's protocol);
 ``native_rate`` scores at the song's own rate (and channels, for v4), the model then separating each channel at
-the song's rate as ``separate`` does. REPET-SIM and estimate folders always work at the song's own rate.
+the song's rate as ``separate --full-band`` does (its 8192 Hz mask applied at the song's rate). REPET-SIM and estimate folders always work at the song's own rate.
 
 A song that cannot be decoded, whose stems differ in length (``eval_layouts.LENGTH_TOLERANCE_S``, unless
 ``pad``), or that a system fails on, is a failure with its reason and is scored for no system, so every table
@@ -121,13 +121,15 @@ def load_stems(song: SongFiles, sample_rate: int = 8192) -> Stems:
     return song.load(sample_rate)
 
 
-def model_estimator(vocals_model, instrumental_model=None, batch_size: int = 8) -> Estimator:
+def model_estimator(vocals_model, instrumental_model=None, batch_size: int = 8, full_band: bool = False) -> Estimator:
     """``(mixture [samples] or [channels, samples], rate) -> {"vocals", "accompaniment"}`` (same shape) with
-    ``training.separate.separate_waveform`` (and its combination of the two models when both are given)."""
+    ``training.separate.separate_waveform`` (and its combination of the two models when both are given);
+    ``full_band``: the mask applied at the input's rate (``separate --full-band``)."""
     from training.separate import separate_waveform
 
     def estimate(mix: np.ndarray, rate: int) -> dict[str, np.ndarray]:
-        sep = separate_waveform(np.atleast_2d(mix), rate, vocals_model, instrumental_model, batch_size=batch_size)
+        sep = separate_waveform(np.atleast_2d(mix), rate, vocals_model, instrumental_model, full_band=full_band,
+                                batch_size=batch_size)
         shape = np.shape(mix)
         return {"vocals": sep.vocals.reshape(shape), "accompaniment": sep.instrumental.reshape(shape)}
 
@@ -292,7 +294,7 @@ def evaluate(
 
         voc = load_model(model, target="vocals", device=device)
         inst = load_model(instrumental_model, target="instrumental", device=device) if instrumental_model else None
-        fn = model_estimator(voc, inst, batch_size)
+        fn = model_estimator(voc, inst, batch_size, full_band=native_rate)
         systems.append(System(f"{voc.arch}", lambda mix, rate, song: fn(mix, rate), native_input=native_rate))
         sample_rate = voc.params.sample_rate
         meta.update({"model": str(voc.path), "model_step": voc.step, "arch": voc.arch,
