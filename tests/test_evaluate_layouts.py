@@ -212,3 +212,16 @@ def test_demo_truth_subset_from_songs_csv_and_instrumental_only_songs(tmp_path):
     assert [r["song"] for r in report["systems"]["repet-sim"]["instrumental_only"]] == ["s-inst"]
     r = CliRunner().invoke(evaluate_main, [str(truth / "stems"), "--model", str(model), "--subset", "nope"])
     assert r.exit_code == 2 and "no songs in subset 'nope' (subsets here: test, train)" in r.output
+
+
+def test_medleydb_style_stems_without_a_mixture_file_sum_to_the_mixture(tmp_path):
+    from training.eval_layouts import READERS
+
+    v, a = voice_and_band(1.0, 30, 22050)
+    _write(tmp_path / "MusicDelta_Rock" / "vocals.wav", np.stack([v, 0.5 * v]), 22050)
+    sf.write(tmp_path / "MusicDelta_Rock" / "accompaniment.flac", np.stack([a, a]).T, 22050, subtype="PCM_24")
+    _write(tmp_path / "lonely" / "vocals.wav", v, 22050)  # vocals alone: neither mixture nor accompaniment
+    (song,) = READERS["medleydb"](tmp_path)
+    st = song.load_native()
+    assert song.name == "MusicDelta_Rock" and st.sample_rate == 22050 and st.mixture.shape == (2, len(v))
+    assert np.allclose(st.mixture, st.vocals + st.accompaniment) and np.allclose(st.vocals[1], 0.5 * v)
