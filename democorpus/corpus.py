@@ -41,7 +41,7 @@ from tqdm import tqdm
 
 from democorpus import names
 from democorpus.encode import FORMATS, LOSSLESS, write_audio, write_bytes
-from democorpus.synth import Song, SongSpec, note_name, random_spec, render
+from democorpus.synth import Song, SongSpec, note_name, random_spec, render, song_columns
 from features.audio import resample
 from vocalmine.atomic import atomic_path, write_json
 from vocalmine.errors import UserInputError
@@ -49,7 +49,7 @@ from vocalmine.errors import UserInputError
 log = logging.getLogger(__name__)
 
 #: Bump when the generator's output changes for the same config (the cache key also hashes this package).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MANIFEST = "corpus.json"
 _MARKER = ".democorpus"
 SUPPORTED_RATES = (16000, 22050, 24000, 32000, 44100, 48000)
@@ -61,7 +61,8 @@ PAIRS_COLUMNS = ("pair_id", "original_id", "instrumental_id", "expected_status",
                  "gain_db", "polarity", "duplicate_group", "song_id", "split_hint", "note")
 METADATA_DECOYS_COLUMNS = ("track_id", "kind", "note")
 SONGS_COLUMNS = ("song_id", "artist", "title", "key", "tempo_bpm", "voice", "voice_range", "sample_rate",
-                 "duration_s", "vocal_activity", "split_hint")
+                 "duration_s", "vocal_activity", "split_hint", "genre", "instruments", "singer", "vocal_style",
+                 "instrumental_only")
 
 #: Audio decoys: instrumental-titled rows that metadata cannot tell from a real instrumental.
 AUDIO_DECOYS = ("same-content", "different-recording", "drift", "too-short", "silent", "unreadable",
@@ -248,6 +249,28 @@ def _fit(x: np.ndarray, length: int) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, length - x.shape[1])))
 
 
+#: Audio decoys whose expected verdict holds whether or not the host song has a voice.
+_VOICE_FREE_DECOYS = frozenset({"same-content", "different-recording", "too-short", "silent", "unreadable",
+                                "missing-file"})
+
+
+def _split_specs(config: DemoConfig, specs: list[SongSpec], split_hints: list[str],
+                 decoy_host: dict[str, int]) -> list[SongSpec]:
+    """The songs again, drawn for the generalisation split (test songs: held-out instruments and singers) and
+    with some instrumental-only songs: hosts of voice-free audio decoys only (a song without a voice cannot
+    have a true instrumental: it would be its own original), test-split hosts first, about 10 % of the songs."""
+    hosted: dict[int, set[str]] = {}
+    for kind, host in decoy_host.items():
+        hosted.setdefault(host, set()).add(kind)
+    rng = np.random.default_rng([config.seed, 0x1F])
+    free = [h for h, kinds in sorted(hosted.items()) if kinds <= _VOICE_FREE_DECOYS]
+    free = [free[int(k)] for k in rng.permutation(len(free))]
+    free.sort(key=lambda h: split_hints[h] != "test")
+    silent = set(free[: max(1, round(0.1 * len(specs)))])
+    return [random_spec(s.song_id, s.seed, s.seconds, s.sample_rate, s.band_hz, held_out=split_hints[i] == "test",
+                        instrumental_only=i in silent) for i, s in enumerate(specs)]
+
+
 def _plan(config: DemoConfig) -> _Plan:  # noqa: C901 - one recipe, read top to bottom
     """Everything about the corpus but the audio: songs, artists, titles, roles, recipes, expected pairs."""
     rng = np.random.default_rng([config.seed, 0xC0_DE])
@@ -322,6 +345,7 @@ def _plan(config: DemoConfig) -> _Plan:  # noqa: C901 - one recipe, read top to 
     plain_true = [s for s in true_songs if s != duplicate_song]
     decoy_host = {kind: hosts[k] if k < len(hosts) else plain_true[(k - len(hosts)) % len(plain_true)]
                   for k, kind in enumerate(AUDIO_DECOYS)} if config.decoys else {}
+    specs = _split_specs(config, specs, [splits[a] for a in artists], decoy_host)
     meta_pool = [plain_true[int(k)] for k in rng.permutation(len(plain_true))] if config.decoys else []
     meta_kinds = ["orphan-instrumental", "other-artist", "other-version:live", "other-version:remix",
                   "other-version:remix-original", "numbered-sibling", "duration-far-off", "acapella",
@@ -783,9 +807,10 @@ def make_corpus(out_dir: str | Path, config: DemoConfig = DemoConfig(), *, force
         meta = {
             "song_id": spec.song_id, "artist": plan.artists[i], "title": plan.titles[i], "key": spec.key,
             "tempo_bpm": _fmt(spec.tempo_bpm, 1), "voice": spec.voice,
-            "voice_range": f"{note_name(spec.voice_low)}-{note_name(spec.voice_high)}",
+            "voice_range": f"{note_name(spec.voice_low)}-{note_name(spec.voice_high)}" if spec.voice_params else "",
             "sample_rate": spec.sample_rate, "duration_s": _fmt(spec.samples / spec.sample_rate, 3),
             "vocal_activity": _fmt(song.vocal_activity, 3), "split_hint": plan.splits[plan.artists[i]],
+            **song_columns(spec),
         }
         return meta, files, seconds
 
