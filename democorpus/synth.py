@@ -21,7 +21,7 @@ import soxr
 
 from democorpus import mixing
 from democorpus.arrangement import GENRE_WEIGHTS, GENRES, Part, choose_parts, random_progression, section_plan, tracks
-from democorpus.instruments import SYNTH_RATE, render_part
+from democorpus.instruments import SYNTH_RATE, render_parts
 from democorpus.music import NOTE_NAMES, note_name
 from democorpus.speech import rap
 from democorpus.voice import SINGERS, VoiceParams, draw_voice, melody, sing, singers
@@ -162,9 +162,10 @@ def render(spec: SongSpec) -> Song:
     plan = section_plan(spec.seconds, spec.tempo_bpm, spec.key_root, spec.mode, spec.progression, rng)
     acc_low = np.zeros((2, int(round(spec.seconds * SYNTH_RATE))))
     choir_low = np.zeros_like(acc_low)
-    for part, notes in tracks(spec.parts, spec.genre, plan, spec.key_root, spec.mode, rng,
-                              lead_carries_tune=spec.instrumental_only):
-        audio = render_part(part, notes, spec.seconds).astype(np.float64)
+    played = tracks(spec.parts, spec.genre, plan, spec.key_root, spec.mode, rng,
+                    lead_carries_tune=spec.instrumental_only)
+    for (part, _), audio in zip(played, render_parts(played, spec.seconds)):
+        audio = audio.astype(np.float64)
         if not np.any(audio):
             continue
         if part.stem == "vocals":
