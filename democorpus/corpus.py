@@ -254,16 +254,34 @@ _VOICE_FREE_DECOYS = frozenset({"same-content", "different-recording", "too-shor
                                 "missing-file"})
 
 
+def _voice_free_hosts(decoy_host: dict[str, int], hosts: list[int]) -> list[int]:
+    """Songs without a true instrumental that host only audio decoys whose verdict needs no voice."""
+    hosted: dict[int, set[str]] = {h: set() for h in hosts}
+    for kind, host in decoy_host.items():
+        if host in hosted:
+            hosted[host].add(kind)
+    return [h for h, kinds in sorted(hosted.items()) if kinds and kinds <= _VOICE_FREE_DECOYS]
+
+
+def _silent_song_in_test(splits: dict[str, str], artists: list[str], decoy_host: dict[str, int],
+                         hosts: list[int]) -> None:
+    """Make sure a test artist can have an instrumental-only song: when no test artist hosts a voice-free decoy,
+    the first such host's artist trades its split with the first test artist (in place)."""
+    free = _voice_free_hosts(decoy_host, hosts)
+    tests = sorted(a for a, hint in splits.items() if hint == "test")
+    if not free or not tests or any(splits[artists[h]] == "test" for h in free):
+        return
+    host_artist = artists[free[0]]
+    splits[host_artist], splits[tests[0]] = "test", splits[host_artist]
+
+
 def _split_specs(config: DemoConfig, specs: list[SongSpec], split_hints: list[str],
-                 decoy_host: dict[str, int]) -> list[SongSpec]:
+                 decoy_host: dict[str, int], hosts: list[int]) -> list[SongSpec]:
     """The songs again, drawn for the generalisation split (test songs: held-out instruments and singers) and
     with some instrumental-only songs: hosts of voice-free audio decoys only (a song without a voice cannot
     have a true instrumental: it would be its own original), test-split hosts first, about 10 % of the songs."""
-    hosted: dict[int, set[str]] = {}
-    for kind, host in decoy_host.items():
-        hosted.setdefault(host, set()).add(kind)
     rng = np.random.default_rng([config.seed, 0x1F])
-    free = [h for h, kinds in sorted(hosted.items()) if kinds <= _VOICE_FREE_DECOYS]
+    free = _voice_free_hosts(decoy_host, hosts)
     free = [free[int(k)] for k in rng.permutation(len(free))]
     free.sort(key=lambda h: split_hints[h] != "test")
     silent = set(free[: max(1, round(0.1 * len(specs)))])
@@ -345,7 +363,8 @@ def _plan(config: DemoConfig) -> _Plan:  # noqa: C901 - one recipe, read top to 
     plain_true = [s for s in true_songs if s != duplicate_song]
     decoy_host = {kind: hosts[k] if k < len(hosts) else plain_true[(k - len(hosts)) % len(plain_true)]
                   for k, kind in enumerate(AUDIO_DECOYS)} if config.decoys else {}
-    specs = _split_specs(config, specs, [splits[a] for a in artists], decoy_host)
+    _silent_song_in_test(splits, artists, decoy_host, hosts)
+    specs = _split_specs(config, specs, [splits[a] for a in artists], decoy_host, hosts)
     meta_pool = [plain_true[int(k)] for k in rng.permutation(len(plain_true))] if config.decoys else []
     meta_kinds = ["orphan-instrumental", "other-artist", "other-version:live", "other-version:remix",
                   "other-version:remix-original", "numbered-sibling", "duration-far-off", "acapella",

@@ -186,7 +186,7 @@ def render(spec: SongSpec) -> Song:
             vocals = mixing.voice_chain(dry / (np.max(np.abs(dry)) + 1e-12), sr, rng)
         if np.any(choir_low):
             lead_rms = np.sqrt(np.mean(vocals**2)) + 1e-12
-            choir = mixing.backing_chain(_to_rate(choir_low, sr, n), sr, rng)
+            choir = _to_rate(mixing.backing_chain(choir_low, SYNTH_RATE, rng), sr, n)
             vocals = vocals + choir * (lead_rms / (np.sqrt(np.mean(choir**2)) + 1e-12) * 10 ** (rng.uniform(-9, -4) / 20))
 
     # vocal level relative to the accompaniment while the voice sings
