@@ -160,8 +160,8 @@ def section_plan(seconds: float, tempo_bpm: float, key_root: int, mode: str, pro
         on[1] = False  # longer intro
     if bars >= 7:
         on[bars // 2 + int(rng.integers(0, 2))] = False  # instrumental break
-    if bars >= 5:
-        on[-1] = False  # outro
+    if bars >= 3:
+        on[-1] = False  # outro (the voice and its reverb end before a shortened instrumental does)
     degrees = [progression[b % len(progression)] for b in range(bars + 1)]
     degrees[-1] = 0
     chords = tuple(chord_pcs(key_root, mode, d) for d in degrees)
