@@ -109,7 +109,11 @@ def random_spec(song_id: str, seed: int, seconds: float, sample_rate: int, band_
     the generalisation split's test side; ``instrumental_only``: no voice at all."""
     rng = np.random.default_rng([seed, 0x50_4E_47])
     mode = str(rng.choice(["major", "minor"], p=[0.6, 0.4]))
-    genre = str(rng.choice(list(GENRE_WEIGHTS), p=list(GENRE_WEIGHTS.values())))
+    weights = dict(GENRE_WEIGHTS)
+    if instrumental_only:  # mostly the music whose melody instruments "sing": orchestral and acoustic
+        weights.update(orchestral=0.45, acoustic=0.25, ballad=0.1, rap=0.0)
+    total = sum(weights.values())
+    genre = str(rng.choice(list(weights), p=[w / total for w in weights.values()]))
     g = GENRES[genre]
     voice = None
     if not instrumental_only:
