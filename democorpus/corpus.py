@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 from democorpus import names
 from democorpus.encode import FORMATS, LOSSLESS, write_audio, write_bytes
+from democorpus.split import silent_song_in_test, split_specs
 from democorpus.synth import Song, SongSpec, note_name, random_spec, render, song_columns
 from features.audio import resample
 from vocalmine.atomic import atomic_path, write_json
@@ -249,46 +250,6 @@ def _fit(x: np.ndarray, length: int) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, length - x.shape[1])))
 
 
-#: Audio decoys whose expected verdict holds whether or not the host song has a voice.
-_VOICE_FREE_DECOYS = frozenset({"same-content", "different-recording", "too-short", "silent", "unreadable",
-                                "missing-file"})
-
-
-def _voice_free_hosts(decoy_host: dict[str, int], hosts: list[int]) -> list[int]:
-    """Songs without a true instrumental that host only audio decoys whose verdict needs no voice."""
-    hosted: dict[int, set[str]] = {h: set() for h in hosts}
-    for kind, host in decoy_host.items():
-        if host in hosted:
-            hosted[host].add(kind)
-    return [h for h, kinds in sorted(hosted.items()) if kinds and kinds <= _VOICE_FREE_DECOYS]
-
-
-def _silent_song_in_test(splits: dict[str, str], artists: list[str], decoy_host: dict[str, int],
-                         hosts: list[int]) -> None:
-    """Make sure a test artist can have an instrumental-only song: when no test artist hosts a voice-free decoy,
-    the first such host's artist trades its split with the first test artist (in place)."""
-    free = _voice_free_hosts(decoy_host, hosts)
-    tests = sorted(a for a, hint in splits.items() if hint == "test")
-    if not free or not tests or any(splits[artists[h]] == "test" for h in free):
-        return
-    host_artist = artists[free[0]]
-    splits[host_artist], splits[tests[0]] = "test", splits[host_artist]
-
-
-def _split_specs(config: DemoConfig, specs: list[SongSpec], split_hints: list[str],
-                 decoy_host: dict[str, int], hosts: list[int]) -> list[SongSpec]:
-    """The songs again, drawn for the generalisation split (test songs: held-out instruments and singers) and
-    with some instrumental-only songs: hosts of voice-free audio decoys only (a song without a voice cannot
-    have a true instrumental: it would be its own original), test-split hosts first, about 10 % of the songs."""
-    rng = np.random.default_rng([config.seed, 0x1F])
-    free = _voice_free_hosts(decoy_host, hosts)
-    free = [free[int(k)] for k in rng.permutation(len(free))]
-    free.sort(key=lambda h: split_hints[h] != "test")
-    silent = set(free[: max(1, round(0.1 * len(specs)))])
-    return [random_spec(s.song_id, s.seed, s.seconds, s.sample_rate, s.band_hz, held_out=split_hints[i] == "test",
-                        instrumental_only=i in silent) for i, s in enumerate(specs)]
-
-
 def _plan(config: DemoConfig) -> _Plan:  # noqa: C901 - one recipe, read top to bottom
     """Everything about the corpus but the audio: songs, artists, titles, roles, recipes, expected pairs."""
     rng = np.random.default_rng([config.seed, 0xC0_DE])
@@ -363,8 +324,8 @@ def _plan(config: DemoConfig) -> _Plan:  # noqa: C901 - one recipe, read top to 
     plain_true = [s for s in true_songs if s != duplicate_song]
     decoy_host = {kind: hosts[k] if k < len(hosts) else plain_true[(k - len(hosts)) % len(plain_true)]
                   for k, kind in enumerate(AUDIO_DECOYS)} if config.decoys else {}
-    _silent_song_in_test(splits, artists, decoy_host, hosts)
-    specs = _split_specs(config, specs, [splits[a] for a in artists], decoy_host, hosts)
+    silent_song_in_test(splits, artists, decoy_host, hosts)
+    specs = split_specs(config.seed, specs, [splits[a] for a in artists], decoy_host, hosts)
     meta_pool = [plain_true[int(k)] for k in rng.permutation(len(plain_true))] if config.decoys else []
     meta_kinds = ["orphan-instrumental", "other-artist", "other-version:live", "other-version:remix",
                   "other-version:remix-original", "numbered-sibling", "duration-far-off", "acapella",
