@@ -10,7 +10,7 @@ import pytest
 
 from democorpus import mixing
 from democorpus.arrangement import DRUM_BANK, FAMILIES, GENRES, Note, Part, section_plan
-from democorpus.instruments import SYNTH_RATE, render_part
+from democorpus.instruments import SYNTH_RATE, render_part, render_parts
 from democorpus.speech import ESPEAK_RATE, espeak, rap, split_words
 from democorpus.synth import random_spec, render
 from democorpus.voice import SINGERS
@@ -46,15 +46,12 @@ def test_instruments_sound_in_their_bands(part, notes, band, share, peak_hz):
 
 
 def test_every_program_of_every_family_sounds():
-    quiet = []
-    for family, (train, held_out, low, high) in FAMILIES.items():
-        for program in train + held_out:
-            bank = DRUM_BANK if family == "kit" else 0
-            x = render_part(Part("x", family, bank, program), [Note(0.01, 0.3, 38 if bank else (low + high) // 2, 100)],
-                            0.5)
-            if np.sqrt(np.mean(x.astype(np.float64) ** 2)) < 0.003:
-                quiet.append((family, program))
-    assert quiet == []
+    parts = [(Part("x", family, DRUM_BANK if family == "kit" else 0, program),
+              [Note(0.01, 0.3, 38 if family == "kit" else (low + high) // 2, 100)])
+             for family, (train, held_out, low, high) in FAMILIES.items() for program in train + held_out]
+    audio = render_parts(parts, 0.5)  # one synthesiser, one part after another
+    quiet = [part for (part, _), x in zip(parts, audio) if np.sqrt(np.mean(x.astype(np.float64) ** 2)) < 0.003]
+    assert len(audio) == len(parts) > 40 and quiet == []
 
 
 def test_families_hold_train_and_held_out_programs_apart():
@@ -135,3 +132,15 @@ def test_rendering_is_deterministic_whatever_came_before_or_the_thread():
         assert first.vocals.tobytes() == other.vocals.tobytes()
         assert first.accompaniment.tobytes() == other.accompaniment.tobytes()
     assert np.max(np.abs(first.mixture)) == pytest.approx(spec.peak, rel=1e-5)
+
+
+def test_a_missing_soundfont_is_a_one_line_message_and_exit_2(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from vocalmine.cli.demo import main
+
+    monkeypatch.setenv("VOCALMINE_SOUNDFONT", str(tmp_path / "nowhere.sf2"))
+    result = CliRunner().invoke(main, [str(tmp_path / "corpus"), "--songs", "4", "--seconds", "4", "--workers", "1"])
+    assert result.exit_code == 2
+    assert "nowhere.sf2 is missing: install Debian's fluid-soundfont-gm" in result.output
+    assert "Traceback" not in result.output
