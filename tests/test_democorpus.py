@@ -362,6 +362,10 @@ def test_test_split_songs_use_instruments_and_singers_no_other_song_uses(tables)
     (test_programs, test_singers), (other_programs, other_singers) = used(test), used(others)
     assert test_programs and not test_programs & other_programs
     assert not test_singers & other_singers
+    # a test artist has the instrumental-only song; the pairs carry the songs' split hints
+    assert [r["split_hint"] for r in songs if r["instrumental_only"] == "1"] == ["test"]
+    by_song = {r["song_id"]: r["split_hint"] for r in songs}
+    assert all(p["split_hint"] == by_song[p["song_id"]] for p in tables["pairs"])
 
 
 def test_song_specs_vary_in_key_tempo_genre_and_voice():
