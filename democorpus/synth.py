@@ -7,7 +7,8 @@ generalisation split's test side (``held_out``) use instruments and singers no o
 instrumental-only song has a silent vocal stem and its lead instrument carries the tune.
 
 Shapes and units: stems are float32 ``[2, samples]`` (stereo) at the song's sample rate; times in seconds.
-Instruments are rendered at 24 kHz (content below 12 kHz) and the voice below ``band_hz``, so a song survives
+Instruments are rendered at 24 kHz (content below 12 kHz) and the voice below ``band_hz`` (the stems are
+band-limited to ``band_hz`` when it is lower than 12 kHz: corpora at low rates), so a song survives
 resampling between 44.1 and 48 kHz without losing content (the truth of an instrumental at another rate
 stays exact).
 """
@@ -202,6 +203,8 @@ def render(spec: SongSpec) -> Song:
         vocals *= ratio * 10 ** (spec.vocal_level_db / 20)
 
     vocals, acc = mixing.master(vocals, acc, sr, rng)
+    if spec.band_hz < SYNTH_RATE / 2:  # low-rate corpora: instruments and reverbs reach 12 kHz, the band less
+        vocals, acc = mixing.band_limit(vocals, sr, spec.band_hz), mixing.band_limit(acc, sr, spec.band_hz)
     fade = min(int(0.05 * sr), n)
     ramp = np.linspace(1.0, 0.0, fade)
     vocals[:, n - fade :] *= ramp

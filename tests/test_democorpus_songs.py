@@ -144,3 +144,11 @@ def test_a_missing_soundfont_is_a_one_line_message_and_exit_2(tmp_path, monkeypa
     assert result.exit_code == 2
     assert "nowhere.sf2 is missing: install Debian's fluid-soundfont-gm" in result.output
     assert "Traceback" not in result.output
+
+
+def test_songs_at_low_rates_hold_nothing_above_their_band():
+    song = render(random_spec("s0", 11, 4.0, 16000, 5440.0))
+    for stem in (song.vocals, song.accompaniment):
+        above, _ = band_share(stem.astype(np.float64), 16000, 5440.0, 8001.0)
+        assert above < 1e-6
+
