@@ -790,7 +790,7 @@ def make_corpus(out_dir: str | Path, config: DemoConfig = DemoConfig(), *, force
             "voice_range": f"{note_name(spec.voice_low)}-{note_name(spec.voice_high)}" if spec.voice_params else "",
             "sample_rate": spec.sample_rate, "duration_s": _fmt(spec.samples / spec.sample_rate, 3),
             "vocal_activity": _fmt(song.vocal_activity, 3), "split_hint": plan.splits[plan.artists[i]],
-            **song_columns(spec),
+            **song_columns(song),
         }
         return meta, files, seconds
 

@@ -60,13 +60,15 @@ def split_words(x: np.ndarray, sr: int, min_gap_s: float = 0.04) -> list[np.ndar
     return [w for w in out if len(w) > 0.03 * sr]
 
 
-def rap(plan: SectionPlan, variant: str, pitch: int, sr: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Rapped lines over the voiced bars, mono float64 ``[n]`` at ``sr``."""
+def rap(plan: SectionPlan, variant: str, pitch: int, sr: int, n: int, rng: np.random.Generator,
+        bars: list[int] | None = None, per_bar: int | None = None) -> np.ndarray:
+    """Rapped lines over ``bars`` (default: the voiced bars), mono float64 ``[n]`` at ``sr``; ``per_bar``:
+    words per bar (default 5-8)."""
     out = np.zeros(n)
-    bars = [b for b in range(plan.bars) if plan.voiced[b]]
+    bars = [b for b in range(plan.bars) if plan.voiced[b]] if bars is None else bars
     if not bars:
         return out
-    per_bar = int(rng.integers(5, 9))
+    per_bar = int(rng.integers(5, 9)) if per_bar is None else per_bar
     text = " ".join(str(rng.choice(_WORDS)) for _ in range(per_bar * len(bars) + 8))
     wpm = int(np.clip(60.0 / (plan.bar_s / per_bar) * 1.1, 140, 320))
     words = split_words(espeak(text, variant, wpm, pitch, 6), ESPEAK_RATE)

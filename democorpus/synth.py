@@ -98,6 +98,7 @@ class Song:
     vocals: np.ndarray
     accompaniment: np.ndarray
     vocal_activity: float  # fraction of the song's time in which the voice sings
+    spoken_intro: bool = False  # a spoken ad-lib in the intro (part of the vocal stem)
 
     @property
     def mixture(self) -> np.ndarray:
@@ -139,12 +140,14 @@ def random_spec(song_id: str, seed: int, seconds: float, sample_rate: int, band_
     )
 
 
-def song_columns(spec: SongSpec) -> dict[str, str | int]:
+def song_columns(song: Song) -> dict[str, str | int]:
     """What ``truth/songs.csv`` says about a song's arrangement: genre, instruments as ``role=gm<program>`` or
     ``role=kit<program>`` separated by ``;`` (choir patches are backing vocals), singer preset, vocal style
-    (sung, rap or none) and whether it is instrumental-only (1: silent vocal stem)."""
+    (sung, sung+spoken: a spoken intro, rap, or none) and whether it is instrumental-only (1: silent vocal stem)."""
+    spec = song.spec
+    style = spec.vocal_style + ("+spoken" if song.spoken_intro else "")
     return {"genre": spec.genre, "instruments": ";".join(p.label for p in spec.parts), "singer": spec.singer,
-            "vocal_style": spec.vocal_style, "instrumental_only": int(spec.instrumental_only)}
+            "vocal_style": style, "instrumental_only": int(spec.instrumental_only)}
 
 
 def _frame_rms(x: np.ndarray, hop: int) -> np.ndarray:
@@ -180,6 +183,7 @@ def render(spec: SongSpec) -> Song:
     acc = _to_rate(acc_low, sr, n)
 
     vocals = np.zeros((2, n))
+    spoken = False
     if spec.voice_params is not None:
         vp = spec.voice_params
         singer = SINGERS[vp.singer]
@@ -187,6 +191,12 @@ def render(spec: SongSpec) -> Song:
             dry = rap(plan, singer.variant, int(rng.integers(30, 60)), sr, n, rng)
         else:
             dry = sing(melody(plan, spec.key_root, spec.mode, vp.low, vp.high, rng), vp, sr, spec.band_hz, n, rng)
+        spoken = singer.style == "sung" and not plan.voiced[0] and rng.random() < 0.3
+        if spoken:
+            # a spoken ad-lib in the intro ("one, two..."): a speaking voice of the singer's register and split side
+            talker = [k for k in singers("rap", spec.held_out) if SINGERS[k].register == singer.register]
+            words = rap(plan, SINGERS[talker[0]].variant, int(rng.integers(30, 60)), sr, n, rng, bars=[0], per_bar=3)
+            dry = dry + words * (np.max(np.abs(dry)) / (np.max(np.abs(words)) + 1e-12)) * 0.7
         if np.any(dry):
             vocals = mixing.voice_chain(dry / (np.max(np.abs(dry)) + 1e-12), sr, rng)
         if np.any(choir_low):
@@ -213,4 +223,4 @@ def render(spec: SongSpec) -> Song:
     vocals = (vocals * scale).astype(np.float32)
     acc = (acc * scale).astype(np.float32)
     activity = float(np.mean(singing)) if len(singing) else 0.0
-    return Song(spec, vocals, acc, activity)
+    return Song(spec, vocals, acc, activity, spoken)

@@ -152,3 +152,20 @@ def test_songs_at_low_rates_hold_nothing_above_their_band():
         above, _ = band_share(stem.astype(np.float64), 16000, 5440.0, 8001.0)
         assert above < 1e-6
 
+
+
+def test_a_spoken_intro_is_in_the_vocal_stem_and_the_songs_table():
+    from democorpus.synth import song_columns
+
+    def intro_share(seed: int) -> tuple[str, float]:
+        spec = random_spec("s0", seed, 10.0, 44100, 14994.0)
+        song = render(spec)
+        plan = section_plan(spec.seconds, spec.tempo_bpm, spec.key_root, spec.mode, spec.progression,
+                            np.random.default_rng([spec.seed, 0x52_4E_44]))  # the plan render draws first
+        intro = slice(0, int(plan.t(1) * spec.sample_rate) - 2048)  # before the first sung bar (and its pickup)
+        energy = np.sum(song.vocals.astype(np.float64) ** 2)
+        return song_columns(song)["vocal_style"], float(np.sum(song.vocals[:, intro].astype(np.float64) ** 2) / energy)
+
+    spoken, sung = intro_share(300), intro_share(303)  # both have an intro bar
+    assert spoken[0] == "sung+spoken" and spoken[1] > 0.01
+    assert sung[0] == "sung" and sung[1] < 1e-6
