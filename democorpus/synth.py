@@ -21,7 +21,8 @@ import numpy as np
 import soxr
 
 from democorpus import mixing
-from democorpus.arrangement import GENRE_WEIGHTS, GENRES, Part, choose_parts, random_progression, section_plan, tracks
+from democorpus.arrangement import (GENRE_WEIGHTS, GENRES, Part, SectionPlan, choose_parts, random_progression,
+                                    section_plan, tracks)
 from democorpus.instruments import SYNTH_RATE, render_parts
 from democorpus.music import NOTE_NAMES, note_name
 from democorpus.speech import rap
@@ -163,11 +164,9 @@ def _to_rate(x: np.ndarray, sr: int, n: int) -> np.ndarray:
     return out
 
 
-def render(spec: SongSpec) -> Song:
-    """Render ``spec`` into float32 stereo stems ``[2, spec.samples]``; deterministic for a given spec."""
-    rng = np.random.default_rng([spec.seed, 0x52_4E_44])
-    sr, n = spec.sample_rate, spec.samples
-    plan = section_plan(spec.seconds, spec.tempo_bpm, spec.key_root, spec.mode, spec.progression, rng)
+def _band(spec: SongSpec, plan: SectionPlan, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The instruments, mixed: the accompaniment ``[2, samples]`` at the song's rate, and the choir-patch backing
+    vocals ``[2, m]`` still at ``SYNTH_RATE``."""
     acc_low = np.zeros((2, int(round(spec.seconds * SYNTH_RATE))))
     choir_low = np.zeros_like(acc_low)
     played = tracks(spec.parts, spec.genre, plan, spec.key_root, spec.mode, rng,
@@ -180,29 +179,43 @@ def render(spec: SongSpec) -> Song:
             choir_low += mixing.mix_part(audio, SYNTH_RATE, part, rng)
         else:
             acc_low += mixing.mix_part(audio, SYNTH_RATE, part, rng)
-    acc = _to_rate(acc_low, sr, n)
+    return _to_rate(acc_low, spec.sample_rate, spec.samples), choir_low
 
+
+def _vocals(spec: SongSpec, plan: SectionPlan, rng: np.random.Generator, choir_low: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The vocal stem ``[2, samples]`` before levelling (lead voice through its chain, plus the backing vocals),
+    and whether it opens with a spoken intro."""
+    sr, n = spec.sample_rate, spec.samples
     vocals = np.zeros((2, n))
-    spoken = False
-    if spec.voice_params is not None:
-        vp = spec.voice_params
-        singer = SINGERS[vp.singer]
-        if singer.style == "rap":
-            dry = rap(plan, singer.variant, int(rng.integers(30, 60)), sr, n, rng)
-        else:
-            dry = sing(melody(plan, spec.key_root, spec.mode, vp.low, vp.high, rng), vp, sr, spec.band_hz, n, rng)
-        spoken = singer.style == "sung" and not plan.voiced[0] and rng.random() < 0.3
-        if spoken:
-            # a spoken ad-lib in the intro ("one, two..."): a speaking voice of the singer's register and split side
-            talker = [k for k in singers("rap", spec.held_out) if SINGERS[k].register == singer.register]
-            words = rap(plan, SINGERS[talker[0]].variant, int(rng.integers(30, 60)), sr, n, rng, bars=[0], per_bar=3)
-            dry = dry + words * (np.max(np.abs(dry)) / (np.max(np.abs(words)) + 1e-12)) * 0.7
-        if np.any(dry):
-            vocals = mixing.voice_chain(dry / (np.max(np.abs(dry)) + 1e-12), sr, rng)
-        if np.any(choir_low):
-            lead_rms = np.sqrt(np.mean(vocals**2)) + 1e-12
-            choir = _to_rate(mixing.backing_chain(choir_low, SYNTH_RATE, rng), sr, n)
-            vocals = vocals + choir * (lead_rms / (np.sqrt(np.mean(choir**2)) + 1e-12) * 10 ** (rng.uniform(-9, -4) / 20))
+    if spec.voice_params is None:
+        return vocals, False
+    vp = spec.voice_params
+    singer = SINGERS[vp.singer]
+    if singer.style == "rap":
+        dry = rap(plan, singer.variant, int(rng.integers(30, 60)), sr, n, rng)
+    else:
+        dry = sing(melody(plan, spec.key_root, spec.mode, vp.low, vp.high, rng), vp, sr, spec.band_hz, n, rng)
+    spoken = singer.style == "sung" and not plan.voiced[0] and rng.random() < 0.3
+    if spoken:  # a few spoken words in the intro: a speaking voice of the singer's register and split side
+        talker = [k for k in singers("rap", spec.held_out) if SINGERS[k].register == singer.register]
+        words = rap(plan, SINGERS[talker[0]].variant, int(rng.integers(30, 60)), sr, n, rng, bars=[0], per_bar=3)
+        dry = dry + words * (np.max(np.abs(dry)) / (np.max(np.abs(words)) + 1e-12)) * 0.7
+    if np.any(dry):
+        vocals = mixing.voice_chain(dry / (np.max(np.abs(dry)) + 1e-12), sr, rng)
+    if np.any(choir_low):
+        lead_rms = np.sqrt(np.mean(vocals**2)) + 1e-12
+        choir = _to_rate(mixing.backing_chain(choir_low, SYNTH_RATE, rng), sr, n)
+        vocals = vocals + choir * (lead_rms / (np.sqrt(np.mean(choir**2)) + 1e-12) * 10 ** (rng.uniform(-9, -4) / 20))
+    return vocals, spoken
+
+
+def render(spec: SongSpec) -> Song:
+    """Render ``spec`` into float32 stereo stems ``[2, spec.samples]``; deterministic for a given spec."""
+    rng = np.random.default_rng([spec.seed, 0x52_4E_44])
+    sr, n = spec.sample_rate, spec.samples
+    plan = section_plan(spec.seconds, spec.tempo_bpm, spec.key_root, spec.mode, spec.progression, rng)
+    acc, choir_low = _band(spec, plan, rng)
+    vocals, spoken = _vocals(spec, plan, rng, choir_low)
 
     # vocal level relative to the accompaniment while the voice sings
     hop = 1024
