@@ -1,4 +1,4 @@
-"""Benchmark: wall time of `make-demo-corpus` for 40 songs of 30 s (target: well under 60 s on a 2-core VM).
+"""Benchmark: wall time of `make-demo-corpus` for 40 songs of 30 s (target: at most 90 s on a 2-core VM, issue 11).
 
     python benchmarks/bench_democorpus.py [--songs 40] [--seconds 30] [--seed 0] [--workers N] [--keep DIR]
 

@@ -41,7 +41,8 @@ from tqdm import tqdm
 
 from democorpus import names
 from democorpus.encode import FORMATS, LOSSLESS, write_audio, write_bytes
-from democorpus.synth import Song, SongSpec, note_name, random_spec, render
+from democorpus.split import silent_song_in_test, split_specs
+from democorpus.synth import Song, SongSpec, note_name, random_spec, render, song_columns
 from features.audio import resample
 from vocalmine.atomic import atomic_path, write_json
 from vocalmine.errors import UserInputError
@@ -49,7 +50,7 @@ from vocalmine.errors import UserInputError
 log = logging.getLogger(__name__)
 
 #: Bump when the generator's output changes for the same config (the cache key also hashes this package).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MANIFEST = "corpus.json"
 _MARKER = ".democorpus"
 SUPPORTED_RATES = (16000, 22050, 24000, 32000, 44100, 48000)
@@ -61,7 +62,8 @@ PAIRS_COLUMNS = ("pair_id", "original_id", "instrumental_id", "expected_status",
                  "gain_db", "polarity", "duplicate_group", "song_id", "split_hint", "note")
 METADATA_DECOYS_COLUMNS = ("track_id", "kind", "note")
 SONGS_COLUMNS = ("song_id", "artist", "title", "key", "tempo_bpm", "voice", "voice_range", "sample_rate",
-                 "duration_s", "vocal_activity", "split_hint")
+                 "duration_s", "vocal_activity", "split_hint", "genre", "instruments", "singer", "vocal_style",
+                 "instrumental_only")
 
 #: Audio decoys: instrumental-titled rows that metadata cannot tell from a real instrumental.
 AUDIO_DECOYS = ("same-content", "different-recording", "drift", "too-short", "silent", "unreadable",
@@ -322,6 +324,8 @@ def _plan(config: DemoConfig) -> _Plan:  # noqa: C901 - one recipe, read top to 
     plain_true = [s for s in true_songs if s != duplicate_song]
     decoy_host = {kind: hosts[k] if k < len(hosts) else plain_true[(k - len(hosts)) % len(plain_true)]
                   for k, kind in enumerate(AUDIO_DECOYS)} if config.decoys else {}
+    silent_song_in_test(splits, artists, decoy_host, hosts)
+    specs = split_specs(config.seed, specs, [splits[a] for a in artists], decoy_host, hosts)
     meta_pool = [plain_true[int(k)] for k in rng.permutation(len(plain_true))] if config.decoys else []
     meta_kinds = ["orphan-instrumental", "other-artist", "other-version:live", "other-version:remix",
                   "other-version:remix-original", "numbered-sibling", "duration-far-off", "acapella",
@@ -783,9 +787,10 @@ def make_corpus(out_dir: str | Path, config: DemoConfig = DemoConfig(), *, force
         meta = {
             "song_id": spec.song_id, "artist": plan.artists[i], "title": plan.titles[i], "key": spec.key,
             "tempo_bpm": _fmt(spec.tempo_bpm, 1), "voice": spec.voice,
-            "voice_range": f"{note_name(spec.voice_low)}-{note_name(spec.voice_high)}",
+            "voice_range": f"{note_name(spec.voice_low)}-{note_name(spec.voice_high)}" if spec.voice_params else "",
             "sample_rate": spec.sample_rate, "duration_s": _fmt(spec.samples / spec.sample_rate, 3),
             "vocal_activity": _fmt(song.vocal_activity, 3), "split_hint": plan.splits[plan.artists[i]],
+            **song_columns(song),
         }
         return meta, files, seconds
 

@@ -321,9 +321,16 @@ def test_marker_spellings_and_credits_vary(tables):
 def test_songs_are_music_with_a_voice_that_comes_and_goes(corpus, tables):
     songs = tables["songs"]
     assert len({(s["key"], s["tempo_bpm"]) for s in songs.values()}) == len(songs)
+    silent = [s for s, row in songs.items() if row["instrumental_only"] == "1"]
+    assert len(silent) == 1  # the 4-song corpus has one host of a voice-free decoy
     for song in songs:
         vocals, rate = stem(corpus, song, "vocals")
         acc, _ = stem(corpus, song, "accompaniment")
+        if song in silent:  # an instrumental-only song: a silent vocal stem, the band plays on
+            assert not np.any(vocals) and songs[song]["vocal_activity"] == "0.000"
+            assert songs[song]["singer"] == "" and songs[song]["voice"] == "none"
+            assert np.sqrt(np.mean(acc**2)) > 0.05
+            continue
         hop = rate // 20  # 50 ms frames
         frames = vocals.shape[1] // hop
         v = np.sqrt(np.mean(vocals[:, : frames * hop].reshape(2, frames, hop) ** 2, axis=(0, 2)))
@@ -342,14 +349,38 @@ def test_songs_are_music_with_a_voice_that_comes_and_goes(corpus, tables):
         assert -8 < level < 8, (song, level)
 
 
-def test_song_specs_vary_in_key_tempo_and_voice():
-    specs = [random_spec(f"s{i}", seed, 30.0, 44100, 15000.0) for i, seed in enumerate(range(100, 124))]
+def test_test_split_songs_use_instruments_and_singers_no_other_song_uses(tables):
+    songs = list(tables["songs"].values())
+
+    def used(rows: list[dict[str, str]]) -> tuple[set[str], set[str]]:
+        programs = {p.split("=")[1] for r in rows for p in r["instruments"].split(";") if p}
+        return programs, {r["singer"] for r in rows if r["singer"]}
+
+    test = [r for r in songs if r["split_hint"] == "test"]
+    others = [r for r in songs if r["split_hint"] != "test"]
+    assert test and others and all(r["genre"] and r["instruments"] for r in songs)
+    (test_programs, test_singers), (other_programs, other_singers) = used(test), used(others)
+    assert test_programs and not test_programs & other_programs
+    assert not test_singers & other_singers
+    # a test artist has the instrumental-only song; the pairs carry the songs' split hints
+    assert [r["split_hint"] for r in songs if r["instrumental_only"] == "1"] == ["test"]
+    by_song = {r["song_id"]: r["split_hint"] for r in songs}
+    assert all(p["split_hint"] == by_song[p["song_id"]] for p in tables["pairs"])
+
+
+def test_song_specs_vary_in_key_tempo_genre_and_voice():
+    specs = [random_spec(f"s{i}", seed, 30.0, 44100, 15000.0) for i, seed in enumerate(range(100, 140))]
     assert len({s.key for s in specs}) >= 8
     assert len({s.tempo_bpm for s in specs}) >= 10
-    assert {s.voice for s in specs} == {"female", "male"}
-    female = [s.voice_low for s in specs if s.voice == "female"]
-    male = [s.voice_low for s in specs if s.voice == "male"]
+    assert len({s.genre for s in specs}) >= 5
+    assert len({s.singer for s in specs}) >= 5
+    assert {s.voice for s in specs} == {"female", "male"} and {s.vocal_style for s in specs} == {"sung", "rap"}
+    sung = [s for s in specs if s.vocal_style == "sung"]
+    female = [s.voice_low for s in sung if s.voice == "female"]
+    male = [s.voice_low for s in sung if s.voice == "male"]
     assert min(female) > max(male)  # registers differ
+    assert min(s.voice_params.formant_scale for s in sung if s.voice == "female") > max(
+        s.voice_params.formant_scale for s in sung if s.voice == "male")
     assert all(s.peak < 0.9 for s in specs)
 
 

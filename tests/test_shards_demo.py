@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 
 import librosa
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -51,6 +52,16 @@ def _vocal_error(corpus: Path, rows: pa.Table, pair_id: str, song_id: str) -> fl
     return vocal_distance(sub.take(pc.sort_indices(sub["start_frame"])), reference_magnitude(stem))
 
 
+def _oracle_error(corpus: Path, song_id: str) -> float:
+    """Relative distance of max(0, |X| - |A|) from the truth stems to |V|: the target's own error."""
+    def mag(name: str) -> np.ndarray:
+        x, _ = librosa.load(corpus / "truth" / "stems" / song_id / f"{name}.wav", sr=8192, mono=True,
+                            res_type="soxr_hq")
+        return reference_magnitude(x)
+    v, a, x = mag("vocals"), mag("accompaniment"), mag("mixture")
+    return float(np.linalg.norm(np.maximum(x - a, 0.0) - v) / np.linalg.norm(v))
+
+
 def test_aligned_demo_pairs_give_the_true_vocals_and_misaligned_ones_do_not(tmp_path):
     info = make_corpus(tmp_path / "corpus", DemoConfig(songs=4, seconds=12.0, seed=0, decoys=False), progress=False)
     corpus = Path(info.out_dir)
@@ -64,7 +75,9 @@ def test_aligned_demo_pairs_give_the_true_vocals_and_misaligned_ones_do_not(tmp_
     for row in rows[::2]:
         good = _vocal_error(corpus, stored, row["pair_id"], song_of[row["pair_id"]])
         bad = _vocal_error(corpus, stored, row["pair_id"] + "+shifted", song_of[row["pair_id"]])
-        # Lossy files (MP3, Ogg) and |X| - |A| != |V| keep even the aligned target ~0.15 away; half a second off,
-        # the accompaniment no longer cancels.
-        assert good < 0.25, (row["pair_id"], good)
-        assert bad > 0.4 and bad > 3 * good, (row["pair_id"], good, bad)
+        # |X| - |A| != |V| where voice and band share bins: the paper's target computed from the exact stems is
+        # already 0.2-0.35 away on these songs; the aligned pair's target (lossy files included) is no farther.
+        # Half a second off, the accompaniment no longer cancels.
+        oracle = _oracle_error(corpus, song_of[row["pair_id"]])
+        assert oracle < 0.4 and good < oracle + 0.03, (row["pair_id"], good, oracle)
+        assert bad > 0.4 and bad > good + 0.25, (row["pair_id"], good, bad)
