@@ -48,6 +48,7 @@ from features.patches import Alignment, PairError, PatchParams, pair_patches
 from features.splits import SPLITS, PairKeys, SplitConfig, _unit_hash, artist_key_of, assign_splits
 from features.stft import PAPER_STFT, StftParams
 from vocalmine.atomic import atomic_path, write_json
+from vocalmine.provenance import require_fresh
 from vocalmine.errors import UserInputError
 from vocalmine.scheduling import run_tasks
 
@@ -219,7 +220,12 @@ def pairs_file(pairs_dir: str | os.PathLike) -> Path:
     if path.is_dir():
         path = path / "pairs.parquet"
     if not path.is_file():
+        if (path.parent / "candidates.parquet").is_file():
+            raise UserInputError(f"no pairs table at {path}: {path.parent} holds the candidates of a "
+                                 "`mine-pairs --metadata-only` run; run mine-pairs without --metadata-only")
         raise UserInputError(f"no pairs table at {path}: run `mine-pairs` first (it writes pairs/pairs.parquet)")
+    require_fresh(path.parent, path.name, ["candidates.parquet"],
+                  "re-run `mine-pairs` on this folder without --metadata-only")
     return path
 
 

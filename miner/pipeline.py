@@ -459,7 +459,7 @@ def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: M
             reason_counts = _write_rejected(out / "rejected_rows.parquet", specs, results, later, part_of, files)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    write_table(cands, out / "candidates.parquet")
+    write_table(cands, out / "candidates.parquet", inputs=())  # removes outputs of the old candidates
 
     rows_read = sum(r["rows_read"] for r in results)
     rows_rejected = sum(reason_counts.values())

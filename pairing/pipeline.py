@@ -341,7 +341,7 @@ def pair_candidates(out_dir: str | os.PathLike, config: PairingConfig = PairingC
     groups = content_groups(originals, fingerprints.get, config)
     rows = mark_duplicates(rows, groups)
     table = pa.Table.from_pylist(rows, schema=PAIRS)
-    pairs_path = write_table(table, out_dir / PAIRS_FILE)
+    pairs_path = write_table(table, out_dir / PAIRS_FILE, inputs=[CANDIDATES_FILE])
     t_written = time.perf_counter()
 
     by_reason: dict[str, int] = {}
@@ -370,6 +370,6 @@ def pair_candidates(out_dir: str | os.PathLike, config: PairingConfig = PairingC
         timings={"plan_s": t_planned - t0, "verify_s": t_verified - t_planned, "finish_s": t_written - t_verified},
         config=asdict(config),
     )
-    update_json(out_dir / SUMMARY_FILE, "audio", summary.summary_json())
+    update_json(out_dir / SUMMARY_FILE, "audio", summary.summary_json(), inputs=[CANDIDATES_FILE])
     log.info("pairs: %d accepted, %d rejected %s", summary.accepted, summary.rejected, summary.rejected_by_reason)
     return summary

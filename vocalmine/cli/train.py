@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from vocalmine.cli.common import user_errors, verbose_option
+from vocalmine.cli.common import user_errors, verbose_option, writer_lock
 
 DEVICE = click.Choice(["auto", "cpu", "cuda"])
 
@@ -24,10 +24,10 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
 )
 @click.option("--target", type=click.Choice(["vocals", "instrumental"]), default="vocals",
               help="What the mask extracts (one model per target).")
-@click.option("--shards", "shards_dir", required=True, type=click.Path(exists=True, file_okay=False),
-              help="Shard folder written by build-shards (reads its train and valid splits).")
-@click.option("-o", "--out", "run_dir", required=True, type=click.Path(file_okay=False),
-              help="Run folder: checkpoint.pt, train_log.csv, tensorboard/, train_summary.json.")
+@click.option("--shards", "shards_dir", required=True,
+              help="Shard folder or URL written by build-shards (reads its train and valid splits).")
+@click.option("-o", "--out", "run_dir", required=True,
+              help="Run folder or URL: checkpoint.pt, train_log.csv, tensorboard/, train_summary.json.")
 @click.option("--arch", type=click.Choice(["unet", "baseline"]), default="unet",
               help="unet: the paper's model; baseline: the same network without skip connections.")
 @click.option("--max-steps", default=20000, type=click.IntRange(min=1), help="Optimizer steps to train to.")
@@ -50,7 +50,8 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
 def train_main(shards_dir: str, run_dir: str, no_progress: bool, **options) -> None:
     from training.train import TrainConfig, train
 
-    result = train(TrainConfig(shards_dir=shards_dir, run_dir=run_dir, progress=not no_progress, **options))
+    with writer_lock(run_dir, "train"):
+        result = train(TrainConfig(shards_dir=shards_dir, run_dir=run_dir, progress=not no_progress, **options))
     if result.rank == 0:
         loss = f"{result.last_loss:.5g}" if result.last_loss is not None else "-"
         valid = f", valid loss {result.valid_history[-1][1]:.5g}" if result.valid_history else ""
@@ -88,6 +89,8 @@ def separate_main(files: tuple[str, ...], out_dir: str, model: str, instrumental
     voc = load_model(model, target="vocals", device=device)
     inst = load_model(instrumental_model, target="instrumental", device=device) if instrumental_model else None
     failed = []
+    lock = writer_lock(out_dir, "separate")
+    lock.__enter__()
     for f in files:
         try:
             paths = separate_file(f, out_dir, voc, inst, full_band=full_band, batch_size=batch_size)
@@ -96,6 +99,7 @@ def separate_main(files: tuple[str, ...], out_dir: str, model: str, instrumental
             failed.append(f)
             continue
         click.echo(f"{f} -> {paths['vocals'].parent}")
+    lock.__exit__(None, None, None)
     if failed:
         raise UserInputError(f"{len(failed)} of {len(files)} files could not be separated: {', '.join(failed)}")
 
@@ -127,8 +131,9 @@ def evaluate_main(data: str, model: str, instrumental_model: str | None, out_dir
     if out_dir is None:
         run = Path(model) if Path(model).is_dir() else Path(model).parent
         out_dir = str(run / "evaluation" / Path(data).resolve().name)
-    report = evaluate(data, model, instrumental_model, out_dir, split=split, device=device,
-                      progress=not no_progress, audio_dir=write_audio)
+    with writer_lock(out_dir, "evaluate"):
+        report = evaluate(data, model, instrumental_model, out_dir, split=split, device=device,
+                          progress=not no_progress, audio_dir=write_audio)
     click.echo(report.markdown_path.read_text())
     click.echo(f"written: {report.json_path}, {report.markdown_path}")
 
