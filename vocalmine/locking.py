@@ -1,10 +1,12 @@
 """One writer per output folder: a lock held for the whole run of a command.
 
-Local folders: an OS lock (``filelock``, ``flock``) on ``FOLDER/.vocalmine.lock``; the kernel releases it when
-the holder dies, so a lock left by a killed run is recovered at once. ``FOLDER/.vocalmine.lock.json`` tells who
-holds it (host, pid, command, start time) for the message a second run gets.
+Local folders: an OS lock (``flock``) on ``FOLDER/.vocalmine.lock``, which holds the holder's host, pid, command
+and start time for the message a second run gets. The kernel releases the lock when its holder dies, so a lock
+file left by a killed run is taken over at once; a finished run removes the file, so the folder keeps only
+its outputs (the reason this is not the ``filelock`` package, which leaves its lock files behind). ``flock``
+is reliable on local disks, not on every network file system: use one host per local output folder.
 
-Object stores (URLs) have no locks: the lock is the object ``FOLDER/.vocalmine.lock.json``, written by the
+Object stores (URLs) have no locks: the lock is the object ``FOLDER/.vocalmine.lock``, written by the
 holder, refreshed every ``HEARTBEAT_S`` seconds and removed at the end. A run finding one whose heartbeat is
 older than ``STALE_AFTER_S`` takes it over (its holder is gone). Limits: two runs starting within the same
 second can both believe they hold it (the store has no atomic create-if-absent through fsspec); a holder
@@ -17,6 +19,7 @@ The lock is re-entrant within a process (``mine-pairs`` locks its folder once fo
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
@@ -29,7 +32,7 @@ from vocalmine import storage
 from vocalmine.errors import UserInputError
 
 LOCK_FILE = ".vocalmine.lock"
-INFO_FILE = ".vocalmine.lock.json"
+INFO_FILE = LOCK_FILE  # the lock file names its holder
 WAIT_ENV = "VOCALMINE_LOCK_WAIT"
 HEARTBEAT_S = 30.0
 STALE_AFTER_S = 300.0
@@ -102,30 +105,65 @@ def output_lock(folder: Any, command: str | None = None, wait: float | None = No
                 _held.pop(key, None)
 
 
+def _try_flock(path: str) -> int | None:
+    """An fd of ``path`` holding an exclusive ``flock``, or None when another process holds it. Retries when
+    the file it locked was unlinked or replaced meanwhile (a holder releasing), so two runs never both hold
+    a lock on different files of the same name."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except OSError:
+            os.close(fd)
+            raise
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def _local_lock(folder: Any, command: str | None, wait: float) -> Iterator[None]:
-    from filelock import FileLock, Timeout
-
-    storage.makedirs(folder)
-    info_path = storage.join(folder, INFO_FILE)
-    lock = FileLock(str(storage.join(folder, LOCK_FILE)), is_singleton=False)
+    created = not storage.exists(folder)
     try:
-        lock.acquire(timeout=wait)
-    except Timeout:
-        try:
-            info = json.loads(info_path.read_text())
-        except (OSError, ValueError):
-            info = None
-        raise _busy(folder, info) from None
-    except OSError as exc:  # an unwritable folder: name the folder, not the lock file
+        storage.makedirs(folder)
+    except OSError as exc:
         raise type(exc)(exc.errno, exc.strerror, str(folder)) from None
+    path = str(storage.join(folder, LOCK_FILE))
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fd = _try_flock(path)
+        except OSError as exc:  # an unwritable folder: name the folder, not the lock file
+            raise type(exc)(exc.errno, exc.strerror, str(folder)) from None
+        if fd is not None:
+            break
+        if time.monotonic() >= deadline:
+            try:
+                with open(path) as fh:
+                    info = json.loads(fh.read())
+            except (OSError, ValueError):
+                info = None
+            raise _busy(folder, info)
+        time.sleep(0.1)
     try:
-        info_path.write_text(json.dumps(_info(command)) + "\n")
+        os.ftruncate(fd, 0)
+        os.write(fd, (json.dumps(_info(command)) + "\n").encode())
         yield
     finally:
         with contextlib.suppress(OSError):
-            info_path.unlink()
-        lock.release()
+            os.unlink(path)  # while still held: a waiter that opened this file retries on the new one
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        if created:  # a run that wrote nothing (bad input) leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                os.rmdir(storage.local(folder))
 
 
 @contextlib.contextmanager

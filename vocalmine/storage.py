@@ -16,6 +16,7 @@ whole (S3 and GCS make a single put visible all at once).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import posixpath
@@ -29,6 +30,34 @@ OPTIONS_ENV = "VOCALMINE_STORAGE_OPTIONS"
 _options: dict[str, Any] | None = None  # set by configure(); else read from $VOCALMINE_STORAGE_OPTIONS
 
 PathLike = "str | os.PathLike[str]"
+
+
+# ------------------------------------------------------------------------------------------------ errors
+
+
+def _named(exc: OSError, url: str) -> OSError:
+    new = type(exc)(exc.errno or 0, exc.strerror or str(exc), url)
+    return new
+
+
+@contextlib.contextmanager
+def errors_named(url: Any) -> Iterator[None]:
+    """Re-raise a storage library's error as an ``OSError`` naming ``url``: ``FileNotFoundError`` (missing
+    key or bucket), ``PermissionError`` (credentials refused or missing), ``ConnectionError`` (endpoint
+    unreachable), so ``vocalmine.cli.common`` can say which URL failed and how."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename or not is_url(url):
+            raise
+        raise _named(exc, str(url)) from exc
+    except Exception as exc:  # botocore / aiohttp / google errors are not OSErrors
+        kind = type(exc).__name__
+        if any(k in kind for k in ("Connect", "Endpoint", "Timeout", "ServerDisconnected")):
+            raise ConnectionError(errno.ECONNREFUSED, f"cannot reach the storage endpoint ({exc})", str(url)) from exc
+        if "Credential" in kind or "Auth" in kind:
+            raise PermissionError(errno.EACCES, f"no usable credentials ({exc})", str(url)) from exc
+        raise
 
 
 # ------------------------------------------------------------------------------------------- what a path is
@@ -150,28 +179,32 @@ def exists(path: Any) -> bool:
     if not is_url(path):
         return os.path.exists(local(path))
     fs, p = filesystem(path)
-    return fs.exists(p)
+    with errors_named(path):
+        return fs.exists(p)
 
 
 def isdir(path: Any) -> bool:
     if not is_url(path):
         return os.path.isdir(local(path))
     fs, p = filesystem(path)
-    return fs.isdir(p)
+    with errors_named(path):
+        return fs.isdir(p)
 
 
 def isfile(path: Any) -> bool:
     if not is_url(path):
         return os.path.isfile(local(path))
     fs, p = filesystem(path)
-    return fs.isfile(p)
+    with errors_named(path):
+        return fs.isfile(p)
 
 
 def size(path: Any) -> int:
     if not is_url(path):
         return os.path.getsize(local(path))
     fs, p = filesystem(path)
-    return int(fs.size(p))
+    with errors_named(path):
+        return int(fs.size(p))
 
 
 def listdir(path: Any) -> list[str]:
@@ -183,7 +216,8 @@ def listdir(path: Any) -> list[str]:
             return []
     fs, p = filesystem(path)
     try:
-        return sorted(posixpath.basename(e.rstrip("/")) for e in fs.ls(p, detail=False))
+        with errors_named(path):
+            return sorted(posixpath.basename(e.rstrip("/")) for e in fs.ls(p, detail=False))
     except FileNotFoundError:
         return []
 
@@ -196,7 +230,8 @@ def glob(pattern: Any) -> list[Any]:
         return sorted(Path(p) for p in _glob.glob(local(pattern)))
     fs, p = filesystem(pattern)
     proto = protocol(pattern)
-    return sorted(f"{proto}://{m}" for m in fs.glob(p))
+    with errors_named(pattern):
+        return sorted(f"{proto}://{m}" for m in fs.glob(p))
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -207,11 +242,12 @@ def open_file(path: Any, mode: str = "rb", **kwargs: Any) -> IO:
     if not is_url(path):
         return open(local(path), mode, **kwargs)
     fs, p = filesystem(path)
-    return fs.open(p, mode, **kwargs)
+    with errors_named(path):
+        return fs.open(p, mode, **kwargs)
 
 
 def read_bytes(path: Any) -> bytes:
-    with open_file(path, "rb") as fh:
+    with errors_named(path), open_file(path, "rb") as fh:
         return fh.read()
 
 
@@ -245,7 +281,8 @@ def local_copy(path: Any, suffix: str | None = None) -> Iterator[str]:
     fd, tmp = tempfile.mkstemp(prefix="vocalmine-", suffix=ext)
     os.close(fd)
     try:
-        fs.get_file(p, tmp)
+        with errors_named(path):
+            fs.get_file(p, tmp)
         yield tmp
     finally:
         with contextlib.suppress(OSError):
@@ -283,7 +320,8 @@ def atomic_path(path: Any) -> Iterator[Path]:
     tmp = Path(tmpdir) / posixpath.basename(p)
     try:
         yield tmp
-        fs.put_file(str(tmp), p)
+        with errors_named(path):
+            fs.put_file(str(tmp), p)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
@@ -303,7 +341,8 @@ def remove(path: Any) -> bool:
             return False
     fs, p = filesystem(path)
     try:
-        fs.rm_file(p)
+        with errors_named(path):
+            fs.rm_file(p)
         return True
     except FileNotFoundError:
         return False
@@ -315,5 +354,5 @@ def rmtree(path: Any) -> None:
         shutil.rmtree(local(path), ignore_errors=True)
         return
     fs, p = filesystem(path)
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(FileNotFoundError), errors_named(path):
         fs.rm(p, recursive=True)

@@ -76,21 +76,24 @@ def os_error_message(exc: BaseException) -> str | None:
     code = exc.errno
     subject = where or text
     if isinstance(exc, PermissionError) or code in (errno.EACCES, errno.EPERM):
-        if "://" in subject or "://" in text:
-            return (f"access denied: {subject} ({text}); check the credentials and that they may use this "
-                    "bucket and key")
+        if "://" in subject:
+            return (f"access denied: {subject} ({exc.strerror or text}); check the credentials "
+                    "(AWS_ACCESS_KEY_ID / AWS_PROFILE, --storage-options) and that they may use this bucket")
         return f"permission denied: {subject}; check its permissions, or choose another folder"
     if code == errno.EROFS:
         return f"read-only file system: {subject}; choose an output folder on a writable disk"
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
         return f"no space left on the device (or quota) holding {subject}; free some space or choose another folder"
     if isinstance(exc, FileNotFoundError):
-        if "://" in subject or "bucket" in text.lower():
-            return f"not found: {subject} ({text}); check the URL and that the bucket exists"
+        if "://" in subject:
+            return f"not found: {subject} ({exc.strerror or text}); check the URL and that the bucket exists"
         return f"no such file or folder: {subject}"
     if isinstance(exc, (NotADirectoryError, IsADirectoryError, FileExistsError)):
         return f"{exc.strerror or text}: {subject}"
     if isinstance(exc, (ConnectionError, TimeoutError)):
+        if "://" in subject:
+            return (f"{subject}: {exc.strerror or text}; check AWS_ENDPOINT_URL (or endpoint_url in "
+                    "--storage-options) and the network")
         return f"cannot reach {subject or 'the server'} ({text})"
     if where:
         return f"{exc.strerror or text}: {where}"
