@@ -111,9 +111,11 @@ def options_for(proto: str) -> dict[str, Any]:
     if opts is None:
         env = os.environ.get(OPTIONS_ENV, "")
         opts = parse_options(env) if env else {}
+    from fsspec.registry import known_implementations
+
     if proto in opts and isinstance(opts[proto], dict):
         return dict(opts[proto])
-    return {k: v for k, v in opts.items() if not isinstance(v, dict)}
+    return {k: v for k, v in opts.items() if k not in known_implementations}  # flat options: for every protocol
 
 
 _fs_cache: dict[str, Any] = {}
@@ -179,28 +181,35 @@ def absolute(path: Any) -> str:
 # ------------------------------------------------------------------------------------------------ queries
 
 
+def _info(url: Any) -> dict | None:
+    """fsspec's ``info`` of a URL, None when nothing is there; other errors (credentials, endpoint) raise, so a
+    refused key is not mistaken for a missing file."""
+    fs, p = filesystem(url)
+    try:
+        with errors_named(url):
+            return fs.info(p)
+    except FileNotFoundError:
+        return None
+
+
 def exists(path: Any) -> bool:
     if not is_url(path):
         return os.path.exists(local(path))
-    fs, p = filesystem(path)
-    with errors_named(path):
-        return fs.exists(p)
+    return _info(path) is not None
 
 
 def isdir(path: Any) -> bool:
     if not is_url(path):
         return os.path.isdir(local(path))
-    fs, p = filesystem(path)
-    with errors_named(path):
-        return fs.isdir(p)
+    info = _info(path)
+    return info is not None and info.get("type") == "directory"
 
 
 def isfile(path: Any) -> bool:
     if not is_url(path):
         return os.path.isfile(local(path))
-    fs, p = filesystem(path)
-    with errors_named(path):
-        return fs.isfile(p)
+    info = _info(path)
+    return info is not None and info.get("type") == "file"
 
 
 def size(path: Any) -> int:

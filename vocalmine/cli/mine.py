@@ -38,8 +38,11 @@ def run_audio_stage(out_dir: str | Path, scheduler: str | None, progress: bool) 
 def write_report(out_dir: str | Path) -> None:
     """The pair-quality report (``report.html``, ``report.json``) of whatever the run produced."""
     from report import build_report
+    from vocalmine.staging import staged_folder
 
-    click.echo(build_report(out_dir).text)
+    # the report reads its folder as files: on object storage, from a local copy (caches left out)
+    with staged_folder(out_dir, exclude=(".cache/", ".mine-work")) as local:
+        click.echo(build_report(local).text)
 
 
 def _echo_summary(s) -> None:

@@ -40,6 +40,8 @@ def main(pairs_dir: str, sample_accepted: int, sample_rejected: int, flagged_med
 
     if not storage.isdir(pairs_dir):
         raise UserInputError(f"{pairs_dir} is not a mine-pairs output folder (no such folder)")
-    with writer_lock(pairs_dir, "pair-report"):
-        summary = build_report(pairs_dir, config)
+    from vocalmine.staging import staged_folder
+
+    with writer_lock(pairs_dir, "pair-report"), staged_folder(pairs_dir, exclude=(".cache/",)) as local:
+        summary = build_report(local, config)
     click.echo(summary.text)

@@ -8,6 +8,7 @@ Under torchrun, the same command runs data-parallel::
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -50,8 +51,14 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
 def train_main(shards_dir: str, run_dir: str, no_progress: bool, **options) -> None:
     from training.train import TrainConfig, train
 
-    with writer_lock(run_dir, "train"):
-        result = train(TrainConfig(shards_dir=shards_dir, run_dir=run_dir, progress=not no_progress, **options))
+    from vocalmine import storage
+    from vocalmine.staging import staged_folder
+
+    with writer_lock(run_dir, "train"), staged_folder(run_dir) as local_run:
+        result = train(TrainConfig(shards_dir=shards_dir, run_dir=str(local_run), progress=not no_progress,
+                                   **options))
+    if storage.is_url(run_dir):  # name the run's files where they now are
+        result = dataclasses.replace(result, checkpoint=storage.join(run_dir, Path(result.checkpoint).name))
     if result.rank == 0:
         loss = f"{result.last_loss:.5g}" if result.last_loss is not None else "-"
         valid = f", valid loss {result.valid_history[-1][1]:.5g}" if result.valid_history else ""
