@@ -17,8 +17,11 @@ ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_
 def s3_endpoint():
     """``http://127.0.0.1:PORT`` of a moto server started for the session, exported in ``AWS_ENDPOINT_URL``
     (inherited by the subprocesses and Dask workers the tests start)."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
