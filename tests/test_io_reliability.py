@@ -206,3 +206,45 @@ def test_an_unwritable_output_folder_is_one_line_with_the_path_and_exit_2(comman
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("Error: ")]
     assert errors == [f"Error: permission denied: {target}; check its permissions, "
                       "or choose another folder"], proc.stderr[-3000:]
+
+
+@pytest.fixture
+def mounted(tmp_path):
+    """``mounted(options)``: a fresh tmpfs at a new folder (a real full or read-only file system); skips where
+    mounting is not allowed."""
+    points = []
+
+    def mount(options: str) -> Path:
+        point = tmp_path / f"mnt{len(points)}"
+        point.mkdir()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+        points.append(point)
+        return point
+
+    yield mount
+    for point in points:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+def test_a_full_disk_and_a_read_only_file_system_are_one_line_with_exit_2(mounted, tmp_path):
+    cat = tmp_path / "catalog.csv"
+    cat.write_text("track_id,artist,title,duration_s\n1,A,Song,200\n2,A,Song (Instrumental),200\n")
+    full = mounted("size=64k")
+    fd = os.open(full / "filler", os.O_WRONLY | os.O_CREAT)
+    with pytest.raises(OSError):  # fill it up
+        while True:
+            os.write(fd, b"\0" * 4096)
+    os.close(fd)
+    r = CliRunner().invoke(mine_main, [str(cat), "-o", str(full / "out"), "--metadata-only", "--no-progress"])
+    assert r.exit_code == 2, r.output
+    assert r.output.strip().splitlines()[-1] == (
+        f"Error: no space left on the device (or quota) holding {full / 'out'}; free some space or choose "
+        "another folder")
+    ro = mounted("ro,size=64k")
+    r = CliRunner().invoke(shards_main, [str(tmp_path / "nopairs"), "-o", str(ro / "shards")])
+    assert r.exit_code == 2
+    assert r.output.strip().splitlines()[-1] == (
+        f"Error: read-only file system: {ro / 'shards'}; choose an output folder on a writable disk")

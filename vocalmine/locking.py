@@ -153,8 +153,11 @@ def _local_lock(folder: Any, command: str | None, wait: float) -> Iterator[None]
             raise _busy(folder, info)
         time.sleep(0.1)
     try:
-        os.ftruncate(fd, 0)
-        os.write(fd, (json.dumps(_info(command)) + "\n").encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, (json.dumps(_info(command)) + "\n").encode())
+        except OSError as exc:  # a full disk: name the folder
+            raise type(exc)(exc.errno, exc.strerror, str(folder)) from None
         yield
     finally:
         with contextlib.suppress(OSError):
