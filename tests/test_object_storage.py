@@ -145,3 +145,24 @@ def test_missing_bucket_refused_credentials_and_unreachable_endpoint_are_one_lin
     r = runner.invoke(mine_main, [str(cat), "-o", str(tmp_path / "o2"), "--storage-options", "{nope"])
     assert r.exit_code == 2 and "Error: --storage-options is not valid JSON" in r.output
     storage._fs_cache.clear()
+
+
+def test_a_url_folder_lock_held_elsewhere_stops_a_second_run_and_a_stale_one_is_taken_over(s3, tmp_path):
+    import time
+
+    cat = tmp_path / "catalog.csv"
+    cat.write_text("track_id,artist,title,duration_s\n1,A,Song,200\n2,A,Song (Instrumental),200\n")
+    note = {"command": "mine-pairs", "host": "elsewhere", "pid": 4242, "started": "2026-12-01T00:00:00Z",
+            "token": "x"}
+    storage.write_bytes(json.dumps(note | {"heartbeat": time.time()}).encode(), f"{s3}/pairs/.vocalmine.lock")
+    args = [str(cat), "-o", f"{s3}/pairs", "--metadata-only", "--no-progress", "--no-report"]
+    r = CliRunner().invoke(mine_main, args)
+    assert r.exit_code == 2
+    assert r.output.strip().splitlines()[-1].startswith(
+        f"Error: {s3}/pairs is being written by mine-pairs (host elsewhere, pid 4242, since 2026-12-01T00:00:00Z)")
+    assert not storage.exists(f"{s3}/pairs/candidates.parquet")
+    # a holder whose heartbeat stopped long ago is gone: the next run takes the lock over
+    storage.write_bytes(json.dumps(note | {"heartbeat": time.time() - 3600}).encode(), f"{s3}/pairs/.vocalmine.lock")
+    r = CliRunner().invoke(mine_main, args)
+    assert r.exit_code == 0, r.output
+    assert storage.exists(f"{s3}/pairs/candidates.parquet") and not storage.exists(f"{s3}/pairs/.vocalmine.lock")
