@@ -353,7 +353,7 @@ def _existing_spec(path: Path) -> str | None:
     return spec.decode() if spec else None
 
 
-def _load_part(path: Path | storage.URLPath) -> np.ndarray:
+def _load_part(path: Any) -> np.ndarray:
     """A part file's patches: memory-mapped locally, downloaded from object storage."""
     if storage.is_url(path):
         return np.load(io.BytesIO(path.read_bytes()))

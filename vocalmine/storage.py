@@ -67,15 +67,13 @@ def is_url(path: Any) -> bool:
     """True for ``scheme://...`` (not ``file://``), False for local paths (``Path``, plain strings)."""
     if isinstance(path, os.PathLike):
         return False
-    if isinstance(path, URLPath):
-        return True
     s = str(path)
     return "://" in s and not s.startswith("file://")
 
 
 def local(path: Any) -> str:
     """A local path as a string (``file://`` stripped); unchanged for URLs."""
-    s = str(path) if isinstance(path, URLPath) else os.fspath(path)
+    s = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
     return s[len("file://"):] if isinstance(s, str) and s.startswith("file://") else str(s)
 
 
@@ -146,8 +144,6 @@ def filesystem(path: Any) -> tuple[Any, str]:
 
 def join(base: Any, *parts: str) -> Any:
     """``base / parts`` for a local path (a ``Path``), ``base/parts`` for a URL (a string)."""
-    if isinstance(base, URLPath):
-        return URLPath(join(str(base), *parts))
     if not is_url(base):
         return Path(local(base)).joinpath(*parts)
     return "/".join([str(base).rstrip("/"), *(p.strip("/") for p in parts)])
@@ -371,96 +367,13 @@ def rmtree(path: Any) -> None:
         fs.rm(p, recursive=True)
 
 
-# ------------------------------------------------------------------------------------------ path objects
+# ------------------------------------------------------------------------------------------ more queries
 
 
-class URLPath:
-    """The part of ``pathlib.Path``'s interface the stages use (``/``, ``name``, ``parent``, ``exists``,
-    ``is_file``, ``is_dir``, ``glob``, ``iterdir``, ``read_text``, ``read_bytes``, ``mkdir``, ``unlink``), for a URL.
-    ``storage.path(x)`` gives a ``Path`` for a local path and one of these for a URL, so stage code written
-    with ``/`` works on both. It has no ``__fspath__``: a URL can never be opened as a local file by mistake;
-    pass it to ``storage`` functions (``open_file``, ``local_copy``, ``atomic_path``, ...) instead."""
+def path(p: Any) -> Any:
+    """A ``Path`` for a local path, a ``vocalmine.urlpath.URLPath`` (``/``, ``exists``, ``glob``, ...) for a URL."""
+    from vocalmine.urlpath import URLPath
 
-    def __init__(self, url: str):
-        self.url = str(url).rstrip("/")
-
-    def __str__(self) -> str:
-        return self.url
-
-    def __repr__(self) -> str:
-        return f"URLPath({self.url!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, URLPath) and other.url == self.url
-
-    def __hash__(self) -> int:
-        return hash(self.url)
-
-    def __lt__(self, other: "URLPath") -> bool:
-        return self.url < str(other)
-
-    def __truediv__(self, part: str) -> "URLPath":
-        return URLPath(join(self.url, str(part)))
-
-    @property
-    def name(self) -> str:
-        return name(self.url)
-
-    @property
-    def suffix(self) -> str:
-        return posixpath.splitext(self.name)[1]
-
-    @property
-    def stem(self) -> str:
-        return posixpath.splitext(self.name)[0]
-
-    @property
-    def parent(self) -> "URLPath":
-        return URLPath(parent(self.url))
-
-    def with_name(self, new: str) -> "URLPath":
-        return self.parent / new
-
-    def with_suffix(self, suffix: str) -> "URLPath":
-        return self.parent / (self.stem + suffix)
-
-    def resolve(self) -> "URLPath":
-        return self
-
-    def exists(self) -> bool:
-        return exists(self.url)
-
-    def is_file(self) -> bool:
-        return isfile(self.url)
-
-    def is_dir(self) -> bool:
-        return isdir(self.url)
-
-    def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
-        """Folders are key prefixes on object stores: nothing to create."""
-
-    def glob(self, pattern: str) -> list["URLPath"]:
-        return [URLPath(u) for u in glob(join(self.url, pattern))]
-
-    def iterdir(self) -> list["URLPath"]:
-        return [self / n for n in listdir(self.url)]
-
-    def read_bytes(self) -> bytes:
-        return read_bytes(self.url)
-
-    def read_text(self, encoding: str = "utf-8") -> str:
-        return read_text(self.url, encoding)
-
-    def write_text(self, text: str, encoding: str = "utf-8") -> None:
-        write_bytes(text.encode(encoding), self.url)
-
-    def unlink(self, missing_ok: bool = False) -> None:
-        if not remove(self.url) and not missing_ok:
-            raise FileNotFoundError(errno.ENOENT, "no such object", self.url)
-
-
-def path(p: Any) -> "Path | URLPath":
-    """A ``Path`` for a local path, a ``URLPath`` for a URL."""
     if isinstance(p, URLPath):
         return p
     return URLPath(str(p)) if is_url(p) else Path(local(p))
