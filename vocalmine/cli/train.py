@@ -96,17 +96,15 @@ def separate_main(files: tuple[str, ...], out_dir: str, model: str, instrumental
     voc = load_model(model, target="vocals", device=device)
     inst = load_model(instrumental_model, target="instrumental", device=device) if instrumental_model else None
     failed = []
-    lock = writer_lock(out_dir, "separate")
-    lock.__enter__()
-    for f in files:
-        try:
-            paths = separate_file(f, out_dir, voc, inst, full_band=full_band, batch_size=batch_size)
-        except UserInputError as exc:  # one bad file never stops the others
-            click.echo(f"Error: {exc}", err=True)
-            failed.append(f)
-            continue
-        click.echo(f"{f} -> {paths['vocals'].parent}")
-    lock.__exit__(None, None, None)
+    with writer_lock(out_dir, "separate"):
+        for f in files:
+            try:
+                paths = separate_file(f, out_dir, voc, inst, full_band=full_band, batch_size=batch_size)
+            except UserInputError as exc:  # one bad file never stops the others
+                click.echo(f"Error: {exc}", err=True)
+                failed.append(f)
+                continue
+            click.echo(f"{f} -> {paths['vocals'].parent}")
     if failed:
         raise UserInputError(f"{len(failed)} of {len(files)} files could not be separated: {', '.join(failed)}")
 
