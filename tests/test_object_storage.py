@@ -166,3 +166,36 @@ def test_a_url_folder_lock_held_elsewhere_stops_a_second_run_and_a_stale_one_is_
     r = CliRunner().invoke(mine_main, args)
     assert r.exit_code == 0, r.output
     assert storage.exists(f"{s3}/pairs/candidates.parquet") and not storage.exists(f"{s3}/pairs/.vocalmine.lock")
+
+
+def test_separate_and_evaluate_read_and_write_urls(s3, tmp_path):
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from test_separate import constant_model
+    from vocalmine.cli.train import evaluate_main, separate_main
+
+    model = constant_model(tmp_path / "half.pt")
+    rng = np.random.default_rng(0)
+    voc, acc = rng.standard_normal((2, 8192 * 2 + 301)).astype(np.float32) * 0.1
+    song = tmp_path / "songs" / "s1"
+    song.mkdir(parents=True)
+    for stem, x in (("vocals", voc), ("accompaniment", acc), ("mixture", voc + acc)):
+        sf.write(song / f"{stem}.wav", x, 8192)
+    storage.write_bytes((song / "mixture.wav").read_bytes(), f"{s3}/in/song.wav")
+
+    r = CliRunner().invoke(separate_main, [f"{s3}/in/song.wav", "-o", f"{s3}/sep", "--model", str(model),
+                                           "--device", "cpu"])
+    assert r.exit_code == 0, r.output + repr(r.exception)
+    assert r.output.strip() == f"{s3}/in/song.wav -> {s3}/sep/song"
+    vocals, rate = sf.read(io.BytesIO(storage.read_bytes(f"{s3}/sep/song/vocals.wav")))
+    assert rate == 8192 and len(vocals) == len(voc)
+
+    r = CliRunner().invoke(evaluate_main, [str(tmp_path / "songs"), "--model", str(model), "-o", f"{s3}/eval",
+                                           "--device", "cpu", "--no-progress", "--write-audio", f"{s3}/est"])
+    assert r.exit_code == 0, r.output + repr(r.exception)
+    result = storage.read_json(f"{s3}/eval/evaluation.json")
+    assert [row["song"] for row in result["songs"]] == ["s1"]
+    assert storage.isfile(f"{s3}/eval/evaluation.md") and storage.isfile(f"{s3}/est/s1/vocals.wav")

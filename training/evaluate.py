@@ -34,6 +34,7 @@ import numpy as np
 
 from features.audio import AudioError, load_aligned, load_mono
 from features.patches import Alignment
+from vocalmine import storage
 from vocalmine.atomic import atomic_path, write_json
 from vocalmine.errors import UserInputError
 
@@ -300,7 +301,7 @@ def evaluate_songs(
             est = estimator(stems.mixture, sample_rate)
             if audio_dir is not None:
                 for name, key in (("vocals", "vocals"), ("instrumental", "accompaniment")):
-                    final = Path(audio_dir) / song.name / f"{name}.wav"
+                    final = storage.path(audio_dir) / song.name / f"{name}.wav"
                     final.parent.mkdir(parents=True, exist_ok=True)
                     with atomic_path(final) as tmp:
                         sf.write(tmp, np.asarray(est[key], np.float32), sample_rate, subtype="FLOAT", format="WAV")
@@ -320,7 +321,7 @@ def evaluate_songs(
 
 def write_report(report: EvalReport, out_dir: str | os.PathLike, meta: dict | None = None, title: str = "") -> EvalReport:
     """``out_dir/evaluation.json`` (rows, failures, summary, meta) and ``out_dir/evaluation.md`` (tables)."""
-    out = Path(out_dir)
+    out = storage.path(out_dir)  # a Path, or a URL (vocalmine.urlpath.URLPath)
     out.mkdir(parents=True, exist_ok=True)
     report.json_path = write_json(
         {"meta": meta or {}, "summary": report.summary, "songs": report.rows, "failures": report.failures,
