@@ -24,6 +24,7 @@ from features.shards import ShardConfig, build_shards
 from test_separate import constant_model
 from test_shards_fixtures import SongSpec, write_pairs
 from vocalmine.cli.mine import main as mine_main
+from vocalmine.cli.report import main as report_main
 from vocalmine.cli.shards import main as shards_main
 from vocalmine.locking import INFO_FILE, output_lock
 
@@ -40,6 +41,8 @@ def test_metadata_only_rerun_removes_stale_audio_results_and_build_shards_refuse
     r = CliRunner().invoke(mine_main, [str(info.catalog), "-o", str(out), "--no-progress", "--no-report"])
     assert r.exit_code == 0, r.output
     assert pq.read_metadata(out / "pairs.parquet").num_rows == 3
+    r = CliRunner().invoke(report_main, [str(out), "--no-media"])
+    assert r.exit_code == 0, r.output
     old_pairs = tmp_path / "old-pairs.parquet"
     shutil.copy(out / "pairs.parquet", old_pairs)
 
@@ -50,12 +53,17 @@ def test_metadata_only_rerun_removes_stale_audio_results_and_build_shards_refuse
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows[2:])
-    r = CliRunner().invoke(mine_main, [str(other), "-o", str(out), "--metadata-only", "--no-progress"])
+    r = CliRunner().invoke(mine_main, [str(other), "-o", str(out), "--metadata-only", "--no-progress",
+                                       "--no-report"])
     assert r.exit_code == 0, r.output
     assert pq.read_metadata(out / "candidates.parquet").num_rows == 2
+    # the earlier run's audio results and its report are gone
     assert not (out / "pairs.parquet").exists()
+    assert not (out / "report.html").exists() and not (out / "report.json").exists()
     summary = json.loads((out / "summary.json").read_text())
     assert "audio" not in summary and summary["metadata"]["candidates"] == 2
+    r = CliRunner().invoke(report_main, [str(out), "--no-media"])
+    assert r.exit_code == 0, r.output
     report = json.loads((out / "report.json").read_text())
     assert {s["key"] for s in report["funnel"]["stages"]}.isdisjoint({"accepted"})
 

@@ -136,3 +136,16 @@ def writer_lock(folder: Any, command: str):
     if int(os.environ.get("RANK", "0") or 0) != 0:
         return contextlib.nullcontext()
     return output_lock(folder, command)
+
+
+REPORT_FILES = ("report.html", "report.json")
+
+
+def record_report(pairs_dir: Any) -> None:
+    """Record the pair-quality report as made from this run's candidates and pairs, so a later run that
+    rewrites them removes the old report with them (``vocalmine.provenance``)."""
+    from vocalmine import provenance, storage
+
+    for name in REPORT_FILES:
+        if storage.exists(storage.join(pairs_dir, name)):
+            provenance.record(pairs_dir, name, inputs=["candidates.parquet", "pairs.parquet"])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from vocalmine.cli.common import user_errors, verbose_option, writer_lock
+from vocalmine.cli.common import record_report, user_errors, verbose_option, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ def write_report(out_dir: str | Path) -> None:
     # the report reads its folder as files: on object storage, from a local copy (caches left out)
     with staged_folder(out_dir, exclude=(".cache/", ".mine-work")) as local:
         click.echo(build_report(local).text)
+    record_report(out_dir)
 
 
 def _echo_summary(s) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from report import ReportConfig, build_report
-from vocalmine.cli.common import user_errors, verbose_option, writer_lock
+from vocalmine.cli.common import record_report, user_errors, verbose_option, writer_lock
 
 _DEFAULTS = ReportConfig()
 
@@ -44,4 +44,5 @@ def main(pairs_dir: str, sample_accepted: int, sample_rejected: int, flagged_med
 
     with writer_lock(pairs_dir, "pair-report"), staged_folder(pairs_dir, exclude=(".cache/",)) as local:
         summary = build_report(local, config)
+        record_report(pairs_dir)
     click.echo(summary.text)
