@@ -553,7 +553,7 @@ def build_shards(
             for pid, reason in skipped
         ],
     }
-    write_json(manifest, out_dir / MANIFEST)
+    write_json(manifest, out_dir / MANIFEST, inputs=())  # recorded: which run wrote this build
     if not config.keep_work:
         storage.rmtree(out_dir / WORK_DIR)
 
