@@ -29,15 +29,13 @@ from typing import IO, Any, Iterator
 OPTIONS_ENV = "VOCALMINE_STORAGE_OPTIONS"
 _options: dict[str, Any] | None = None  # set by configure(); else read from $VOCALMINE_STORAGE_OPTIONS
 
-PathLike = "str | os.PathLike[str]"
-
 
 # ------------------------------------------------------------------------------------------------ errors
 
 
 def _named(exc: OSError, url: str) -> OSError:
-    new = type(exc)(exc.errno or 0, exc.strerror or str(exc), url)
-    return new
+    """The same kind of error, naming ``url`` (s3fs's errors name no path)."""
+    return type(exc)(exc.errno or 0, exc.strerror or str(exc), url)
 
 
 @contextlib.contextmanager
@@ -135,6 +133,10 @@ def filesystem(path: Any) -> tuple[Any, str]:
             extra = {"s3": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}.get(proto, proto)
             raise UserInputError(f"{path}: {proto}:// needs an optional package ({exc}); install "
                                  f"vocalmine[{extra}]") from None
+        except ValueError as exc:  # fsspec: "Protocol not known"
+            from vocalmine.errors import UserInputError
+
+            raise UserInputError(f"{path}: {exc}") from None
     fs = _fs_cache[proto]
     return fs, fs._strip_protocol(str(path))
 
