@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -68,6 +69,7 @@ def test_every_stage_from_a_bucket_on_a_cluster_without_shared_disk_equals_the_l
     corpus = f"{s3}/corpus"
     _upload(info.out_dir / "audio", f"{corpus}/audio")
     storage.write_bytes(info.catalog.read_bytes(), f"{corpus}/catalog.csv")
+    shutil.rmtree(info.out_dir)  # nothing of the corpus left on local disk: the run below can only use URLs
     # Workers in their own processes, each with its own scratch folder; the client passes them only URLs.
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                       local_directory=str(tmp_path / "workers")) as cluster:
