@@ -15,6 +15,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from vocalmine import storage
+
 #: The paper's working sample rate (Hz).
 PAPER_SAMPLE_RATE = 8192
 
@@ -53,7 +55,7 @@ class Decoded:
 def file_sha1(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
     """SHA-1 of the file's bytes (hex): the key of on-disk caches."""
     h = hashlib.sha1()
-    with open(path, "rb") as fh:
+    with storage.open_file(path, "rb") as fh:
         while chunk := fh.read(chunk_bytes):
             h.update(chunk)
     return h.hexdigest()
@@ -92,6 +94,8 @@ def decode(path: str | os.PathLike) -> Decoded:
 
     Raises ``AudioError`` with reason ``missing-file``, ``unreadable`` or ``empty``.
     """
+    if storage.is_url(path):
+        return _decode_url(str(path))
     path = os.fspath(path)
     if not os.path.exists(path):
         raise AudioError("missing-file", path)
@@ -108,6 +112,20 @@ def decode(path: str | os.PathLike) -> Decoded:
     if not np.all(np.isfinite(decoded.samples)):
         raise AudioError("unreadable", f"{path}: non-finite samples")
     return decoded
+
+
+def _decode_url(url: str) -> Decoded:
+    """``decode`` of a URL (object storage): a local temporary copy, decoded, removed; messages name the URL."""
+    try:
+        if not storage.exists(url):
+            raise AudioError("missing-file", url)
+        with storage.local_copy(url) as tmp:
+            try:
+                return decode(tmp)
+            except AudioError as exc:
+                raise AudioError(exc.reason, exc.detail.replace(tmp, url)) from None
+    except OSError as exc:
+        raise AudioError("unreadable", f"{url}: {exc}") from None
 
 
 def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

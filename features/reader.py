@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from catalog_schemas.shards import PATCH_BINS, PATCH_FRAMES, TENSOR_BYTES, TENSOR_COLUMNS
 from features.stft import PAPER_STFT, StftParams
+from vocalmine import storage
 from vocalmine.errors import UserInputError
 
 MANIFEST = "manifest.json"
@@ -66,7 +67,7 @@ class ShardDataset:
     """
 
     def __init__(self, shards_dir: str | os.PathLike, split: str, columns: Sequence[str] = ("mix", "vocals", "instrumental")):
-        self.root = Path(shards_dir)
+        self.root = storage.path(shards_dir)  # a Path, or a URLPath: shards streamed from object storage
         self.split = split
         self.columns = tuple(columns)
         if not self.root.is_dir():
@@ -103,7 +104,7 @@ class ShardDataset:
             shard_path = self.root / shard["path"]
             if not shard_path.is_file():
                 raise _fail(f"shard {shard_path} listed in {path} is missing")
-            meta = pq.read_metadata(shard_path)
+            meta = storage.parquet_file(shard_path).metadata
             if not self.row_groups:  # the first shard: do its columns hold [512, 128] float16 cells?
                 schema = meta.schema.to_arrow_schema()
                 for name in self.columns:
@@ -150,7 +151,8 @@ class ShardDataset:
         files: dict[str, pq.ParquetFile] = self._local.__dict__.setdefault("files", {})
         pf = files.get(ref.path)
         if pf is None:
-            pf = files[ref.path] = pq.ParquetFile(ref.path, memory_map=True)
+            pf = files[ref.path] = (storage.parquet_file(ref.path) if storage.is_url(ref.path)
+                                    else pq.ParquetFile(ref.path, memory_map=True))
         table = pf.read_row_group(ref.index, columns=["pair_id", "start_frame", "scale", *self.columns],
                                   use_threads=False)
         n = table.num_rows

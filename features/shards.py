@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +47,9 @@ from features.audio import file_sha1
 from features.patches import Alignment, PairError, PatchParams, pair_patches
 from features.splits import SPLITS, PairKeys, SplitConfig, _unit_hash, artist_key_of, assign_splits
 from features.stft import PAPER_STFT, StftParams
+from vocalmine import storage
 from vocalmine.atomic import atomic_path, write_json
+from vocalmine.provenance import require_fresh
 from vocalmine.errors import UserInputError
 from vocalmine.scheduling import run_tasks
 
@@ -207,33 +209,37 @@ def _hash(obj: Any) -> str:
 
 def _stat(path: str) -> list[int] | None:
     try:
-        st = os.stat(path)
+        return storage.stamp(path)
     except OSError:
         return None
-    return [st.st_size, st.st_mtime_ns]
 
 
 def pairs_file(pairs_dir: str | os.PathLike) -> Path:
     """``pairs_dir/pairs.parquet`` (or ``pairs_dir`` itself when it is a file); UserInputError when missing."""
-    path = Path(pairs_dir)
+    path = storage.path(pairs_dir)  # a Path, or a URLPath on object storage
     if path.is_dir():
         path = path / "pairs.parquet"
     if not path.is_file():
+        if (path.parent / "candidates.parquet").is_file():
+            raise UserInputError(f"no pairs table at {path}: {path.parent} holds the candidates of a "
+                                 "`mine-pairs --metadata-only` run; run mine-pairs without --metadata-only")
         raise UserInputError(f"no pairs table at {path}: run `mine-pairs` first (it writes pairs/pairs.parquet)")
+    require_fresh(path.parent, path.name, ["candidates.parquet"],
+                  "re-run `mine-pairs` on this folder without --metadata-only")
     return path
 
 
 def read_pairs(path: Path) -> pa.Table:
     """The accepted rows of a pairs table (``catalog_schemas.PAIRS`` columns this stage needs)."""
     try:
-        schema = pq.read_schema(path)
+        schema = storage.parquet_file(path).schema_arrow
     except (pa.ArrowInvalid, OSError) as exc:
         raise UserInputError(f"{path} is not a readable Parquet file: {exc}") from exc
     missing = [c for c in PAIR_COLUMNS if c not in schema.names]
     if missing:
         raise UserInputError(f"{path} lacks the columns {', '.join(missing)} (expected the pairs schema, "
                              "see docs/schemas.md)")
-    table = pq.read_table(path, columns=list(PAIR_COLUMNS))
+    table = storage.read_parquet(path, columns=list(PAIR_COLUMNS))
     return table.filter(pc.fill_null(pc.equal(table["status"], "accepted"), False))
 
 
@@ -258,7 +264,7 @@ def plan_jobs(accepted: pa.Table, base_dir: Path, config: ShardConfig) -> tuple[
         paths = []
         for col in ("original_audio_path", "instrumental_audio_path"):
             p = r[col] or ""
-            paths.append(str(base_dir / p) if p and not os.path.isabs(p) else p)
+            paths.append(str(storage.resolve(p, base_dir)) if p else p)
         polarity = 1 if r["polarity"] is None else int(r["polarity"])
         alignment = Alignment(
             float("nan") if r["offset_s"] is None else float(r["offset_s"]),
@@ -288,7 +294,7 @@ def compute_part(job: PairJob, parts_dir: str, params: PatchParams) -> dict:
     except Exception as exc:  # one bad pair never stops the build; its reason goes to the manifest
         log.exception("skipping %s: unexpected error", job.pair_id)
         return {"pair_id": job.pair_id, "reason": "error", "detail": f"{type(exc).__name__}: {exc}"}
-    base = Path(parts_dir) / job.key
+    base = storage.path(parts_dir) / job.key
     with atomic_path(base.with_suffix(".npy")) as tmp, open(tmp, "wb") as fh:
         np.save(fh, patches)
     info = {"pair_id": job.pair_id, "rows": int(len(patches)), "seconds": float(seconds)}
@@ -340,11 +346,18 @@ def plan_shards(jobs: Sequence[PairJob], infos: dict[str, dict], config: ShardCo
 
 def _existing_spec(path: Path) -> str | None:
     try:
-        meta = pq.read_schema(path).metadata or {}
+        meta = storage.parquet_file(path).schema_arrow.metadata or {}
     except (pa.ArrowInvalid, OSError):
         return None
     spec = meta.get(SHARD_SPEC_KEY)
     return spec.decode() if spec else None
+
+
+def _load_part(path: Any) -> np.ndarray:
+    """A part file's patches: memory-mapped locally, downloaded from object storage."""
+    if storage.is_url(path):
+        return np.load(io.BytesIO(path.read_bytes()))
+    return np.load(path, mmap_mode="r")
 
 
 def _binary_column(values: np.ndarray) -> pa.Array:
@@ -355,7 +368,7 @@ def _binary_column(values: np.ndarray) -> pa.Array:
 
 def write_shard(plan: ShardPlan, out_dir: str, parts_dir: str, config: ShardConfig) -> dict:
     """Dask task: write one shard (tmp + rename) unless an identical one exists. Returns its manifest entry."""
-    final = Path(out_dir) / plan.path
+    final = storage.path(out_dir) / plan.path
     kept = final.exists() and _existing_spec(final) == plan.spec
     if not kept:
         schema = SHARD.with_metadata({**(SHARD.metadata or {}), SHARD_SPEC_KEY: plan.spec.encode()})
@@ -366,7 +379,7 @@ def write_shard(plan: ShardPlan, out_dir: str, parts_dir: str, config: ShardConf
                     group = plan.rows[start : start + config.row_group_size]
                     for key, _, _ in group:
                         if key not in parts:
-                            parts[key] = np.load(Path(parts_dir) / f"{key}.npy", mmap_mode="r")
+                            parts[key] = _load_part(storage.path(parts_dir) / f"{key}.npy")
                     rows = np.stack([parts[key][r] for key, _, r in group])  # PATCH_DTYPE [n]
                     arrays = [
                         pa.array([pair_id for _, pair_id, _ in group], pa.string()),
@@ -376,12 +389,12 @@ def write_shard(plan: ShardPlan, out_dir: str, parts_dir: str, config: ShardConf
                     ] + [_binary_column(rows[name]) for name in TENSOR_COLUMNS]
                     writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=len(group))
         parts.clear()
-    meta = pq.read_metadata(final)
+    meta = storage.parquet_file(final).metadata
     return {
         "path": plan.path,
         "rows": meta.num_rows,
         "row_groups": meta.num_row_groups,
-        "bytes": final.stat().st_size,
+        "bytes": storage.size(final),
         "sha1": file_sha1(final),
         "written": not kept,
     }
@@ -432,7 +445,7 @@ def _up_to_date(out_dir: Path, build_key: str) -> dict | None:
     for s in manifest["splits"].values():
         for shard in s["shards"]:
             f = out_dir / shard["path"]
-            if not f.exists() or f.stat().st_size != shard["bytes"]:
+            if not f.exists() or storage.size(f) != shard["bytes"]:
                 return None
     return manifest
 
@@ -451,7 +464,7 @@ def build_shards(
     """
     t0 = time.perf_counter()
     source = pairs_file(pairs_dir)
-    out_dir = Path(out_dir)
+    out_dir = storage.path(out_dir)
     pairs_sha1 = file_sha1(source)
     build_key = _hash([FORMAT, pairs_sha1, dataclasses.asdict(config) | {"workers": None, "keep_work": None}])
     manifest = _up_to_date(out_dir, build_key)
@@ -540,9 +553,9 @@ def build_shards(
             for pid, reason in skipped
         ],
     }
-    write_json(manifest, out_dir / MANIFEST)
+    write_json(manifest, out_dir / MANIFEST, inputs=())  # recorded: which run wrote this build
     if not config.keep_work:
-        shutil.rmtree(out_dir / WORK_DIR, ignore_errors=True)
+        storage.rmtree(out_dir / WORK_DIR)
 
     summary = ShardSummary(
         out_dir,

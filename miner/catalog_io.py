@@ -30,6 +30,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from catalog_schemas import CATALOG_OPTIONAL, CATALOG_REQUIRED, DURATION_COLUMNS
+from vocalmine import storage
 from vocalmine.errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,8 @@ def find_catalog_files(catalog: str | os.PathLike) -> list[Path]:
     """The files a catalog argument names: the file itself, the catalog files of a directory (sorted, hidden
     and ``_``-prefixed names skipped), or the matches of a glob (sorted)."""
     text = str(catalog)
+    if storage.is_url(text):
+        return _find_url_files(text)
     p = Path(text)
     if p.is_file():
         return [p]
@@ -148,6 +151,29 @@ def find_catalog_files(catalog: str | os.PathLike) -> list[Path]:
             raise UserInputError(f"{text}: the pattern matches no file")
         return files
     raise UserInputError(f"{text}: no such file or directory")
+
+
+def _find_url_files(url: str) -> list[str]:
+    """``find_catalog_files`` for a URL (object stores: fsspec through ``vocalmine.storage``)."""
+    if any(ch in url for ch in "*?["):
+        files = [m for m in storage.glob(url) if not storage.isdir(m)]
+        if not files:
+            raise UserInputError(f"{url}: the pattern matches no file")
+        return files
+    if storage.isfile(url):
+        return [url]
+    if storage.isdir(url):
+        files = [storage.join(url, n) for n in storage.listdir(url)
+                 if not n.startswith((".", "_")) and _suffix_of(n) is not None]
+        if not files:
+            raise UserInputError(f"{url}: no catalog files under this URL (looked for {', '.join(sorted(SUFFIXES))})")
+        return files
+    raise UserInputError(f"{url}: no such file or folder")
+
+
+def _parquet_source(path: str):
+    """What pyarrow's Parquet reader opens: the path itself when local, an fsspec file for a URL."""
+    return storage.open_file(path, "rb") if storage.is_url(path) else path
 
 
 def _map_columns(columns: tuple[str, ...]) -> dict[str, str]:
@@ -176,12 +202,12 @@ def open_catalog(catalog: str | os.PathLike) -> list[CatalogFile]:
     """Find the catalog's files, read each header or schema, and check the required columns are there."""
     out = []
     for i, path in enumerate(find_catalog_files(catalog)):
-        kind = _suffix_of(path.name)
+        kind = _suffix_of(storage.name(path))
         fmt, gz = kind if kind else ("csv", False)
-        apath = str(path.resolve())
+        apath = storage.absolute(path)
         if fmt == "parquet":
             try:
-                columns = tuple(pq.read_schema(apath).names)
+                columns = tuple(pq.read_schema(_parquet_source(apath)).names)
             except (pa.ArrowInvalid, OSError) as exc:
                 raise UserInputError(f"{path}: not a readable Parquet file ({exc})") from None
             data_start, data_line = 0, 1
@@ -197,13 +223,13 @@ def open_catalog(catalog: str | os.PathLike) -> list[CatalogFile]:
         mapping = _map_columns(columns)
         _check_columns(str(path), columns, mapping)
         out.append(CatalogFile(i, apath, fmt, gz, columns, tuple(mapping.items()), data_start, data_line,
-                               os.path.getsize(apath), "," if fmt == "parquet" else delimiter,
+                               storage.size(apath), "," if fmt == "parquet" else delimiter,
                                fmt != "parquet" and cr_only))
     return out
 
 
 def _open_bytes(path: str, gz: bool):
-    return gzip.open(path, "rb") if gz else open(path, "rb")
+    return gzip.open(storage.open_file(path, "rb"), "rb") if gz else storage.open_file(path, "rb")
 
 
 def _read_header(path: str, delimiter: str, gz: bool) -> tuple[tuple[str, ...], int, int, bool]:
@@ -322,7 +348,7 @@ def _split_csv(f: CatalogFile, blocksize: int) -> list[tuple[int, int, int, int]
     """(start, stop, first line, first record) of each byte range; one pass over the file."""
     out = []
     delim = ord(f.delimiter)
-    with open(f.path, "rb") as fh:
+    with storage.open_file(f.path, "rb") as fh:
         fh.seek(f.data_start)
         pos, line, rec, inside = f.data_start, f.data_line, 0, False
         part = (pos, line, rec)
@@ -475,7 +501,7 @@ def _read_partition(spec: PartSpec, encoding: str) -> RawPart:
 
 def _read_parquet_part(spec: PartSpec) -> RawPart:
     f = spec.file
-    pf = pq.ParquetFile(f.path)
+    pf = pq.ParquetFile(_parquet_source(f.path))
     t = pf.read_row_group(spec.start, columns=[a for _, a in f.column_map])
     t = t.rename_columns([c for c, _ in f.column_map])
     cols = []
@@ -493,7 +519,7 @@ def _read_parquet_part(spec: PartSpec) -> RawPart:
 
 def _parquet_rows_json(f: CatalogFile, rows: list[int]) -> list[str]:
     """The given 0-based rows of a Parquet file as JSON objects of all their columns."""
-    pf = pq.ParquetFile(f.path)
+    pf = pq.ParquetFile(_parquet_source(f.path))
     md = pf.metadata
     bounds = np.cumsum([0] + [md.row_group(i).num_rows for i in range(md.num_row_groups)])
     out = {}

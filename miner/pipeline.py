@@ -21,9 +21,10 @@ Memory is bounded by a partition (``blocksize``) and by the largest artist block
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
-import shutil
+
 import sys
 import time
 import uuid
@@ -52,6 +53,7 @@ from miner.catalog_io import (
 from miner.markers import MarkerSet
 from miner.match import BLOCK_COLUMNS, MatchRules, match_partition
 from miner.normalize import artist_keys, fold
+from vocalmine import storage
 from vocalmine.atomic import atomic_path, update_json, write_table
 from vocalmine.errors import UserInputError
 from vocalmine.scheduling import dask_client, scheduler_address
@@ -156,7 +158,7 @@ def _absolute_paths(col: pa.ChunkedArray | pa.Array, base: str) -> pa.Array:
         vals = out.to_pylist()
         raw = p.to_pylist()
         for i in np.flatnonzero(messy_np):
-            vals[i] = os.path.normpath(os.path.join(base, raw[i].replace("\\", "/")))
+            vals[i] = storage.resolve(raw[i].replace("\\", "/"), base)
         out = pa.array(vals, pa.string())
     return pc.if_else(empty, pa.scalar(None, pa.string()), out)
 
@@ -245,11 +247,15 @@ def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dic
 
 
 def _write_ipc(table: pa.Table, path: str) -> None:
-    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+    with storage.atomic_path(path) as tmp, pa.OSFile(str(tmp), "wb") as sink, \
+            pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
 
 
 def _read_work(path: str, columns: list[str] | None = None) -> pa.Table:
+    if storage.is_url(path):  # work files on object storage: no folder shared by the workers
+        t = pa.ipc.open_file(pa.BufferReader(storage.read_bytes(path))).read_all()
+        return t.select(columns) if columns else t
     with pa.memory_map(path) as src:
         t = pa.ipc.open_file(src).read_all()
     return t.select(columns) if columns else t
@@ -319,8 +325,8 @@ def load_block_rows(path: str, marked_keys: pa.Array) -> pd.DataFrame:
     listed in ``<path>.exclude.npy`` when there is one)."""
     t = _read_work(path)
     keep = pc.is_in(t.column("artist_key"), value_set=marked_keys)
-    if os.path.exists(path + ".exclude.npy"):
-        excluded = np.load(path + ".exclude.npy")
+    if storage.exists(path + ".exclude.npy"):
+        excluded = np.load(io.BytesIO(storage.read_bytes(path + ".exclude.npy")))
         keep = pc.and_(keep, pa.array(~np.isin(t.column("record").to_numpy(), excluded)))
     return _block_frame(t.filter(keep))
 
@@ -357,11 +363,11 @@ class _Runner:
         return result
 
 
-def _clear_stale_work(out: Path) -> None:
-    for d in out.glob(WORK_PREFIX + "*"):
-        if d.is_dir():
+def _clear_stale_work(out: Path | str) -> None:
+    for d in storage.glob(storage.join(out, WORK_PREFIX + "*")):
+        if storage.isdir(d):
             log.warning("removing %s left by an interrupted run", d)
-            shutil.rmtree(d, ignore_errors=True)
+            storage.rmtree(d)
 
 
 @contextlib.contextmanager
@@ -433,11 +439,11 @@ def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: M
     files = open_catalog(catalog)
     specs = plan_partitions(files, config.blocksize)
     log.info("catalog: %d file(s), %d partition(s)", len(files), len(specs))
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = storage.join(out_dir)  # a Path, or the URL of an object-store folder
+    storage.makedirs(out)
     _clear_stale_work(out)
-    work = out.resolve() / f"{WORK_PREFIX}{uuid.uuid4().hex[:8]}"
-    work.mkdir()
+    work = storage.join(storage.absolute(out), f"{WORK_PREFIX}{uuid.uuid4().hex[:8]}")
+    storage.makedirs(work)
     try:
         with _connect(scheduler) as client, dask.config.set(
             {"dataframe.shuffle.method": "tasks"} if client is None else {}
@@ -454,12 +460,13 @@ def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: M
                 raise _strict_error(files[r["src"]], r["line"], "duplicate-track_id", r["track_id"],
                                     f"first seen at {files[r['first_src']].path}:{r['first_line']}")
             for i in np.unique(part_of):
-                np.save(paths[i] + ".exclude.npy", later.column("record").to_numpy()[part_of == i])
+                with storage.atomic_path(paths[i] + ".exclude.npy") as tmp, open(tmp, "wb") as fh:
+                    np.save(fh, later.column("record").to_numpy()[part_of == i])
             cands, stats = _match(run, paths, results, config)
-            reason_counts = _write_rejected(out / "rejected_rows.parquet", specs, results, later, part_of, files)
+            reason_counts = _write_rejected(storage.join(out, "rejected_rows.parquet"), specs, results, later, part_of, files)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-    write_table(cands, out / "candidates.parquet")
+        storage.rmtree(work)
+    write_table(cands, storage.join(out, "candidates.parquet"), inputs=())  # removes outputs of the old candidates
 
     rows_read = sum(r["rows_read"] for r in results)
     rows_rejected = sum(reason_counts.values())
@@ -487,7 +494,7 @@ def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: M
             "strict": config.strict,
         },
     )
-    update_json(out / "summary.json", "metadata", summary.to_dict())
+    update_json(storage.join(out, "summary.json"), "metadata", summary.to_dict())
     return summary
 
 

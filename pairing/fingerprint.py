@@ -6,6 +6,7 @@ about 2 s of chroma). It equals what ``fpcalc -raw -length 0`` prints for the sa
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import chromaprint
 import numpy as np
 
+from vocalmine import storage
 from vocalmine.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ class FingerprintCache:
     """
 
     def __init__(self, root: str | os.PathLike):
-        self.root = Path(root) / f"chromaprint-{ALGORITHM}"
+        self.root = storage.path(root) / f"chromaprint-{ALGORITHM}"
         self.computed = 0
         self.loaded = 0
 
@@ -82,7 +84,7 @@ class FingerprintCache:
     def get(self, content_sha1: str) -> np.ndarray | None:
         path = self.path(content_sha1)
         try:
-            fp = np.load(path, allow_pickle=False)
+            fp = np.load(io.BytesIO(storage.read_bytes(path)) if storage.is_url(path) else path, allow_pickle=False)
         except (OSError, ValueError):
             return None
         self.loaded += 1

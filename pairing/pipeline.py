@@ -34,6 +34,7 @@ from pairing.config import PairingConfig
 from pairing.dedup import content_groups, mark_duplicates, reason_group
 from pairing.fingerprint import FingerprintCache
 from pairing.verify import VERDICT_COLUMNS, PreparedAudio, PrepareStats, prepare_audio, verify_pair
+from vocalmine import storage
 from vocalmine.atomic import atomic_path, update_json, write_table
 from vocalmine.errors import UserInputError
 from vocalmine.scheduling import run_tasks
@@ -114,18 +115,17 @@ def _file_hashes(paths: list[str], memo_path: Path) -> dict[str, str | None]:
     """Content SHA-1 of each path (None when it cannot be read); unchanged files (same size and mtime) reuse
     the hash remembered in ``memo_path``."""
     try:
-        memo = json.loads(memo_path.read_text())
+        memo = json.loads(memo_path.read_text())  # memo_path: a Path or a URLPath (vocalmine.urlpath)
     except (OSError, ValueError):
         memo = {}
     out: dict[str, str | None] = {}
     changed = False
     for path in paths:
         try:
-            st = os.stat(path)
+            stamp = storage.stamp(path)  # [size, mtime] (or the object's ETag)
         except OSError:
             out[path] = None
             continue
-        stamp = [st.st_size, st.st_mtime_ns]
         known = memo.get(path)
         if known and known[:2] == stamp:
             out[path] = known[2]
@@ -174,7 +174,7 @@ def verify_batch(records: list[dict[str, Any]], cache_root: str, config: Pairing
     candidates of the batch is decoded once, and memory stays bounded by a few files.
     """
     t_start = time.perf_counter()
-    fingerprints = FingerprintCache(Path(cache_root) / "fingerprints")
+    fingerprints = FingerprintCache(storage.path(cache_root) / "fingerprints")
     stats = PrepareStats()
     prepared: OrderedDict[str, PreparedAudio | AudioError] = OrderedDict()
 
@@ -213,7 +213,7 @@ def verify_batch(records: list[dict[str, Any]], cache_root: str, config: Pairing
     if keep:
         table = pa.Table.from_pylist(keep, schema=_CACHE_SCHEMA)
         name = hashlib.sha1("\n".join(r["cache_key"] for r in keep).encode()).hexdigest()[:20]
-        write_table(table, Path(cache_root) / "verdicts" / f"part-{name}.parquet")
+        write_table(table, storage.path(cache_root) / "verdicts" / f"part-{name}.parquet")
     result_stats = {k: float(v) for k, v in asdict(stats).items()}
     result_stats.update(fingerprints_computed=fingerprints.computed, task_s=time.perf_counter() - t_start,
                         pairs=len(records))
@@ -226,7 +226,7 @@ def _read_verdict_cache(cache_root: Path) -> dict[str, dict[str, Any]]:
     cached: dict[str, dict[str, Any]] = {}
     for part in sorted((cache_root / "verdicts").glob("part-*.parquet")):
         try:
-            for row in pq.read_table(part).to_pylist():
+            for row in storage.read_parquet(part).to_pylist():
                 cached[row.pop("cache_key")] = row
         except (OSError, pa.ArrowInvalid, KeyError) as exc:
             log.warning("ignoring unreadable cache part %s: %s", part, exc)
@@ -263,7 +263,7 @@ def _read_candidates(out_dir: Path) -> pa.Table:
     if not path.exists():
         raise UserInputError(f"{path} does not exist: run the metadata stage first (mine-pairs --metadata-only)")
     try:
-        table = pq.read_table(path)
+        table = storage.read_parquet(path)
     except (OSError, pa.ArrowInvalid) as exc:
         raise UserInputError(f"{path} is not a readable Parquet file: {exc}") from exc
     missing = [f.name for f in CANDIDATES if f.name not in table.column_names]
@@ -291,7 +291,7 @@ def pair_candidates(out_dir: str | os.PathLike, config: PairingConfig = PairingC
     local threaded scheduler). Raises ``UserInputError`` when the candidates table is missing or malformed.
     """
     t0 = time.perf_counter()
-    out_dir = Path(out_dir).resolve()
+    out_dir = storage.path(storage.absolute(out_dir))  # a Path, or a URLPath on object storage
     cache_root = out_dir / CACHE_DIR
     cache_root.mkdir(parents=True, exist_ok=True)
     candidates = _read_candidates(out_dir)
@@ -341,7 +341,7 @@ def pair_candidates(out_dir: str | os.PathLike, config: PairingConfig = PairingC
     groups = content_groups(originals, fingerprints.get, config)
     rows = mark_duplicates(rows, groups)
     table = pa.Table.from_pylist(rows, schema=PAIRS)
-    pairs_path = write_table(table, out_dir / PAIRS_FILE)
+    pairs_path = write_table(table, out_dir / PAIRS_FILE, inputs=[CANDIDATES_FILE])
     t_written = time.perf_counter()
 
     by_reason: dict[str, int] = {}
@@ -370,6 +370,6 @@ def pair_candidates(out_dir: str | os.PathLike, config: PairingConfig = PairingC
         timings={"plan_s": t_planned - t0, "verify_s": t_verified - t_planned, "finish_s": t_written - t_verified},
         config=asdict(config),
     )
-    update_json(out_dir / SUMMARY_FILE, "audio", summary.summary_json())
+    update_json(out_dir / SUMMARY_FILE, "audio", summary.summary_json(), inputs=[CANDIDATES_FILE])
     log.info("pairs: %d accepted, %d rejected %s", summary.accepted, summary.rejected, summary.rejected_by_reason)
     return summary

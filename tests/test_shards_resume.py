@@ -100,5 +100,7 @@ def test_killed_build_resumes_to_the_uninterrupted_dataset(reference, tmp_path, 
         assert ours[split].equals(ref[split]), split  # same rows in the same order, same tensor bytes
         keys = list(zip(ours[split]["pair_id"].to_pylist(), ours[split]["start_frame"].to_pylist()))
         assert len(keys) == len(set(keys)) == ref_summary.splits[split].patches
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == sorted(
+    # the killed command's writer lock file stays until the next command takes it over (vocalmine.locking)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
+                  if p.is_file() and p.name != ".vocalmine.lock") == sorted(
         p.relative_to(ref_dir).as_posix() for p in ref_dir.rglob("*") if p.is_file())

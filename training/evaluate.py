@@ -36,6 +36,7 @@ from training.eval_layouts import (LENGTH_TOLERANCE_S, LAYOUTS, READERS, SongFil
 from training.eval_metrics import (METRICS, SOURCES, STATS, level_db, mixture_sdr_of, score_song,  # noqa: F401
                                    silent_sources, summarize, summarize_levels, summary_markdown)
 from training.eval_report import EvalReport, write_report  # noqa: F401
+from vocalmine import storage
 from vocalmine.errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,7 @@ def evaluate_songs(
                     raise ValueError(f"{system.name}: {exc}") from exc
                 if audio_dir is not None and system is systems[0]:
                     for name, key in (("vocals", "vocals"), ("instrumental", "accompaniment")):
-                        final = Path(audio_dir) / song.name / f"{name}.wav"
+                        final = storage.path(audio_dir) / song.name / f"{name}.wav"
                         final.parent.mkdir(parents=True, exist_ok=True)
                         with atomic_path(final) as tmp:
                             sf.write(tmp, np.asarray(est[key], np.float32).T, scored.sample_rate, subtype="FLOAT",

@@ -35,6 +35,7 @@ from features.audio import AudioError, decode, resample
 from features.stft import StftParams, istft, stft
 from training.checkpoint import load_checkpoint
 from training.model import UNet, UNetConfig
+from vocalmine import storage
 from vocalmine.atomic import atomic_path
 from vocalmine.errors import UserInputError
 
@@ -230,14 +231,14 @@ def separate_file(
 ) -> dict[str, Path]:
     """Separate one file into ``out_dir/<file stem>/{vocals,instrumental}.wav`` (float WAV, input's rate and
     length). Returns the two paths. ``UserInputError`` when the file cannot be decoded."""
-    path = Path(path)
+    path = storage.path(path)  # a Path, or a URL (vocalmine.urlpath.URLPath)
     try:
         decoded = decode(path)
     except AudioError as exc:
         raise UserInputError(f"cannot separate {path}: {exc}") from exc
     sep = separate_waveform(decoded.samples, decoded.sample_rate, vocals_model, instrumental_model,
                             full_band=full_band, batch_size=batch_size)
-    song_dir = Path(out_dir) / path.stem
+    song_dir = storage.path(out_dir) / path.stem
     song_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, audio in (("vocals", sep.vocals), ("instrumental", sep.instrumental)):

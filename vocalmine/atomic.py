@@ -1,51 +1,80 @@
-"""Atomic outputs: write to a temporary name in the same folder, then rename, so an interrupted run never
-leaves a half file that looks whole."""
+"""Atomic outputs: an interrupted run never leaves a half file (or object) that looks whole.
+
+A thin layer over ``vocalmine.storage``: every function takes a local path or an fsspec URL. Locally the data
+goes to a temporary name in the same folder, then a rename; on an object store to a local temporary file that
+is uploaded once, complete. ``provenance=`` records which run wrote the file and from which inputs
+(``vocalmine.provenance``), so stale outputs of earlier runs can be found and removed.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vocalmine import storage
+from vocalmine.storage import atomic_path
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it to ``path``, on error remove it."""
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        yield tmp
-        os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+__all__ = ["atomic_path", "write_table", "write_json", "update_json", "read_json"]
 
 
-def write_table(table: pa.Table, path: str | os.PathLike, **parquet_options: Any) -> Path:
-    """Write ``table`` as Parquet atomically; returns the final path."""
+def _record(path: Any, inputs: Sequence[str] | None, section: str | None = None) -> None:
+    if inputs is None:
+        return
+    from vocalmine import provenance
+
+    name = storage.name(path) + (f"#{section}" if section else "")
+    provenance.record(storage.parent(path), name, inputs)
+
+
+def write_table(table: pa.Table, path: str | os.PathLike, *, inputs: Sequence[str] | None = None,
+                **parquet_options: Any) -> Path:
+    """Write ``table`` as Parquet atomically; returns the final path (a string for a URL).
+
+    ``inputs``: names of files in the same folder this one is made from (``()`` for none); when given, the
+    write is recorded (``vocalmine.provenance``) and outputs made from an earlier version of it are removed."""
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, **parquet_options)
-    return Path(path)
+    _record(path, inputs)
+    return path if storage.is_url(path) else Path(path)
 
 
-def write_json(obj: Any, path: str | os.PathLike) -> Path:
+def write_json(obj: Any, path: str | os.PathLike, *, inputs: Sequence[str] | None = None) -> Path:
     """Write ``obj`` as indented JSON atomically; returns the final path."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
-    return Path(path)
+    _record(path, inputs)
+    return path if storage.is_url(path) else Path(path)
 
 
-def update_json(path: str | os.PathLike, section: str, value: Any) -> dict:
-    """Set ``section`` of the JSON object in ``path`` (created when missing) and rewrite it atomically."""
-    path = Path(path)
-    data = json.loads(path.read_text()) if path.exists() else {}
+def read_json(path: str | os.PathLike, default: Any = None) -> Any:
+    """The JSON value in ``path``, or ``default`` when it does not exist."""
+    try:
+        return storage.read_json(path)
+    except FileNotFoundError:
+        return default
+
+
+def update_json(path: str | os.PathLike, section: str, value: Any, *,
+                inputs: Sequence[str] | None = None) -> dict:
+    """Set ``section`` of the JSON object in ``path`` (created when missing) and rewrite it atomically.
+    ``inputs`` records the section as an output ``<file>#<section>`` (see ``write_table``)."""
+    data = read_json(path, {}) or {}
     data[section] = value
     write_json(data, path)
+    _record(path, inputs, section)
     return data
+
+
+def remove_json_section(path: str | os.PathLike, section: str) -> bool:
+    """Drop ``section`` from the JSON object in ``path``; returns whether it was there."""
+    data = read_json(path, None)
+    if not isinstance(data, dict) or section not in data:
+        return False
+    del data[section]
+    write_json(data, path)
+    return True

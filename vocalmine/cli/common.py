@@ -1,7 +1,9 @@
-"""What every command shares: logging setup, seeding, and turning bad input into a message and exit code."""
+"""What every command shares: logging setup, storage options, and turning bad input and OS errors into a
+one-line message and exit code 2 (the one place that does)."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import sys
@@ -26,19 +28,81 @@ def setup_logging(verbose: bool) -> None:
 
 
 def verbose_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``-v/--verbose`` and logging setup for a command."""
+    """``-v/--verbose`` and ``--storage-options JSON`` for a command: logging setup and the fsspec options
+    of every URL the command reads or writes (``vocalmine.storage``)."""
 
     @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+    @click.option("--storage-options", default=None, metavar="JSON",
+                  help="fsspec options for URLs (s3://, gs://, ...), e.g. '{\"anon\": true}' or "
+                       "'{\"s3\": {\"endpoint_url\": \"http://host:9000\"}}' [default: $VOCALMINE_STORAGE_OPTIONS; "
+                       "credentials as the libraries read them: environment, config files].")
     @functools.wraps(fn)
-    def wrapper(*args: Any, verbose: bool, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, verbose: bool, storage_options: str | None, **kwargs: Any) -> Any:
         setup_logging(verbose)
+        if storage_options is not None:
+            from vocalmine import storage
+
+            try:
+                storage.configure(storage_options)
+            except UserInputError as exc:
+                click.echo(f"Error: {exc}", err=True)
+                sys.exit(exc.exit_code)
         return fn(*args, **kwargs)
 
     return wrapper
 
 
+def _where(exc: BaseException) -> str:
+    names = [str(n) for n in (getattr(exc, "filename", None), getattr(exc, "filename2", None)) if n]
+    return " -> ".join(names)
+
+
+def os_error_message(exc: BaseException) -> str | None:
+    """One line for an OS or storage error (permissions, disk full, read-only file system, credentials, a
+    missing bucket, an unreachable endpoint), naming the path or URL; None for anything else."""
+    text = str(exc).strip() or type(exc).__name__
+    where = _where(exc)
+    name = type(exc).__name__
+    mod = type(exc).__module__ or ""
+    if mod.startswith(("botocore", "aiobotocore", "urllib3", "aiohttp", "google", "azure")):
+        if "Connect" in name or "Endpoint" in name or "Timeout" in name:
+            return (f"cannot reach the storage endpoint ({text}); check AWS_ENDPOINT_URL / endpoint_url in "
+                    "--storage-options and the network")
+        if "Credential" in name:
+            return f"no usable credentials for object storage ({text}); set them as the storage library expects"
+        return f"object storage error: {text}"
+    if not isinstance(exc, OSError):
+        return None
+    code = exc.errno
+    subject = where or text
+    if isinstance(exc, PermissionError) or code in (errno.EACCES, errno.EPERM):
+        if "://" in subject:
+            return (f"access denied: {subject} ({exc.strerror or text}); check the credentials "
+                    "(AWS_ACCESS_KEY_ID / AWS_PROFILE, --storage-options) and that they may use this bucket")
+        return f"permission denied: {subject}; check its permissions, or choose another folder"
+    if code == errno.EROFS:
+        return f"read-only file system: {subject}; choose an output folder on a writable disk"
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return f"no space left on the device (or quota) holding {subject}; free some space or choose another folder"
+    if isinstance(exc, FileNotFoundError):
+        if "://" in subject:
+            return f"not found: {subject} ({exc.strerror or text}); check the URL and that the bucket exists"
+        return f"no such file or folder: {subject}"
+    if isinstance(exc, (NotADirectoryError, IsADirectoryError, FileExistsError)):
+        return f"{exc.strerror or text}: {subject}"
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        if "://" in subject:
+            return (f"{subject}: {exc.strerror or text}; check AWS_ENDPOINT_URL (or endpoint_url in "
+                    "--storage-options) and the network")
+        return f"cannot reach {subject or 'the server'} ({text})"
+    if where:
+        return f"{exc.strerror or text}: {where}"
+    return f"{text}"
+
+
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn ``UserInputError`` into ``Error: <message>`` on stderr and its exit code, never a traceback."""
+    """Turn ``UserInputError`` and OS / storage errors into ``Error: <message>`` on stderr and exit code 2,
+    never a traceback (``-v`` logs the traceback of an OS error)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -50,5 +114,38 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("Interrupted; re-run the same command to resume.", err=True)
             sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - OS and storage errors only; anything else is re-raised
+            message = os_error_message(exc)
+            if message is None:
+                raise
+            log.debug("%s", message, exc_info=True)
+            click.echo(f"Error: {message}", err=True)
+            sys.exit(2)
 
     return wrapper
+
+
+def writer_lock(folder: Any, command: str):
+    """The writer lock of output ``folder`` for this command (``vocalmine.locking``); under torchrun only
+    rank 0 takes it (the other ranks write nothing there)."""
+    import contextlib
+    import os
+
+    from vocalmine.locking import output_lock
+
+    if int(os.environ.get("RANK", "0") or 0) != 0:
+        return contextlib.nullcontext()
+    return output_lock(folder, command)
+
+
+REPORT_FILES = ("report.html", "report.json")
+
+
+def record_report(pairs_dir: Any) -> None:
+    """Record the pair-quality report as made from this run's candidates and pairs, so a later run that
+    rewrites them removes the old report with them (``vocalmine.provenance``)."""
+    from vocalmine import provenance, storage
+
+    for name in REPORT_FILES:
+        if storage.exists(storage.join(pairs_dir, name)):
+            provenance.record(pairs_dir, name, inputs=["candidates.parquet", "pairs.parquet"])

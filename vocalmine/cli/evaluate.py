@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from vocalmine.cli.common import user_errors, verbose_option
+from vocalmine.cli.common import user_errors, verbose_option, writer_lock
 
 DEVICE = click.Choice(["auto", "cpu", "cuda"])
 
@@ -63,9 +63,11 @@ def evaluate_main(data: str, model: str | None, instrumental_model: str | None, 
         else:
             base = Path(estimates) if estimates else Path(".")
         out_dir = str(base / "evaluation" / Path(data).resolve().name)
-    report = evaluate(data, model, instrumental_model, out_dir, layout=layout, subset=subset, estimates=estimates,
-                      metrics=metrics, native_rate=native_rate, pad=pad, reference=not no_reference,
-                      device=device, progress=not no_progress, audio_dir=write_audio)
+    with writer_lock(out_dir, "evaluate"):
+        report = evaluate(data, model, instrumental_model, out_dir, layout=layout, subset=subset,
+                          estimates=estimates, metrics=metrics, native_rate=native_rate, pad=pad,
+                          reference=not no_reference, device=device, progress=not no_progress,
+                          audio_dir=write_audio)
     click.echo(report.markdown_path.read_text())
     click.echo(f"written: {report.json_path}, {report.markdown_path}")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from vocalmine.cli.common import user_errors, verbose_option
+from vocalmine.cli.common import record_report, user_errors, verbose_option, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def _parse_size(text: str) -> int:
     return size
 
 
-def run_audio_stage(out_dir: Path, scheduler: str | None, progress: bool) -> None:
+def run_audio_stage(out_dir: str | Path, scheduler: str | None, progress: bool) -> None:
     """The audio stage: verify, deduplicate and align each candidate of ``out_dir/candidates.parquet``
     (``pairing``), writing ``pairs.parquet`` and the ``audio`` section of ``summary.json``."""
     from pairing import PairingConfig, format_summary, pair_candidates
@@ -35,11 +35,15 @@ def run_audio_stage(out_dir: Path, scheduler: str | None, progress: bool) -> Non
     click.echo(format_summary(summary))
 
 
-def write_report(out_dir: Path) -> None:
+def write_report(out_dir: str | Path) -> None:
     """The pair-quality report (``report.html``, ``report.json``) of whatever the run produced."""
     from report import build_report
+    from vocalmine.staging import staged_folder
 
-    click.echo(build_report(out_dir).text)
+    # the report reads its folder as files: on object storage, from a local copy (caches left out)
+    with staged_folder(out_dir, exclude=(".cache/", ".mine-work")) as local:
+        click.echo(build_report(local).text)
+    record_report(out_dir)
 
 
 def _echo_summary(s) -> None:
@@ -61,8 +65,8 @@ def _echo_summary(s) -> None:
     epilog="Example: mine-pairs exports/catalog.csv.gz -o pairs/ --metadata-only --marker karaoke",
 )
 @click.argument("catalog")
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default="pairs",
-              help="Output folder: candidates.parquet, rejected_rows.parquet, summary.json.")
+@click.option("-o", "--out", "out_dir", default="pairs",
+              help="Output folder or URL: candidates.parquet, rejected_rows.parquet, summary.json.")
 @click.option("--metadata-only", is_flag=True, help="Stop after the metadata stage (no audio verification).")
 @click.option("--report/--no-report", default=True,
               help="Write the pair-quality report (report.html, report.json) at the end.")
@@ -108,12 +112,13 @@ def main(catalog: str, out_dir: str, metadata_only: bool, report: bool, strict: 
         encoding=encoding,
         progress=sys.stderr.isatty() if progress is None else progress,
     )
-    summary = mine_pairs(catalog, out_dir, config, scheduler=scheduler)
-    _echo_summary(summary)
-    if not metadata_only:
-        run_audio_stage(Path(out_dir), scheduler, config.progress)
-    if report:
-        write_report(Path(out_dir))
+    with writer_lock(out_dir, "mine-pairs"):
+        summary = mine_pairs(catalog, out_dir, config, scheduler=scheduler)
+        _echo_summary(summary)
+        if not metadata_only:
+            run_audio_stage(out_dir, scheduler, config.progress)
+        if report:
+            write_report(out_dir)
 
 
 if __name__ == "__main__":

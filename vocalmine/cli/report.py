@@ -5,13 +5,13 @@ from __future__ import annotations
 import click
 
 from report import ReportConfig, build_report
-from vocalmine.cli.common import user_errors, verbose_option
+from vocalmine.cli.common import record_report, user_errors, verbose_option, writer_lock
 
 _DEFAULTS = ReportConfig()
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("pairs_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("pairs_dir")
 @click.option("--sample", "sample_accepted", type=click.IntRange(min=0), default=_DEFAULTS.sample_accepted,
               show_default=True, help="Accepted pairs drawn at random that get spectrograms and clips.")
 @click.option("--sample-rejected", type=click.IntRange(min=0), default=_DEFAULTS.sample_rejected,
@@ -35,5 +35,14 @@ def main(pairs_dir: str, sample_accepted: int, sample_rejected: int, flagged_med
     config = ReportConfig(sample_accepted=sample_accepted, sample_rejected=sample_rejected,
                           flagged_media=flagged_media, clip_seconds=clip_seconds, clip_format=clip_format,
                           media=not no_media, seed=seed)
-    summary = build_report(pairs_dir, config)
+    from vocalmine import storage
+    from vocalmine.errors import UserInputError
+
+    if not storage.isdir(pairs_dir):
+        raise UserInputError(f"{pairs_dir} is not a mine-pairs output folder (no such folder)")
+    from vocalmine.staging import staged_folder
+
+    with writer_lock(pairs_dir, "pair-report"), staged_folder(pairs_dir, exclude=(".cache/",)) as local:
+        summary = build_report(local, config)
+        record_report(pairs_dir)
     click.echo(summary.text)

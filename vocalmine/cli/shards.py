@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from features.shards import ShardConfig, build_shards
-from vocalmine.cli.common import user_errors, verbose_option
+from vocalmine.cli.common import user_errors, verbose_option, writer_lock
 from vocalmine.errors import UserInputError
 
 
@@ -25,8 +25,8 @@ def _ratios(value: str) -> tuple[float, float, float]:
     "Example: build-shards pairs/ -o shards/\n\n"
     "Re-running the same command resumes an interrupted build and does nothing when the build is complete."
 )
-@click.argument("pairs_dir", type=click.Path(exists=True))
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@click.argument("pairs_dir")
+@click.option("-o", "--out", "out_dir", required=True, help="Output folder or URL.")
 @click.option("--patch-hop", default=128, show_default=True, type=click.IntRange(min=1),
               help="Frames between patch starts (128: no overlap).")
 @click.option("--normalisation", type=click.Choice(["track", "patch"]), default="track", show_default=True,
@@ -61,7 +61,8 @@ def main(pairs_dir: str, out_dir: str, patch_hop: int, normalisation: str, ratio
         workers=workers,
         keep_work=keep_work,
     )
-    summary = build_shards(pairs_dir, out_dir, config, scheduler=scheduler, progress=not no_progress)
+    with writer_lock(out_dir, "build-shards"):
+        summary = build_shards(pairs_dir, out_dir, config, scheduler=scheduler, progress=not no_progress)
     for line in summary.lines():
         click.echo(line)
 

@@ -8,10 +8,12 @@ Under torchrun, the same command runs data-parallel::
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 
 import click
 
-from vocalmine.cli.common import user_errors, verbose_option
+from vocalmine.cli.common import user_errors, verbose_option, writer_lock
 
 DEVICE = click.Choice(["auto", "cpu", "cuda"])
 
@@ -23,10 +25,10 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
 )
 @click.option("--target", type=click.Choice(["vocals", "instrumental"]), default="vocals",
               help="What the mask extracts (one model per target).")
-@click.option("--shards", "shards_dir", required=True, type=click.Path(exists=True, file_okay=False),
-              help="Shard folder written by build-shards (reads its train and valid splits).")
-@click.option("-o", "--out", "run_dir", required=True, type=click.Path(file_okay=False),
-              help="Run folder: checkpoint.pt, train_log.csv, tensorboard/, train_summary.json.")
+@click.option("--shards", "shards_dir", required=True,
+              help="Shard folder or URL written by build-shards (reads its train and valid splits).")
+@click.option("-o", "--out", "run_dir", required=True,
+              help="Run folder or URL: checkpoint.pt, train_log.csv, tensorboard/, train_summary.json.")
 @click.option("--arch", type=click.Choice(["unet", "baseline"]), default="unet",
               help="unet: the paper's model; baseline: the same network without skip connections.")
 @click.option("--max-steps", default=20000, type=click.IntRange(min=1), help="Optimizer steps to train to.")
@@ -49,7 +51,14 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
 def train_main(shards_dir: str, run_dir: str, no_progress: bool, **options) -> None:
     from training.train import TrainConfig, train
 
-    result = train(TrainConfig(shards_dir=shards_dir, run_dir=run_dir, progress=not no_progress, **options))
+    from vocalmine import storage
+    from vocalmine.staging import staged_folder
+
+    with writer_lock(run_dir, "train"), staged_folder(run_dir) as local_run:
+        result = train(TrainConfig(shards_dir=shards_dir, run_dir=str(local_run), progress=not no_progress,
+                                   **options))
+    if storage.is_url(run_dir):  # name the run's files where they now are
+        result = dataclasses.replace(result, checkpoint=storage.join(run_dir, Path(result.checkpoint).name))
     if result.rank == 0:
         loss = f"{result.last_loss:.5g}" if result.last_loss is not None else "-"
         valid = f", valid loss {result.valid_history[-1][1]:.5g}" if result.valid_history else ""
@@ -87,14 +96,15 @@ def separate_main(files: tuple[str, ...], out_dir: str, model: str, instrumental
     voc = load_model(model, target="vocals", device=device)
     inst = load_model(instrumental_model, target="instrumental", device=device) if instrumental_model else None
     failed = []
-    for f in files:
-        try:
-            paths = separate_file(f, out_dir, voc, inst, full_band=full_band, batch_size=batch_size)
-        except UserInputError as exc:  # one bad file never stops the others
-            click.echo(f"Error: {exc}", err=True)
-            failed.append(f)
-            continue
-        click.echo(f"{f} -> {paths['vocals'].parent}")
+    with writer_lock(out_dir, "separate"):
+        for f in files:
+            try:
+                paths = separate_file(f, out_dir, voc, inst, full_band=full_band, batch_size=batch_size)
+            except UserInputError as exc:  # one bad file never stops the others
+                click.echo(f"Error: {exc}", err=True)
+                failed.append(f)
+                continue
+            click.echo(f"{f} -> {paths['vocals'].parent}")
     if failed:
         raise UserInputError(f"{len(failed)} of {len(files)} files could not be separated: {', '.join(failed)}")
 
