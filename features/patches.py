@@ -85,6 +85,16 @@ class Alignment:
         return self.polarity * 10.0 ** (self.gain_db / 20.0)
 
 
+def alignment_of_row(row: dict) -> Alignment:
+    """The ``Alignment`` of a pairs.parquet row (a dict); a missing value becomes nan (refused later)."""
+    polarity = 1 if row.get("polarity") is None else int(row["polarity"])
+    return Alignment(
+        float("nan") if row.get("offset_s") is None else float(row["offset_s"]),
+        float("nan") if row.get("gain_db") is None else float(row["gain_db"]),
+        polarity,
+    )
+
+
 _HALF_TINY = np.float32(2.0**-14)  # smallest normal float16
 
 
