@@ -93,6 +93,8 @@ class PairingConfig:
     max_boost_db: float = 6.0
     max_cut_db: float = 12.0
     max_excess_share: float = 0.3
+    #: ... and subtracting it (complex STFT) leaves at most this ratio of the original's energy in the frame.
+    max_residual_ratio: float = 1.0
     #: ``too-little-trusted`` when the trusted frames hold less than this share of the original.
     min_trusted_share: float = 0.4
 

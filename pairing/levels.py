@@ -13,7 +13,8 @@ silent:
 
 A frame is trusted when the instrumental covers it, the gain it needs stays within
 [-``max_cut_db``, +``max_boost_db``] (a fade to silence, a section the instrumental lacks), and little of the
-matched instrumental's energy exceeds the original (out of step: an edit's boundary, a bar in one release only).
+matched instrumental's energy exceeds the original, and subtracting it (with its phase) leaves no more energy
+than the original had (out of step: an edit's boundary, a bar in one release only).
 """
 
 from __future__ import annotations
@@ -54,11 +55,13 @@ def _vocal_free(x: np.ndarray, y: np.ndarray, ex: np.ndarray, active: np.ndarray
     return active & (d <= max(limit, 0.003))
 
 
-def fit_levels(x: np.ndarray, y: np.ndarray, covered: np.ndarray, stft: StftParams, config: PairingConfig,
+def fit_levels(xc: np.ndarray, yc: np.ndarray, covered: np.ndarray, stft: StftParams, config: PairingConfig,
                boundaries_s: tuple[float, ...] = ()) -> LevelFit:
-    """Band gains, slowly varying gain and trusted frames (see module doc). ``covered``: bool ``[frames]``,
-    the frames whose whole window the instrumental covers; ``boundaries_s``: segment boundaries (frames within a
-    window of one are not trusted)."""
+    """Band gains, slowly varying gain and trusted frames (see module doc). ``xc``, ``yc``: complex STFTs
+    ``[bins, frames]`` of the original and the aligned instrumental; ``covered``: bool ``[frames]``, the frames
+    whose whole window the instrumental covers; ``boundaries_s``: segment boundaries (frames within a window of
+    one are not trusted)."""
+    x, y = np.abs(xc).astype(np.float32), np.abs(yc).astype(np.float32)
     bins, frames = x.shape
     band = band_of_bins(stft, bins)
     n_bands = len(BAND_EDGES_HZ)
@@ -114,10 +117,13 @@ def fit_levels(x: np.ndarray, y: np.ndarray, covered: np.ndarray, stft: StftPara
     y2 = y1 * (10 ** (gain / 20))[None, :]
     py2 = y2.astype(np.float64) ** 2
     excess = np.sum(np.maximum(y2 - x, 0.0) ** 2, axis=0) / np.maximum(py2.sum(axis=0), 1e-30)
+    # Out of step: subtracting the matched instrumental (with its phase) leaves more than the original had.
+    factor = (y2 / np.maximum(y, 1e-30)).astype(np.float32)
+    residual = np.sum(np.abs(xc - factor * yc) ** 2, axis=0) / np.maximum(ex, 1e-30)
     trusted = covered.copy()
     loud = active & (ex > level * 1e-2)  # judge frames with something to judge; quiet ones follow their neighbours
     trusted &= ~(loud & ((gain > config.max_boost_db) | (gain < -config.max_cut_db)
-                         | (excess > config.max_excess_share)))
+                         | (excess > config.max_excess_share) | (residual > config.max_residual_ratio)))
     t = frame_times(frames, stft)
     guard = stft.n_fft / stft.sample_rate
     for b in boundaries_s:

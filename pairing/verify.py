@@ -18,7 +18,8 @@ import numpy as np
 from features.alignmap import AlignmentMap, Segment, aligned_instrumental, frame_times, spans_of
 from features.audio import AudioError, decode, resample
 from features.patches import valid_frames
-from features.stft import PAPER_STFT, StftParams, magnitude
+from features.stft import PAPER_STFT, StftParams
+from features.stft import stft as stft_of
 from pairing import align
 from pairing.levels import fit_levels
 from pairing.mapping import fit_map
@@ -280,7 +281,7 @@ def _level_and_trust(o: np.ndarray, i: np.ndarray, amap: AlignmentMap, c: float,
     sr = config.align_rate
     stft = PAPER_STFT if sr == PAPER_STFT.sample_rate else StftParams(sample_rate=sr)
     y_sig, spans = aligned_instrumental(i, sr, amap, 1.0 / c, len(o))  # what the shard builder will compute
-    x, y = magnitude(o, stft), magnitude(y_sig, stft)
+    x, y = stft_of(o, stft)[:-1], stft_of(y_sig, stft)[:-1]  # the paper's 512 bins (Nyquist dropped)
     covered = np.zeros(x.shape[1], bool)
     for span in spans:
         k0, k1 = valid_frames(span, len(o), stft)
