@@ -205,6 +205,7 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
                                  config.drift_tolerance_s * sr, sr)
     n_agree, n_disagree = int(windows.agree.sum()), int(windows.disagree.sum())
     n_conf = n_agree + n_disagree
+    windows_disagree = n_disagree > 0
     amap = AlignmentMap(1.0, (Segment(0.0, len(o) / sr, lag / sr),))
     # One offset does not explain every window (a drift, an edit): search the alignment map. A pair whose
     # windows all agree never pays for this search.
@@ -226,6 +227,7 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
                 vocal_energy_share=q.vocal_energy_share, vocal_activity=q.vocal_activity,
                 segments=len(amap.segments), drift_ppm=(amap.drift - 1.0) * 1e6)
             n_disagree = 0  # the map explains the windows that disagreed with one offset
+            windows_disagree = False
             n_agree = max(n_agree, fit.segment_windows)
     if n_disagree >= config.drift_min_windows and n_disagree >= config.drift_min_share * n_conf:
         worst = float(np.nanmax(np.abs(windows.other_lags))) / sr
@@ -264,7 +266,9 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
     if not q.vocal_free_correlation >= config.min_vocal_free_correlation:
         return _rejected("different-recording", f"vocal-free correlation {q.vocal_free_correlation:.3f} < "
                                                 f"{config.min_vocal_free_correlation:g}", **measured)
-    if q.misaligned_share > config.misaligned_max_share:
+    # Out of step in many frames: a drift when windows saw another lag (and no map explained them); otherwise
+    # (a section in one release only) the trust mask below leaves those frames out, or rejects the pair.
+    if q.misaligned_share > config.misaligned_max_share and windows_disagree:
         return _rejected("drift", f"the aligned instrumental is out of step in {q.misaligned_share:.0%} of the "
                                   f"frames (> {config.misaligned_max_share:.0%})", **measured)
     coverage = (stop - start) / len(o)
