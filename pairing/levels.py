@@ -41,7 +41,9 @@ class LevelFit:
 def _band_energy(p: np.ndarray, band: np.ndarray, bands: int) -> np.ndarray:
     """Sum of ``p`` ``[bins, frames]`` per band: ``[bands, frames]``."""
     out = np.zeros((bands, p.shape[1]))
-    np.add.at(out, band, p)
+    present = np.unique(band)  # bands are contiguous runs of bins, in order
+    starts = np.searchsorted(band, present)
+    out[present] = np.add.reduceat(p, starts, axis=0)
     return out
 
 
@@ -53,6 +55,16 @@ def _vocal_free(x: np.ndarray, y: np.ndarray, ex: np.ndarray, active: np.ndarray
         return active
     limit = min(float(np.quantile(d[active], 0.2)) * 1.5 + 1e-6, 0.1)
     return active & (d <= max(limit, 0.003))
+
+
+def _column_quantile(values: np.ndarray, q: float) -> np.ndarray:
+    """Lower ``q`` quantile (nearest rank) of each column's finite values, ``[columns]`` (0 where none)."""
+    finite = np.isfinite(values)
+    count = finite.sum(axis=0)
+    ordered = np.sort(np.where(finite, values, np.inf), axis=0)
+    rank = np.floor(q * np.maximum(count - 1, 0)).astype(int)
+    out = np.take_along_axis(ordered, rank[None, :], axis=0)[0]
+    return np.where(count > 0, out, 0.0)
 
 
 def fit_levels(xc: np.ndarray, yc: np.ndarray, covered: np.ndarray, stft: StftParams, config: PairingConfig,
@@ -98,8 +110,7 @@ def fit_levels(xc: np.ndarray, yc: np.ndarray, covered: np.ndarray, stft: StftPa
     full = 10 * np.log10(np.maximum(ex, 1e-30) / np.maximum(ey1, 1e-30))
     significant = by1 > 1e-3 * np.maximum(by1.max(axis=0, keepdims=True), 1e-30)
     ratio = np.where(significant, 10 * np.log10(np.maximum(bx, 1e-30) / np.maximum(by1, 1e-30)), np.nan)
-    with np.errstate(all="ignore"):
-        low = np.nanquantile(np.where(significant.any(axis=0), ratio, 0.0), 0.1, axis=0)
+    low = _column_quantile(ratio, 0.1)
     bias = float(np.median((full - low)[free])) if free.sum() >= 8 else 0.0
     raw = np.where(free, full, np.minimum(full, low + bias))
     have = active & np.isfinite(raw) & (ey1 > 0)

@@ -38,17 +38,28 @@ def local_lags(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, sr: int, config
     lags = np.full(len(positions), np.nan)
     peaks = np.zeros(len(positions))
     base = int(round(lag))
+    near = int(config.window_search_s * sr)
+    previous = base
     for k, p in enumerate(positions):
         ow = o_pre[p : p + window]
         energy = float(np.sum(ow.astype(np.float64) ** 2))
-        lo, hi = max(0, p + base - search), min(len(i_pre), p + base + window + search)
-        if energy < level * window * 1e-3 or hi - lo < window + 2:
+        if energy < level * window * 1e-3:
             continue
-        ncc = _search_ncc(i_pre[lo:hi], ow, energy)
-        best = int(np.argmax(ncc))
-        frac = _parabolic(ncc[best - 1], ncc[best], ncc[best + 1]) if 0 < best < len(ncc) - 1 else 0.0
-        lags[k] = lo + best + frac - p
-        peaks[k] = float(ncc[best])
+        # near the global lag first (a drift stays there), then near the last window's lag (after an edit),
+        # the wide search only where neither finds the window
+        tries = [(base, near)] + ([(previous, near)] if previous != base else []) + [(base, search)]
+        for centre, reach in tries:
+            lo, hi = max(0, p + centre - reach), min(len(i_pre), p + centre + window + reach)
+            if hi - lo < window + 2:
+                continue
+            ncc = _search_ncc(i_pre[lo:hi], ow, energy)
+            best = int(np.argmax(ncc))
+            frac = _parabolic(ncc[best - 1], ncc[best], ncc[best + 1]) if 0 < best < len(ncc) - 1 else 0.0
+            lags[k] = lo + best + frac - p
+            peaks[k] = float(ncc[best])
+            if peaks[k] >= config.map_min_peak:
+                previous = int(round(lags[k]))
+                break
     return LocalLags(positions + window / 2, lags, peaks)
 
 
