@@ -79,6 +79,8 @@ class PairingConfig:
     #: At most this many segments; the segments must hold this share of the confident windows.
     max_segments: int = 8
     map_min_share: float = 0.6
+    #: A segment needs at least this many windows on its line (shorter stretches are left to the trust mask).
+    map_min_segment_windows: int = 3
     #: The map is searched when some windows disagree with the global offset, or this share of the frames is
     #: out of step with it.
     map_trigger_misaligned: float = 0.05

@@ -104,9 +104,10 @@ def fit_map(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, sr: int, config: P
     if n_conf < max(3, config.min_agreeing_windows):
         return MapFit(None, 1.0, 0, n_conf, f"only {n_conf} windows align anywhere")
     tol = config.map_tolerance_s * sr
-    runs = [r for r in _chain(t, lags, tol, config.max_drift) if len(r) >= 2]
+    runs = [r for r in _chain(t, lags, tol, config.max_drift) if len(r) >= config.map_min_segment_windows]
     if not runs:
-        return MapFit(None, 1.0, 0, n_conf, "no two neighbouring windows share an offset")
+        return MapFit(None, 1.0, 0, n_conf, f"no {config.map_min_segment_windows} neighbouring windows share "
+                                            "an offset")
     # one slope for all runs, an intercept each: least squares on [t, onehot(run)]
     idx = np.concatenate(runs)
     design = np.zeros((len(idx), 1 + len(runs)))
@@ -114,6 +115,8 @@ def fit_map(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, sr: int, config: P
     col = np.concatenate([np.full(len(r), 1 + k) for k, r in enumerate(runs)])
     design[np.arange(len(idx)), col] = 1.0
     coef, *_ = np.linalg.lstsq(design, lags[idx], rcond=None)
+    if abs(coef[0]) * len(o_pre) < 1.0:  # less than a sample over the whole song: no drift to correct
+        coef = np.concatenate([[0.0], np.linalg.lstsq(design[:, 1:], lags[idx], rcond=None)[0]])
     slope = float(coef[0])
     resid = np.abs(design @ coef - lags[idx])
     inliers = int((resid <= tol * 2).sum())
