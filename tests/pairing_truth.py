@@ -18,7 +18,13 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from features.audio import load_mono
-from features.patches import PatchParams, alignment_of_row, pair_patches, patch_starts
+from features.patches import Alignment, PatchParams, pair_patches, patch_starts
+
+try:
+    from features.patches import alignment_of_row
+except ImportError:  # the code before issue 10 (benchmarks/bench_pairing_quality.py --code): one offset and gain
+    def alignment_of_row(row: dict) -> Alignment:
+        return Alignment(float(row["offset_s"]), float(row["gain_db"]), int(row["polarity"] or 1))
 from features.stft import PAPER_STFT, magnitude
 
 
