@@ -209,6 +209,8 @@ def test_every_candidate_gets_the_expected_verdict(first_run):
     audio = json.loads((out / "summary.json").read_text())["audio"]
     assert audio["accepted"] == 4 and audio["rejected_by_reason"]["drift"] == 1
     assert audio["hours_accepted"] == pytest.approx(4 * SECONDS / 3600, abs=1e-6)
+    usable = sum(r["usable_s"] for r in rows.values() if r["status"] == "accepted")
+    assert audio["hours_usable"] == pytest.approx(usable / 3600, abs=1e-6) and usable < 4 * SECONDS
     assert audio["config"]["min_vocal_free_correlation"] == PairingConfig().min_vocal_free_correlation
     # each distinct readable, non-silent file fingerprinted once (o1 serves five candidates)
     assert summary.fingerprints_computed == 16
