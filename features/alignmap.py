@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.audio import resample
+from features.audio import load_mono, resample
 from features.stft import StftParams
 
 #: Edges (Hz) of the level match's bands; the last band runs to Nyquist.
@@ -94,6 +94,19 @@ def aligned_instrumental(inst: np.ndarray, sr: int, amap: AlignmentMap, gain: fl
             out[a:b] = src[a + lag : b + lag] / np.float32(gain)
             spans.append((a, b))
     return out, spans
+
+
+def load_aligned_map(original_path: str, instrumental_path: str, map_json: str, gain: float, sample_rate: int
+                     ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]], AlignmentMap]:
+    """Decode a pair to mono at ``sample_rate`` and align the instrumental by its map (the counterpart of
+    ``features.audio.load_aligned`` for a pairs.parquet row with an ``alignment_map``): (original float32
+    ``[samples]``, aligned instrumental of the same length, the sample spans it covers, the map). Raises
+    ``AudioError``, or ``ValueError`` for an unreadable map."""
+    amap = AlignmentMap.from_json(map_json)
+    original = load_mono(original_path, sample_rate)
+    aligned, spans = aligned_instrumental(load_mono(instrumental_path, sample_rate), sample_rate, amap, gain,
+                                          len(original))
+    return original, aligned, spans, amap
 
 
 def band_of_bins(stft: StftParams, bins: int) -> np.ndarray:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from catalog_schemas.shards import PATCH_BINS, PATCH_FRAMES, TENSOR_COLUMNS
-from features.alignmap import AlignmentMap, aligned_instrumental, apply_level, trusted_frames
-from features.audio import AudioError, load_aligned, load_mono
+from features.alignmap import AlignmentMap, apply_level, load_aligned_map, trusted_frames
+from features.audio import AudioError, load_aligned
 from features.stft import PAPER_STFT, StftParams, magnitude
 
 #: Where the normalisation scale comes from: the whole track's max of |X| (default) or each patch's own max.
@@ -267,15 +267,12 @@ def pair_patches(
     sr = params.stft.sample_rate
     if alignment.map_json:
         try:
-            amap = AlignmentMap.from_json(alignment.map_json)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise PairError("no-alignment", f"unreadable alignment_map: {exc}") from exc
-        try:
-            original = load_mono(original_path, sr)
-            aligned, spans = aligned_instrumental(load_mono(instrumental_path, sr), sr, amap, alignment.gain,
-                                                  len(original))
+            original, aligned, spans, amap = load_aligned_map(original_path, instrumental_path, alignment.map_json,
+                                                              alignment.gain, sr)
         except AudioError as exc:
             raise PairError(exc.reason, exc.detail) from exc
+        except (ValueError, TypeError, KeyError) as exc:
+            raise PairError("no-alignment", f"unreadable alignment_map: {exc}") from exc
         if not spans:
             raise PairError("no-overlap", "the alignment map's segments cover none of the original")
         patches = spectrogram_patches(original, aligned, params, covered=spans, amap=amap)

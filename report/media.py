@@ -22,8 +22,8 @@ import soundfile as sf
 from matplotlib import colormaps
 from PIL import Image
 
-from features.alignmap import AlignmentMap, aligned_instrumental
-from features.audio import AudioError, load_aligned, load_mono
+from features.alignmap import AlignmentMap, load_aligned_map
+from features.audio import AudioError, load_aligned
 from features.patches import Alignment
 from features.stft import PAPER_STFT, StftParams, magnitude
 from report.config import ReportConfig
@@ -50,9 +50,7 @@ def align_pair(original_path: str, instrumental_path: str, offset_s: float, gain
     alignment map (``features.alignmap``), its segments and drift (the level match acts on magnitudes only)."""
     gain = Alignment(offset_s, gain_db, -1 if polarity == -1 else 1).gain
     if map_json:
-        original = load_mono(original_path, sample_rate)
-        aligned, _ = aligned_instrumental(load_mono(instrumental_path, sample_rate), sample_rate,
-                                          AlignmentMap.from_json(map_json), gain, len(original))
+        original, aligned, _, _ = load_aligned_map(original_path, instrumental_path, map_json, gain, sample_rate)
     else:
         original, aligned, _ = load_aligned(original_path, instrumental_path, offset_s, gain, sample_rate)
     return PairAudio(original, aligned, (original - aligned).astype(np.float32), sample_rate)
