@@ -94,6 +94,9 @@ def test_level_match_undoes_the_eq_and_trust_drops_the_fade(released):
             covered = min(r["original_seconds"], r["instrumental_seconds"] - r["offset_s"]) - max(0.0, -r["offset_s"])
             assert r["usable_s"] > 0.9 * covered, p  # clean pairs lose almost nothing of what the instrumental covers
             assert r["leakage_db"] < -25, p
+            # the slowly varying gain stays near 0 dB on a clean pair: it follows the music, not the voice
+            gains = AlignmentMap.from_json(r["alignment_map"]).gain_db
+            assert max(map(abs, gains), default=0.0) < 2.0, (p, max(map(abs, gains)))
 
 
 def test_too_little_trusted_audio_is_a_rejection_that_says_so(tmp_path):
