@@ -214,18 +214,7 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
         fit = fit_map(o_pre, i_pre, lag, sr, config)
         if fit.amap is not None:
             amap = fit.amap
-            s, spans = aligned_instrumental(i, sr, amap, 1.0, len(o))
-            start, stop = min(a for a, _ in spans), max(b for _, b in spans)
-            q = align.quality(o, s, start, stop, int(config.frame_s * sr), config.vocal_free_db,
-                              config.frame_silence_db)
-            main = max(amap.segments, key=lambda seg: seg.end_s - seg.start_s)
-            c = q.scale
-            measured.update(
-                offset_s=main.offset_s, gain_db=float(-20 * np.log10(abs(c))) if np.isfinite(c) and c != 0 else None,
-                polarity=(1 if c >= 0 else -1) if np.isfinite(c) else None,
-                alignment_confidence=q.alignment_confidence, vocal_free_correlation=q.vocal_free_correlation,
-                vocal_energy_share=q.vocal_energy_share, vocal_activity=q.vocal_activity,
-                segments=len(amap.segments), drift_ppm=(amap.drift - 1.0) * 1e6)
+            q, start, stop = _measure_map(o, i, amap, measured, config)
             n_disagree = 0  # the map explains the windows that disagreed with one offset
             windows_disagree = False
             n_agree = max(n_agree, fit.segment_windows)
@@ -250,15 +239,26 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
                 tolerance = config.stretch_tolerance_s * sr * (2 if attempt == 0 else 1)
                 inliers, slope = align.line_inliers(w2.centres_s[ok] * sr, w2.lags[ok], tolerance)
                 factor *= 1.0 + slope
-            if (inliers >= max(3, config.stretch_min_window_share * len(w2.lags))
-                    and abs(factor - 1.0) >= config.min_stretch):
+            same = (inliers >= max(3, config.stretch_min_window_share * len(w2.lags))
+                    and abs(factor - 1.0) >= config.min_stretch)
+            if same and abs(factor - 1.0) <= config.max_drift:
+                # a clock drift small enough to be real (another transfer): resample and align again
+                i2 = resample(i, sr, sr / factor)
+                spec2 = align.spectra(o, i2, int(config.max_offset_s * sr))
+                lag2, _ = align.global_lag(spec2, o, i2, min_overlap)
+                if np.isfinite(lag2):
+                    amap = AlignmentMap(factor, (Segment(0.0, len(o) / sr, factor * lag2 / sr),))
+                    q, start, stop = _measure_map(o, i, amap, measured, config)
+                    windows_disagree, n_agree = False, inliers
+            elif same:
                 return _rejected("drift", f"the instrumental runs {100 * (factor - 1):+.2f} % longer: "
                                           f"with that undone the waveform aligns in {inliers} of {len(w2.lags)} "
                                           f"windows, without it in {n_agree} of {windows.windows}", **measured)
             tried = (f"; undoing the likeliest speed change ({100 * (factor - 1):+.2f} %) aligns "
                      f"{inliers} of {len(w2.lags)} windows")
-        return _rejected("different-recording", f"the waveform aligns in {n_agree} of {windows.windows} windows "
-                                                f"(need {config.min_agreeing_windows}){tried}", **measured)
+        if n_agree < config.min_agreeing_windows:
+            return _rejected("different-recording", f"the waveform aligns in {n_agree} of {windows.windows} "
+                                                    f"windows (need {config.min_agreeing_windows}){tried}", **measured)
 
     if q.alignment_confidence < config.min_alignment_confidence:
         return _rejected("different-recording", f"alignment confidence {q.alignment_confidence:.3f} < "
@@ -276,6 +276,25 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
         return _rejected("low-confidence", f"the instrumental covers {coverage:.0%} of the original "
                                            f"(< {config.min_coverage:.0%})", **measured)
     return _level_and_trust(o, i, amap, q.scale, measured, config)
+
+
+def _measure_map(o: np.ndarray, i: np.ndarray, amap: AlignmentMap, measured: dict[str, Any],
+                 config: PairingConfig) -> tuple[align.Quality, int, int]:
+    """Quality measures of the instrumental aligned by ``amap``; fills ``measured`` (offset and gain of the main,
+    longest, segment). Returns (quality, start, stop): the sample range the instrumental covers."""
+    sr = config.align_rate
+    s, spans = aligned_instrumental(i, sr, amap, 1.0, len(o))
+    start, stop = (min(a for a, _ in spans), max(b for _, b in spans)) if spans else (0, 0)
+    q = align.quality(o, s, start, stop, int(config.frame_s * sr), config.vocal_free_db, config.frame_silence_db)
+    main = max(amap.segments, key=lambda seg: seg.end_s - seg.start_s)
+    c = q.scale
+    measured.update(
+        offset_s=main.offset_s, gain_db=float(-20 * np.log10(abs(c))) if np.isfinite(c) and c != 0 else None,
+        polarity=(1 if c >= 0 else -1) if np.isfinite(c) else None,
+        alignment_confidence=q.alignment_confidence, vocal_free_correlation=q.vocal_free_correlation,
+        vocal_energy_share=q.vocal_energy_share, vocal_activity=q.vocal_activity,
+        segments=len(amap.segments), drift_ppm=(amap.drift - 1.0) * 1e6)
+    return q, start, stop
 
 
 def _level_and_trust(o: np.ndarray, i: np.ndarray, amap: AlignmentMap, c: float, measured: dict[str, Any],

@@ -141,3 +141,30 @@ def test_patches_come_only_from_runs_of_trusted_frames():
         spectrogram_patches(x, y, PatchParams(), covered=[(0, len(x))],
                             amap=AlignmentMap(1.0, (Segment(0.0, 40.0, 0.0),), trusted=((3.0, 4.0),)))
     assert Alignment(0.0, 0.0).map_json is None
+
+
+def test_inserted_bars_and_a_drift_of_a_few_tenths_of_a_percent_are_mapped(tmp_path):
+    """Two synthetic pairs of 12 s: an instrumental with 1 s of other audio inserted at 5 s (two segments, the
+    second 1 s later), and one whose clock runs 0.3 % slow (one segment, +3000 ppm, within 100 ppm)."""
+    import soxr
+
+    from test_pairing import SR, make_song, run_dir
+
+    acc, voc = make_song(5, seconds=12.0)
+    other, _ = make_song(6, seconds=1.0)
+    sf.write(tmp_path / "o1.wav", (acc + voc).T, SR)
+    sf.write(tmp_path / "i1.wav", np.concatenate([acc[:, : 5 * SR], other, acc[:, 5 * SR :]], axis=1).T, SR)
+    acc2, voc2 = make_song(7, seconds=12.0)
+    sf.write(tmp_path / "o2.wav", (acc2 + voc2).T, SR)
+    slow = soxr.resample(acc2.T, SR, SR * 1.003).astype(np.float32)  # the same content over 0.3 % more samples
+    sf.write(tmp_path / "i2.wav", slow, SR)
+    paths = {k: str(tmp_path / f"{k}.wav") for k in ("o1", "i1", "o2", "i2")}
+    out = run_dir(tmp_path, paths, pair_ids=["o1~i1", "o2~i2"])
+    pair_candidates(out, progress=False)
+    rows = {r["pair_id"]: r for r in pq.read_table(out / "pairs.parquet").to_pylist()}
+    assert [rows[p]["status"] for p in ("o1~i1", "o2~i2")] == ["accepted", "accepted"], [r["detail"] for r in rows.values()]
+    amap = AlignmentMap.from_json(rows["o1~i1"]["alignment_map"])
+    assert [round(s.offset_s, 3) for s in amap.segments] == [0.0, 1.0]
+    assert 4.5 <= amap.segments[1].start_s <= 5.5 and rows["o1~i1"]["drift_ppm"] == 0.0
+    assert rows["o2~i2"]["segments"] == 1
+    assert rows["o2~i2"]["drift_ppm"] == pytest.approx(3000, abs=100)
