@@ -275,6 +275,8 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
     if coverage < config.min_coverage:
         return _rejected("low-confidence", f"the instrumental covers {coverage:.0%} of the original "
                                            f"(< {config.min_coverage:.0%})", **measured)
+    if not (np.isfinite(q.scale) and q.scale != 0):
+        return _rejected("low-confidence", "no gain fits the aligned instrumental", **measured)
     return _level_and_trust(o, i, amap, q.scale, measured, config)
 
 
