@@ -12,7 +12,7 @@ _PAIR_FIELDS = [
     field("status", pa.string(), "'accepted' or 'rejected'.", nullable=False),
     field("reason", pa.string(),
           "Empty when accepted; else missing-file, unreadable, silent, too-short, same-content, "
-          "different-recording, drift, low-confidence, duplicate-of:<pair_id>, no-audio-path, error.", nullable=False),
+          "different-recording, drift, low-confidence, too-little-trusted, duplicate-of:<pair_id>, no-audio-path, error.", nullable=False),
     field("detail", pa.string(), "Plain-words evidence for a rejection (which file, the measured value against its threshold); empty when accepted."),
     field("offset_s", pa.float64(), "Seconds by which the instrumental's content starts later than the original's (see module doc)."),
     field("gain_db", pa.float64(), "Level of the instrumental relative to the original's accompaniment, dB (least squares, re-fitted on the frames where the derived vocal is silent)."),
@@ -26,6 +26,11 @@ _PAIR_FIELDS = [
     field("original_sha1", pa.string(), "SHA-1 of the decoded original's audio content (mono float32 at 8192 Hz): equal for files with the same audio."),
     field("instrumental_sha1", pa.string(), "SHA-1 of the decoded instrumental's audio content (mono float32 at 8192 Hz)."),
     field("content_group", pa.string(), "Id of the group of originals with the same audio (its smallest original_id); filled whenever the original's audio decodes; a split never divides a group."),
+    field("alignment_map", pa.string(), "The alignment map as JSON (features.alignmap, docs/pairing.md): `drift` (instrumental seconds per original second), `segments` [[start_s, end_s, offset_s], ...] on the original's timeline (instrumental time = offset_s + drift * t), `band_gain_db` (level match per band), `gain_step_s` and `gain_db` (slowly varying gain, dB, at t = k * gain_step_s), `trusted` [[start_s, end_s], ...] (frames whose centre lies inside may give patches). Null when no alignment was found."),
+    field("segments", pa.int16(), "Number of segments of the alignment map (1 for an unedited instrumental)."),
+    field("drift_ppm", pa.float64(), "Clock drift corrected by resampling, parts per million (+500: the instrumental's content lasts 0.05 % longer)."),
+    field("usable_s", pa.float64(), "Seconds of the original whose frames are trusted (aligned, level-matched instrumental matches the accompaniment): what the shards may use."),
+    field("leakage_db", pa.float64(), "Estimated accompaniment leakage into the vocal target: the derived vocal's level relative to the original in the quietest tenth of the trusted frames (where the voice rests), dB; lower is better."),
     field("original_seconds", pa.float64(), "Decoded duration of the original, seconds."),
     field("instrumental_seconds", pa.float64(), "Decoded duration of the instrumental, seconds."),
 ]

@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 from democorpus import names
 from democorpus.encode import FORMATS, LOSSLESS, write_audio, write_bytes
+from democorpus.releases import MP3_LOW_LEVEL, RELEASE_KINDS, Release, apply_release, plan_release, release_truth
 from democorpus.split import silent_song_in_test, split_specs
 from democorpus.synth import Song, SongSpec, note_name, random_spec, render, song_columns
 from features.audio import resample
@@ -50,7 +51,7 @@ from vocalmine.errors import UserInputError
 log = logging.getLogger(__name__)
 
 #: Bump when the generator's output changes for the same config (the cache key also hashes this package).
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 MANIFEST = "corpus.json"
 _MARKER = ".democorpus"
 SUPPORTED_RATES = (16000, 22050, 24000, 32000, 44100, 48000)
@@ -59,7 +60,8 @@ CATALOG_COLUMNS = ("track_id", "artist", "title", "duration_s", "album", "genre"
                    "audio_path")
 TRACKS_COLUMNS = ("track_id", "song_id", "role", "note", "content", "source_song_id", "sample_rate", "format")
 PAIRS_COLUMNS = ("pair_id", "original_id", "instrumental_id", "expected_status", "expected_reason", "offset_s",
-                 "gain_db", "polarity", "duplicate_group", "song_id", "split_hint", "note")
+                 "gain_db", "polarity", "duplicate_group", "song_id", "split_hint", "note", "release",
+                 "release_truth")
 METADATA_DECOYS_COLUMNS = ("track_id", "kind", "note")
 SONGS_COLUMNS = ("song_id", "artist", "title", "key", "tempo_bpm", "voice", "voice_range", "sample_rate",
                  "duration_s", "vocal_activity", "split_hint", "genre", "instruments", "singer", "vocal_style",
@@ -190,6 +192,7 @@ class _Recipe:
     keep_fraction: float = 1.0
     repeat: int = 1
     length_s: float | None = None
+    release: Release | None = None  # how a true instrumental differs beyond offset and gain (releases.py)
 
 
 @dataclass
@@ -399,7 +402,10 @@ def _plan(config: DemoConfig) -> _Plan:  # noqa: C901 - one recipe, read top to 
             originals[i].append(single)
             rows.append(single)
 
-    # true instrumentals
+    # true instrumentals; from 9 of them on, some differ as real releases do (releases.py), twice each at most
+    release_kinds = [k for k in RELEASE_KINDS if k != "mp3-low" or "mp3" in config.formats]
+    release_slots = [k for k in range(3, len(true_songs)) if k % 10 not in (5, 6)] if len(true_songs) >= 9 else []
+    release_slots = release_slots[: 2 * len(release_kinds)]
     for idx, i in enumerate(true_songs):
         spec = specs[i]
         orig = originals[i][0]
@@ -417,12 +423,19 @@ def _plan(config: DemoConfig) -> _Plan:  # noqa: C901 - one recipe, read top to 
             duration_note = f"catalog duration {'shorter' if shorter else 'longer'} by {delta:.2f} s"
         else:
             tail, duration_note = 0.0, ""
+        release = None
+        if idx in release_slots:
+            kind = release_kinds[release_slots.index(idx) % len(release_kinds)]
+            release = plan_release(kind, spec.seconds, float(getattr(spec, "bar_s", 2.0)), rng)
         recipe = _Recipe("accompaniment", ids[i], rate, gain_db=round(float(rng.uniform(-4.0, 4.0)), 2),
-                         polarity=-1 if idx == 2 else 1, offset_s=offset, tail_s=tail)
+                         polarity=-1 if idx == 2 else 1, offset_s=offset, tail_s=tail, release=release,
+                         stretch=release.stretch if release else 1.0)
         marker = MARKERS[idx % len(MARKERS)]
+        ext = "mp3" if release is not None and release.kind == "mp3-low" else fmt_for(idx, avoid=orig.ext)
         row = _Row(f"{ids[i]}:instrumental", inst_artist[i], marker.format(t=inst_title_base[i]),
-                   ext=fmt_for(idx, avoid=orig.ext), role="instrumental", song_id=ids[i],
-                   note="; ".join(x for x in ("the accompaniment, shifted and scaled", duration_note) if x),
+                   ext=ext, role="instrumental", song_id=ids[i],
+                   note="; ".join(x for x in ("the accompaniment, shifted and scaled", duration_note,
+                                              f"release: {release.kind}" if release else "") if x),
                    recipe=recipe, **meta(i, instrumental=True))
         rows.append(row)
         group = f"dup-{ids[i]}" if len(originals[i]) > 1 else ""
@@ -587,6 +600,8 @@ def _realise(recipe: _Recipe, song: Song, rng: np.random.Generator) -> tuple[np.
         return np.zeros((2, int(round(song.spec.seconds * sr)))), {}
     x = {"mixture": song.mixture, "accompaniment": song.accompaniment, "vocals": song.vocals}[recipe.content]
     x = np.tile(x.astype(np.float64), (1, recipe.repeat))
+    if recipe.release is not None:
+        x = apply_release(x, song.vocals.astype(np.float64), sr0, recipe.release)
     if recipe.stretch != 1.0:  # varispeed: the same samples played over a longer (or shorter) time
         x = np.ascontiguousarray(soxr.resample(x.T, sr0, sr0 * recipe.stretch, quality="HQ").T)
     if sr != sr0:
@@ -631,7 +646,9 @@ def _write_song_files(out: Path, song: Song, rows: list[_Row], seed: int) -> int
             write_bytes(path, content)
             row.duration_s = round(song.spec.seconds + float(rng.uniform(-0.5, 0.5)), 3)
         else:
-            write_audio(path, content, row.recipe.sample_rate, serial=_ogg_serial(row.track_id))
+            low = row.recipe.release is not None and row.recipe.release.kind == "mp3-low"
+            write_audio(path, content, row.recipe.sample_rate, serial=_ogg_serial(row.track_id),
+                        compression_level=MP3_LOW_LEVEL if low else None)
             row.duration_s = round(content.shape[1] / row.recipe.sample_rate, 3)
             if row.role == "audio-decoy" and row.kind == "too-short":
                 row.duration_s = round(song.spec.seconds + row.recipe.offset_s, 3)  # what the full file would be
@@ -700,6 +717,10 @@ def _write_tables(out: Path, plan: _Plan, songs_meta: dict[str, dict[str, Any]])
             "gain_db": _fmt(real["gain_db"], 2) if true else None,
             "polarity": real["polarity"] if true else None,
             "duplicate_group": p.duplicate_group, "song_id": p.song_id, "split_hint": p.split_hint, "note": p.note,
+            "release": p.instrumental.recipe.release.kind if true and p.instrumental.recipe.release else "",
+            "release_truth": release_truth(p.instrumental.recipe.release, real["offset_s"],
+                                           p.original.duration_s or 0.0, p.original.recipe.sample_rate)
+            if true else "",
         })
     records.sort(key=lambda r: r["pair_id"])
     _write_csv(out / "truth" / "pairs.csv", PAIRS_COLUMNS, records)

@@ -57,17 +57,20 @@ def set_ogg_serial(path: str | os.PathLike, serial: int) -> None:
     Path(path).write_bytes(bytes(data))
 
 
-def write_audio(path: str | os.PathLike, samples: np.ndarray, sample_rate: int, serial: int = 1) -> Path:
+def write_audio(path: str | os.PathLike, samples: np.ndarray, sample_rate: int, serial: int = 1,
+                compression_level: float | None = None) -> Path:
     """Write float ``[channels, samples]`` to ``path`` in the format its extension names, atomically.
 
     16-bit files hold ``round(x * 32768)``, so WAV and FLAC copies of the same signal decode identically and
     a decoder's ``int / 32768`` gives back ``x`` to within half a step.
 
-    ``serial``: the Ogg stream serial number (ignored for other formats).
+    ``serial``: the Ogg stream serial number (ignored for other formats). ``compression_level``: overrides the
+    format's (lossy formats; 1.0 is libsndfile's lowest bitrate).
     """
     path = Path(path)
     ext = path.suffix.lower().lstrip(".")
     fmt, subtype, level = FORMATS[ext]
+    level = level if compression_level is None or level is None else compression_level
     data = np.ascontiguousarray(np.asarray(samples, dtype=np.float32).T)
     if subtype == "PCM_16":  # quantise here: libsndfile's WAV and FLAC writers round float input differently
         data = np.clip(np.round(data * 32768.0), -32768, 32767).astype(np.int16)

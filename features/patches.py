@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from catalog_schemas.shards import PATCH_BINS, PATCH_FRAMES, TENSOR_COLUMNS
+from features.alignmap import AlignmentMap, apply_level, load_aligned_map, trusted_frames
 from features.audio import AudioError, load_aligned
 from features.stft import PAPER_STFT, StftParams, magnitude
 
@@ -79,10 +80,22 @@ class Alignment:
     offset_s: float
     gain_db: float
     polarity: int = 1
+    map_json: str | None = None  # the pair's AlignmentMap (features.alignmap) as stored, or None: one segment
 
     @property
     def gain(self) -> float:
         return self.polarity * 10.0 ** (self.gain_db / 20.0)
+
+
+def alignment_of_row(row: dict) -> Alignment:
+    """The ``Alignment`` of a pairs.parquet row (a dict); a missing value becomes nan (refused later)."""
+    polarity = 1 if row.get("polarity") is None else int(row["polarity"])
+    return Alignment(
+        float("nan") if row.get("offset_s") is None else float(row["offset_s"]),
+        float("nan") if row.get("gain_db") is None else float(row["gain_db"]),
+        polarity,
+        row.get("alignment_map") or None,
+    )
 
 
 _HALF_TINY = np.float32(2.0**-14)  # smallest normal float16
@@ -146,31 +159,70 @@ def valid_frames(covered: tuple[int, int], samples: int, stft: StftParams = PAPE
     return k0, max(k0, k1)
 
 
+#: With a trust mask, runs of trusted frames shorter than this (frames, about 2.2 s) give no patch.
+MIN_RUN_FRAMES = 24
+
+
+def frame_runs(mask: np.ndarray, min_run: int = 1) -> list[tuple[int, int]]:
+    """Runs ``[k0, k1)`` of True in a bool ``[frames]`` mask, those shorter than ``min_run`` left out."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_run]
+
+
 def spectrogram_patches(
     mix_signal: np.ndarray,
     instrumental_aligned: np.ndarray,
     params: PatchParams = PatchParams(),
-    covered: tuple[int, int] | None = None,
+    covered: tuple[int, int] | list[tuple[int, int]] | None = None,
+    amap: AlignmentMap | None = None,
 ) -> np.ndarray:
     """Patches of aligned signals (both float32 ``[samples]`` of the same length), as a ``PATCH_DTYPE`` array.
 
-    ``covered``: samples ``[start, end)`` where the aligned instrumental has audio (None: all); patches are
-    cut only from the frames inside it (``valid_frames``), and ``start_frame`` counts from the track's start.
-    The scale (``track`` normalisation) is the max of ``|X|`` over the whole track.
+    ``covered``: samples ``[start, end)`` (or a list of such spans, one per segment of an alignment map) where
+    the aligned instrumental has audio (None: all); patches are cut only from the frames inside (``valid_frames``),
+    and ``start_frame`` counts from the track's start. ``amap``: the pair's alignment map; its level match is
+    applied to the instrumental's magnitudes and, when it has a trust mask, patches come only from runs of
+    trusted frames (each run cut on its own, the last patch of a short run zero-padded; runs under
+    ``MIN_RUN_FRAMES`` left out). The scale (``track`` normalisation) is the max of ``|X|`` over the whole track.
     Raises ``PairError('silent')`` when the mix has no energy, ``PairError('no-overlap')`` when no frame is
-    covered.
+    covered, ``PairError('too-little-trusted')`` when no run of trusted frames is long enough.
     """
     x = magnitude(mix_signal, params.stft)  # [512, frames]
     yi = magnitude(instrumental_aligned, params.stft)
-    k0, k1 = (0, x.shape[1]) if covered is None else valid_frames(covered, len(mix_signal), params.stft)
-    if k1 <= k0:
-        raise PairError("no-overlap", f"the aligned instrumental covers no whole STFT frame of the original "
-                                      f"(samples {covered} of {len(mix_signal)})")
+    if amap is not None:
+        yi = apply_level(yi, amap, params.stft)
+    frames = x.shape[1]
+    spans = [covered] if isinstance(covered, tuple) else covered
+    if spans is None:
+        runs = [(0, frames)]
+    else:
+        mask = np.zeros(frames, bool)
+        for span in spans:
+            k0, k1 = valid_frames(span, len(mix_signal), params.stft)
+            mask[k0:k1] = True
+        runs = frame_runs(mask)
+        if not runs:
+            raise PairError("no-overlap", f"the aligned instrumental covers no whole STFT frame of the original "
+                                          f"(samples {covered} of {len(mix_signal)})")
+        trusted = None if amap is None else trusted_frames(amap, frames, params.stft)
+        if trusted is not None:
+            covered_frames = int(mask.sum())
+            runs = frame_runs(mask & trusted, MIN_RUN_FRAMES)
+            if not runs:
+                raise PairError("too-little-trusted", f"no run of {MIN_RUN_FRAMES} trusted frames: "
+                                                      f"{int((mask & trusted).sum())} of {covered_frames} covered "
+                                                      "frames are trusted")
     track_max = x.max()
-    x, yi = x[:, k0:k1], yi[:, k0:k1]
     yv = np.maximum(x - yi, 0.0)
-    starts = patch_starts(k1 - k0, params.patch_frames, params.patch_hop)
-    px, pi, pv = (cut_patches(s, starts, params.patch_frames) for s in (x, yi, yv))
+    starts_list, px_l, pi_l, pv_l = [], [], [], []
+    for k0, k1 in runs:
+        starts = patch_starts(k1 - k0, params.patch_frames, params.patch_hop)
+        starts_list.append(starts + k0)
+        px_l.append(cut_patches(x[:, k0:k1], starts, params.patch_frames))
+        pi_l.append(cut_patches(yi[:, k0:k1], starts, params.patch_frames))
+        pv_l.append(cut_patches(yv[:, k0:k1], starts, params.patch_frames))
+    starts = np.concatenate(starts_list)
+    px, pi, pv = (np.concatenate(p) if len(p) > 1 else p[0] for p in (px_l, pi_l, pv_l))
     if params.normalisation == "track":
         scale = np.full(len(starts), track_max, np.float32)
     else:
@@ -180,7 +232,7 @@ def spectrogram_patches(
             raise PairError("silent", "the original's magnitude is zero everywhere")
         scale = np.where(scale > 0, scale, np.float32(1.0))  # an all-zero patch stays zero
     out = np.zeros(len(starts), PATCH_DTYPE)
-    out["start_frame"] = starts + k0
+    out["start_frame"] = starts
     out["scale"] = scale
     mix_energy = np.einsum("nbf,nbf->n", px, px, dtype=np.float64)
     voc_energy = np.einsum("nbf,nbf->n", pv, pv, dtype=np.float64)
@@ -213,6 +265,19 @@ def pair_patches(
     if alignment.polarity not in (1, -1):
         raise PairError("no-alignment", f"polarity is {alignment.polarity}")
     sr = params.stft.sample_rate
+    if alignment.map_json:
+        try:
+            original, aligned, spans, amap = load_aligned_map(original_path, instrumental_path, alignment.map_json,
+                                                              alignment.gain, sr)
+        except AudioError as exc:
+            raise PairError(exc.reason, exc.detail) from exc
+        except (ValueError, TypeError, KeyError) as exc:
+            raise PairError("no-alignment", f"unreadable alignment_map: {exc}") from exc
+        if not spans:
+            raise PairError("no-overlap", "the alignment map's segments cover none of the original")
+        patches = spectrogram_patches(original, aligned, params, covered=spans, amap=amap)
+        seconds = amap.trusted_s if amap.trusted is not None else sum(b - a for a, b in spans) / sr
+        return patches, float(seconds)
     try:
         original, aligned, (start, end) = load_aligned(
             original_path, instrumental_path, alignment.offset_s, alignment.gain, sr

@@ -44,7 +44,7 @@ import vocalmine
 from catalog_schemas import SHARD
 from catalog_schemas.shards import PATCH_FRAMES, TENSOR_BYTES, TENSOR_COLUMNS
 from features.audio import file_sha1
-from features.patches import Alignment, PairError, PatchParams, pair_patches
+from features.patches import Alignment, PairError, PatchParams, alignment_of_row, pair_patches
 from features.splits import SPLITS, PairKeys, SplitConfig, _unit_hash, artist_key_of, assign_splits
 from features.stft import PAPER_STFT, StftParams
 from vocalmine import storage
@@ -67,6 +67,8 @@ PAIR_COLUMNS = (
     "pair_id", "status", "artist", "artist_key", "content_group", "original_audio_path",
     "instrumental_audio_path", "offset_s", "gain_db", "polarity",
 )
+#: Read when present: the alignment map (segments, drift, level match, trust mask; features.alignmap).
+OPTIONAL_PAIR_COLUMNS = ("alignment_map",)
 SHARD_SPEC_KEY = b"vocalmine.shard_spec"
 
 
@@ -239,7 +241,8 @@ def read_pairs(path: Path) -> pa.Table:
     if missing:
         raise UserInputError(f"{path} lacks the columns {', '.join(missing)} (expected the pairs schema, "
                              "see docs/schemas.md)")
-    table = storage.read_parquet(path, columns=list(PAIR_COLUMNS))
+    optional = [c for c in OPTIONAL_PAIR_COLUMNS if c in schema.names]  # tables written before issue 10 lack them
+    table = storage.read_parquet(path, columns=list(PAIR_COLUMNS) + optional)
     return table.filter(pc.fill_null(pc.equal(table["status"], "accepted"), False))
 
 
@@ -265,14 +268,11 @@ def plan_jobs(accepted: pa.Table, base_dir: Path, config: ShardConfig) -> tuple[
         for col in ("original_audio_path", "instrumental_audio_path"):
             p = r[col] or ""
             paths.append(str(storage.resolve(p, base_dir)) if p else p)
-        polarity = 1 if r["polarity"] is None else int(r["polarity"])
-        alignment = Alignment(
-            float("nan") if r["offset_s"] is None else float(r["offset_s"]),
-            float("nan") if r["gain_db"] is None else float(r["gain_db"]),
-            polarity,
-        )
+        alignment = alignment_of_row(r)
+        polarity = alignment.polarity
         key = _hash([FORMAT, r["pair_id"], paths, [_stat(p) for p in paths],
-                     [repr(alignment.offset_s), repr(alignment.gain_db), polarity], params])
+                     [repr(alignment.offset_s), repr(alignment.gain_db), polarity]
+                     + ([alignment.map_json] if alignment.map_json else []), params])
         jobs.append(PairJob(r["pair_id"], split_of[r["pair_id"]], artist_of[r["pair_id"]], paths[0], paths[1], alignment, key))
     return jobs, skipped
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 
 #: Bump when the per-pair computation changes in a way that changes verdict rows (invalidates cached verdicts).
-ALGORITHM_VERSION = "pairing-2"
+ALGORITHM_VERSION = "pairing-3"  # 3: alignment map, level match, trust mask (issue 10)
 
 _RUNTIME_FIELDS = frozenset({"batch_size", "decoded_cache_files", "workers"})
 
@@ -62,6 +62,43 @@ class PairingConfig:
     #: Windows (s) of that second look, and how far (s) their lags may stray from one straight line.
     stretch_window_s: float = 0.5
     stretch_tolerance_s: float = 0.002
+
+    # --- alignment map (issue 10): segments and clock drift, searched only when one offset does not fit ------
+    #: Windows (s) of the map search, their step (s), and how far (s) each searches around the global offset
+    #: (edits, inserted or removed bars, other intros).
+    map_window_s: float = 1.0
+    map_step_s: float = 0.5
+    map_max_windows: int = 400
+    map_search_s: float = 6.0
+    #: A window's lag counts when its peak normalised correlation reaches this.
+    map_min_peak: float = 0.3
+    #: Lags of one segment lie within this (s) of one straight line.
+    map_tolerance_s: float = 0.002
+    #: Largest clock drift corrected by resampling (a share: 0.005 = 0.5 %); a larger speed change is ``drift``.
+    max_drift: float = 0.005
+    #: At most this many segments; the segments must hold this share of the confident windows.
+    max_segments: int = 8
+    map_min_share: float = 0.6
+    #: A segment needs at least this many windows on its line (shorter stretches are left to the trust mask).
+    map_min_segment_windows: int = 3
+    #: The map is searched when some windows disagree with the global offset, or this share of the frames is
+    #: out of step with it.
+    map_trigger_misaligned: float = 0.05
+
+    # --- level match and trust mask (on the paper's STFT at align_rate) -------------------------------------
+    #: Per-band gains are bounded to +-this (dB); the slowly varying gain's knots are this far apart (s).
+    max_band_gain_db: float = 12.0
+    gain_step_s: float = 0.25
+    #: A frame is trusted when the slowly varying gain it needs lies within [-max_cut_db, +max_boost_db] and at
+    #: most this share of the level-matched instrumental's energy exceeds the original (out of step, or content
+    #: in one release only).
+    max_boost_db: float = 6.0
+    max_cut_db: float = 12.0
+    max_excess_share: float = 0.3
+    #: ... and subtracting it (complex STFT) leaves at most this ratio of the original's energy in the frame.
+    max_residual_ratio: float = 1.0
+    #: ``too-little-trusted`` when the trusted frames hold less than this share of the original.
+    min_trusted_share: float = 0.4
 
     # --- verdict thresholds ----------------------------------------------------------------------------------
     #: Windows agreeing with the global offset needed to call the two the same recording.

@@ -63,6 +63,7 @@ class PairingSummary:
     rejected: int
     rejected_by_reason: dict[str, int]
     hours_accepted: float  # decoded duration of the accepted originals, h
+    hours_usable: float  # trusted audio of the accepted pairs (what the shards may use), h
     seconds: float  # wall time of the run, s
     computed: int  # pairs verified in this run
     cached: int  # pairs whose verdict came from an earlier run
@@ -85,6 +86,7 @@ class PairingSummary:
             "rejected": self.rejected,
             "rejected_by_reason": dict(self.rejected_by_reason),
             "hours_accepted": round(self.hours_accepted, 6),
+            "hours_usable": round(self.hours_usable, 6),
             "seconds": round(self.seconds, 3),
             "computed": self.computed,
             "cached": self.cached,
@@ -100,6 +102,7 @@ def format_summary(summary: PairingSummary) -> str:
     lines = [
         f"audio: {summary.candidates} candidates -> {summary.accepted} accepted ({amount} of originals), "
         f"{summary.rejected} rejected",
+        f"  usable (trusted frames of the accepted pairs): {summary.hours_usable * 60:.1f} min",
     ]
     for reason, count in sorted(summary.rejected_by_reason.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  rejected {reason}: {count}")
@@ -356,6 +359,7 @@ def pair_candidates(out_dir: str | os.PathLike, config: PairingConfig = PairingC
         rejected=len(rows) - len(accepted),
         rejected_by_reason=dict(sorted(by_reason.items())),
         hours_accepted=float(sum(r["original_seconds"] or 0.0 for r in accepted)) / 3600.0,
+        hours_usable=float(sum(r.get("usable_s") or 0.0 for r in accepted)) / 3600.0,
         seconds=time.perf_counter() - t0,
         computed=len(todo),
         cached=len(records) - len(todo),

@@ -15,8 +15,14 @@ from typing import Any, Callable
 
 import numpy as np
 
+from features.alignmap import AlignmentMap, Segment, aligned_instrumental, frame_times, spans_of
 from features.audio import AudioError, decode, resample
+from features.patches import valid_frames
+from features.stft import PAPER_STFT, StftParams
+from features.stft import stft as stft_of
 from pairing import align
+from pairing.levels import fit_levels
+from pairing.mapping import fit_map
 from pairing.config import PairingConfig
 from pairing.fingerprint import CHROMAPRINT_RATE, ITEM_SECONDS, FingerprintCache, similarity
 
@@ -27,6 +33,7 @@ VERDICT_COLUMNS = (
     "status", "reason", "detail", "offset_s", "gain_db", "polarity", "fingerprint_similarity",
     "alignment_confidence", "vocal_free_correlation", "vocal_energy_share", "vocal_activity", "clipping",
     "original_sha1", "instrumental_sha1", "original_seconds", "instrumental_seconds",
+    "alignment_map", "segments", "drift_ppm", "usable_s", "leakage_db",
 )
 
 
@@ -198,6 +205,19 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
                                  config.drift_tolerance_s * sr, sr)
     n_agree, n_disagree = int(windows.agree.sum()), int(windows.disagree.sum())
     n_conf = n_agree + n_disagree
+    windows_disagree = n_disagree > 0
+    amap = AlignmentMap(1.0, (Segment(0.0, len(o) / sr, lag / sr),))
+    # One offset does not explain every window (a drift, an edit): search the alignment map. A pair whose
+    # windows all agree never pays for this search.
+    if ((n_disagree > 0 or q.misaligned_share > config.map_trigger_misaligned)
+            and (n_agree >= config.min_agreeing_windows or n_disagree >= config.drift_min_windows)):
+        fit = fit_map(o_pre, i_pre, lag, sr, config)
+        if fit.amap is not None:
+            amap = fit.amap
+            q, start, stop = _measure_map(o, i, amap, measured, config)
+            n_disagree = 0  # the map explains the windows that disagreed with one offset
+            windows_disagree = False
+            n_agree = max(n_agree, fit.segment_windows)
     if n_disagree >= config.drift_min_windows and n_disagree >= config.drift_min_share * n_conf:
         worst = float(np.nanmax(np.abs(windows.other_lags))) / sr
         return _rejected("drift", f"{n_disagree} of {n_conf} matching windows are off the global offset by up "
@@ -219,15 +239,26 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
                 tolerance = config.stretch_tolerance_s * sr * (2 if attempt == 0 else 1)
                 inliers, slope = align.line_inliers(w2.centres_s[ok] * sr, w2.lags[ok], tolerance)
                 factor *= 1.0 + slope
-            if (inliers >= max(3, config.stretch_min_window_share * len(w2.lags))
-                    and abs(factor - 1.0) >= config.min_stretch):
+            same = (inliers >= max(3, config.stretch_min_window_share * len(w2.lags))
+                    and abs(factor - 1.0) >= config.min_stretch)
+            if same and abs(factor - 1.0) <= config.max_drift:
+                # a clock drift small enough to be real (another transfer): resample and align again
+                i2 = resample(i, sr, sr / factor)
+                spec2 = align.spectra(o, i2, int(config.max_offset_s * sr))
+                lag2, _ = align.global_lag(spec2, o, i2, min_overlap)
+                if np.isfinite(lag2):
+                    amap = AlignmentMap(factor, (Segment(0.0, len(o) / sr, factor * lag2 / sr),))
+                    q, start, stop = _measure_map(o, i, amap, measured, config)
+                    windows_disagree, n_agree = False, inliers
+            elif same:
                 return _rejected("drift", f"the instrumental runs {100 * (factor - 1):+.2f} % longer: "
                                           f"with that undone the waveform aligns in {inliers} of {len(w2.lags)} "
                                           f"windows, without it in {n_agree} of {windows.windows}", **measured)
             tried = (f"; undoing the likeliest speed change ({100 * (factor - 1):+.2f} %) aligns "
                      f"{inliers} of {len(w2.lags)} windows")
-        return _rejected("different-recording", f"the waveform aligns in {n_agree} of {windows.windows} windows "
-                                                f"(need {config.min_agreeing_windows}){tried}", **measured)
+        if n_agree < config.min_agreeing_windows:
+            return _rejected("different-recording", f"the waveform aligns in {n_agree} of {windows.windows} "
+                                                    f"windows (need {config.min_agreeing_windows}){tried}", **measured)
 
     if q.alignment_confidence < config.min_alignment_confidence:
         return _rejected("different-recording", f"alignment confidence {q.alignment_confidence:.3f} < "
@@ -235,13 +266,68 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
     if not q.vocal_free_correlation >= config.min_vocal_free_correlation:
         return _rejected("different-recording", f"vocal-free correlation {q.vocal_free_correlation:.3f} < "
                                                 f"{config.min_vocal_free_correlation:g}", **measured)
-    if q.misaligned_share > config.misaligned_max_share:
+    # Out of step in many frames: a drift when windows saw another lag (and no map explained them); otherwise
+    # (a section in one release only) the trust mask below leaves those frames out, or rejects the pair.
+    if q.misaligned_share > config.misaligned_max_share and windows_disagree:
         return _rejected("drift", f"the aligned instrumental is out of step in {q.misaligned_share:.0%} of the "
                                   f"frames (> {config.misaligned_max_share:.0%})", **measured)
     coverage = (stop - start) / len(o)
     if coverage < config.min_coverage:
         return _rejected("low-confidence", f"the instrumental covers {coverage:.0%} of the original "
                                            f"(< {config.min_coverage:.0%})", **measured)
+    if not (np.isfinite(q.scale) and q.scale != 0):
+        return _rejected("low-confidence", "no gain fits the aligned instrumental", **measured)
+    return _level_and_trust(o, i, amap, q.scale, measured, config)
+
+
+def _measure_map(o: np.ndarray, i: np.ndarray, amap: AlignmentMap, measured: dict[str, Any],
+                 config: PairingConfig) -> tuple[align.Quality, int, int]:
+    """Quality measures of the instrumental aligned by ``amap``; fills ``measured`` (offset and gain of the main,
+    longest, segment). Returns (quality, start, stop): the sample range the instrumental covers."""
+    sr = config.align_rate
+    s, spans = aligned_instrumental(i, sr, amap, 1.0, len(o))
+    start, stop = (min(a for a, _ in spans), max(b for _, b in spans)) if spans else (0, 0)
+    q = align.quality(o, s, start, stop, int(config.frame_s * sr), config.vocal_free_db, config.frame_silence_db)
+    main = max(amap.segments, key=lambda seg: seg.end_s - seg.start_s)
+    c = q.scale
+    measured.update(
+        offset_s=main.offset_s, gain_db=float(-20 * np.log10(abs(c))) if np.isfinite(c) and c != 0 else None,
+        polarity=(1 if c >= 0 else -1) if np.isfinite(c) else None,
+        alignment_confidence=q.alignment_confidence, vocal_free_correlation=q.vocal_free_correlation,
+        vocal_energy_share=q.vocal_energy_share, vocal_activity=q.vocal_activity,
+        segments=len(amap.segments), drift_ppm=(amap.drift - 1.0) * 1e6)
+    return q, start, stop
+
+
+def _level_and_trust(o: np.ndarray, i: np.ndarray, amap: AlignmentMap, c: float, measured: dict[str, Any],
+                     config: PairingConfig) -> dict[str, Any]:
+    """Level match and trust mask of an aligned pair on the paper's STFT (``pairing.levels``); the verdict row:
+    accepted with the full alignment map, or ``too-little-trusted``."""
+    sr = config.align_rate
+    stft = PAPER_STFT if sr == PAPER_STFT.sample_rate else StftParams(sample_rate=sr)
+    y_sig, spans = aligned_instrumental(i, sr, amap, 1.0 / c, len(o))  # what the shard builder will compute
+    x, y = stft_of(o, stft)[:-1], stft_of(y_sig, stft)[:-1]  # the paper's 512 bins (Nyquist dropped)
+    covered = np.zeros(x.shape[1], bool)
+    for span in spans:
+        k0, k1 = valid_frames(span, len(o), stft)
+        covered[k0:k1] = True
+    bounds = tuple(seg.start_s for seg in amap.segments[1:])
+    fit = fit_levels(x, y, covered, stft, config, bounds)
+    step = config.gain_step_s
+    knots = np.arange(0.0, len(o) / sr + step, step)
+    curve = np.interp(knots, frame_times(x.shape[1], stft), fit.frame_gain_db)
+    flat = np.all(np.abs(curve) < 0.05)
+    amap = AlignmentMap(amap.drift, amap.segments,
+                        tuple(float(g) for g in fit.band_gain_db) if np.any(np.abs(fit.band_gain_db) >= 0.05) else (),
+                        0.0 if flat else step, () if flat else tuple(float(g) for g in curve),
+                        spans_of(fit.trusted, stft))
+    usable = float(fit.trusted.sum()) * stft.hop / sr
+    measured.update(alignment_map=amap.to_json(), segments=len(amap.segments), drift_ppm=(amap.drift - 1.0) * 1e6,
+                    usable_s=usable, leakage_db=fit.leakage_db if np.isfinite(fit.leakage_db) else None)
+    if usable < config.min_trusted_share * len(o) / sr:
+        return _rejected("too-little-trusted", f"{usable:.1f} s of the original's {len(o) / sr:.1f} s are trusted "
+                                               f"(< {config.min_trusted_share:.0%}): the aligned, level-matched "
+                                               "instrumental does not match the accompaniment elsewhere", **measured)
     row = _empty_verdict()
     row.update(status="accepted", reason="", detail="", **measured)
     return row

@@ -227,6 +227,15 @@ JS = r"""
         fig.appendChild(au);
         mediaBox.appendChild(fig);
       });
+      if (m.map) {
+        var mfig = h("figure", "media-fig map-fig"), mimg = h("img");
+        mimg.alt = "alignment map: segments, trusted spans, gain";
+        mimg.src = safeUri(m.map, "data:image/svg+xml;base64,");
+        mfig.appendChild(mimg);
+        mfig.appendChild(h("figcaption", null, "Alignment map: offset per segment, trusted spans (shaded), " +
+          "slowly varying gain"));
+        mediaBox.appendChild(mfig);
+      }
     } else if (m && m.error) {
       mediaBox.appendChild(h("p", "notice", "No clips: " + m.error));
     } else if (payload.mode !== "audio") {

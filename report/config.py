@@ -16,7 +16,9 @@ class ReportConfig:
     Flags mark *accepted* pairs worth a look before training on them (a rejected pair already has its reason):
     alignment confidence below ``low_confidence``; derived-vocal energy share below ``vocal_share_low`` (the
     "instrumental" may still hold the voice) or above ``vocal_share_high`` (the instrumental explains little
-    of the original); ``|offset_s|`` above ``large_offset_s``; a clipped-sample share above ``clipping``.
+    of the original); ``|offset_s|`` above ``large_offset_s``; a clipped-sample share above ``clipping``; an
+    alignment map with several segments (``edited``) or a corrected clock drift of ``drift_ppm`` or more; trusted
+    audio below ``usable_share_low`` of the original; estimated leakage above ``leakage_db_high``.
 
     The plots draw the run's acceptance thresholds: those recorded in ``summary.json`` (``audio.config``,
     ``metadata.config``), else the defaults of ``pairing.config.PairingConfig`` and ``miner.pipeline.MinerConfig``
@@ -43,6 +45,9 @@ class ReportConfig:
     vocal_share_high: float = 0.85
     large_offset_s: float = 2.0
     clipping: float = 0.001
+    drift_ppm: float = 1.0
+    usable_share_low: float = 0.8
+    leakage_db_high: float = -20.0
 
     def __post_init__(self) -> None:
         if self.clip_format not in ("ogg", "wav"):

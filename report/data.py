@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 AUDIO = "audio"
 METADATA_ONLY = "metadata-only"
 
-FLAG_NAMES = ("low-confidence", "vocal-near-zero", "vocal-near-one", "large-offset", "clipping")
+FLAG_NAMES = ("low-confidence", "vocal-near-zero", "vocal-near-one", "large-offset", "clipping", "edited", "drift",
+              "low-usable", "leakage")
 
 
 @dataclass(frozen=True)
@@ -257,12 +258,18 @@ def flag_masks(table: pa.Table, config: ReportConfig) -> dict[str, np.ndarray]:
         share = _num(table, "vocal_energy_share")
         offset = _num(table, "offset_s")
         clip = _num(table, "clipping")
+        usable_share = _num(table, "usable_s") / _num(table, "original_seconds")
         masks = {
             "low-confidence": conf < config.low_confidence,
             "vocal-near-zero": share < config.vocal_share_low,
             "vocal-near-one": share > config.vocal_share_high,
             "large-offset": np.abs(offset) > config.large_offset_s,
             "clipping": clip > config.clipping,
+            # issue 10's alignment map: worth a look even when accepted (map drawn with the media)
+            "edited": _num(table, "segments") > 1,
+            "drift": np.abs(_num(table, "drift_ppm")) >= config.drift_ppm,
+            "low-usable": usable_share < config.usable_share_low,
+            "leakage": _num(table, "leakage_db") > config.leakage_db_high,
         }
     return {k: m & accepted for k, m in masks.items()}
 
@@ -274,6 +281,10 @@ def flag_definitions(config: ReportConfig) -> dict[str, str]:
         "vocal-near-one": f"vocal energy share above {config.vocal_share_high:g}: the instrumental explains little of the original",
         "large-offset": f"|offset| above {config.large_offset_s:g} s",
         "clipping": f"more than {config.clipping:.2%} of samples at or near full scale",
+        "edited": "the alignment map has more than one segment (an edit, another intro)",
+        "drift": f"a clock drift of {config.drift_ppm:g} ppm or more was corrected",
+        "low-usable": f"less than {config.usable_share_low:.0%} of the original is trusted for training",
+        "leakage": f"estimated accompaniment leakage above {config.leakage_db_high:g} dB",
     }
 
 
@@ -486,6 +497,10 @@ AUDIO_COLUMNS = (
     ("vocal_free_correlation", "Vocal-free corr.", "num", 3, True),
     ("vocal_activity", "Vocal activity", "num", 3, True),
     ("clipping", "Clipping", "num", 5, True),
+    ("segments", "Segments", "num", 0, True),
+    ("drift_ppm", "Drift (ppm)", "num", 0, True),
+    ("usable_s", "Usable (s)", "num", 1, True),
+    ("leakage_db", "Leakage (dB)", "num", 1, True),
     ("polarity", "Polarity", "num", 0, False),
     ("marker", "Marker", "str", None, False),
     ("original_duration_s", "Original duration (s)", "num", 2, False),

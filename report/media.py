@@ -22,6 +22,7 @@ import soundfile as sf
 from matplotlib import colormaps
 from PIL import Image
 
+from features.alignmap import AlignmentMap, load_aligned_map
 from features.audio import AudioError, load_aligned
 from features.patches import Alignment
 from features.stft import PAPER_STFT, StftParams, magnitude
@@ -44,10 +45,14 @@ class PairAudio:
 
 
 def align_pair(original_path: str, instrumental_path: str, offset_s: float, gain_db: float, polarity: int,
-               sample_rate: int) -> PairAudio:
-    """Decode both files and align the instrumental on the original (raises ``AudioError``)."""
+               sample_rate: int, map_json: str | None = None) -> PairAudio:
+    """Decode both files and align the instrumental on the original (raises ``AudioError``); with the pair's
+    alignment map (``features.alignmap``), its segments and drift (the level match acts on magnitudes only)."""
     gain = Alignment(offset_s, gain_db, -1 if polarity == -1 else 1).gain
-    original, aligned, _ = load_aligned(original_path, instrumental_path, offset_s, gain, sample_rate)
+    if map_json:
+        original, aligned, _, _ = load_aligned_map(original_path, instrumental_path, map_json, gain, sample_rate)
+    else:
+        original, aligned, _ = load_aligned(original_path, instrumental_path, offset_s, gain, sample_rate)
     return PairAudio(original, aligned, (original - aligned).astype(np.float32), sample_rate)
 
 
@@ -141,7 +146,7 @@ def pair_media(row: dict[str, Any], config: ReportConfig) -> dict[str, Any]:
         return {"error": "no audio path in the catalog"}
     try:
         audio = align_pair(row["original_audio_path"], row["instrumental_audio_path"], float(offset), float(gain),
-                           int(row.get("polarity") or 1), config.clip_sample_rate)
+                           int(row.get("polarity") or 1), config.clip_sample_rate, row.get("alignment_map"))
         thumbs = spectrogram_thumbnails(audio, config)
         clips, start_s = audio_clips(audio, config)
     except AudioError as exc:
@@ -150,5 +155,10 @@ def pair_media(row: dict[str, Any], config: ReportConfig) -> dict[str, Any]:
         log.warning("media for %s failed: %s", row.get("pair_id"), exc)
         return {"error": f"media failed: {exc}"}
     seconds = len(audio.original) / audio.sample_rate
-    return {"thumbs": thumbs, "clips": clips, "clip_start_s": round(start_s, 3),
-            "clip_seconds": round(min(config.clip_seconds, seconds - start_s), 3), "seconds": round(seconds, 3)}
+    out = {"thumbs": thumbs, "clips": clips, "clip_start_s": round(start_s, 3),
+           "clip_seconds": round(min(config.clip_seconds, seconds - start_s), 3), "seconds": round(seconds, 3)}
+    if row.get("alignment_map"):
+        from report.plots import alignment_map_svg
+
+        out["map"] = alignment_map_svg(AlignmentMap.from_json(row["alignment_map"]), seconds)
+    return out

@@ -21,6 +21,7 @@ import soxr
 
 from catalog_schemas import CANDIDATES, PAIRS
 from features.audio import decode, load_mono, resample
+from features.alignmap import AlignmentMap
 from pairing import PairingConfig, pair_candidates
 from pairing import align
 from pairing.fingerprint import ITEM_SECONDS, compute_fingerprint, similarity
@@ -91,7 +92,8 @@ EXPECTED = {
     "o4~i4": ("rejected", "same-content", None, None, None),
     "o5~i5": ("rejected", "different-recording", None, None, None),
     "o6~i6": ("rejected", "drift", None, None, None),
-    "o7~i7": ("rejected", "drift", None, None, None),
+    # a second cut at 2 s: two segments (issue 10), the main one (3 s to the end) 1 s earlier
+    "o7~i7": ("accepted", "", -1.0, 0.0, 1),
     "o1~i8": ("rejected", "missing-file", None, None, None),
     "o1~i9": ("rejected", "unreadable", None, None, None),
     "o1~i10": ("rejected", "silent", None, None, None),
@@ -183,6 +185,15 @@ def test_every_candidate_gets_the_expected_verdict(first_run):
             assert r["vocal_free_correlation"] > 0.95 and r["alignment_confidence"] > 0.5
             assert 0.05 < r["vocal_energy_share"] < 0.6 and 0.2 < r["vocal_activity"] < 0.95
             assert r["clipping"] < 1e-3 and r["reason"] == "" and r["detail"] == ""
+    # The alignment map: one segment, no drift for plain pairs; the edit's two segments and where the cut is
+    for pid in ("o1~i1", "o2~i2", "o3s~i3"):
+        assert rows[pid]["segments"] == 1 and rows[pid]["drift_ppm"] == 0.0, pid
+    amap = AlignmentMap.from_json(rows["o7~i7"]["alignment_map"])
+    assert [round(s.offset_s, 3) for s in amap.segments] == [0.0, -1.0] and abs(amap.drift - 1) < 1e-5
+    assert 2.0 <= amap.segments[1].start_s <= 3.0
+    trusted = amap.trusted
+    assert trusted is not None and not any(a < 2.2 < b for a, b in trusted)  # the cut's boundary is not trusted
+    assert rows["o7~i7"]["usable_s"] < SECONDS - 1.0 < rows["o1~i1"]["usable_s"] + 0.5
     # Exact content and duplicates
     assert rows["o4~i4"]["vocal_energy_share"] < 0.01
     assert rows["o3~i3"]["content_group"] == rows["o3s~i3"]["content_group"] == "o3"
@@ -191,13 +202,15 @@ def test_every_candidate_gets_the_expected_verdict(first_run):
     assert "catalog says 6.00 s" in rows["o2~i11"]["detail"]
     assert rows["o1~i8"]["detail"].startswith("instrumental: ") and "gone.wav" in rows["o1~i8"]["detail"]
     # Summary and summary.json
-    assert (summary.candidates, summary.accepted, summary.rejected) == (13, 3, 10)
-    assert summary.rejected_by_reason == {"different-recording": 1, "drift": 2, "duplicate": 1,
+    assert (summary.candidates, summary.accepted, summary.rejected) == (13, 4, 9)
+    assert summary.rejected_by_reason == {"different-recording": 1, "drift": 1, "duplicate": 1,
                                           "missing-file": 1, "no-audio-path": 1, "same-content": 1,
                                           "silent": 1, "too-short": 1, "unreadable": 1}
     audio = json.loads((out / "summary.json").read_text())["audio"]
-    assert audio["accepted"] == 3 and audio["rejected_by_reason"]["drift"] == 2
-    assert audio["hours_accepted"] == pytest.approx(3 * SECONDS / 3600, rel=1e-6)
+    assert audio["accepted"] == 4 and audio["rejected_by_reason"]["drift"] == 1
+    assert audio["hours_accepted"] == pytest.approx(4 * SECONDS / 3600, abs=1e-6)
+    usable = sum(r["usable_s"] for r in rows.values() if r["status"] == "accepted")
+    assert audio["hours_usable"] == pytest.approx(usable / 3600, abs=1e-6) and usable < 4 * SECONDS
     assert audio["config"]["min_vocal_free_correlation"] == PairingConfig().min_vocal_free_correlation
     # each distinct readable, non-silent file fingerprinted once (o1 serves five candidates)
     assert summary.fingerprints_computed == 16

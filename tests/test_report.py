@@ -99,7 +99,8 @@ def test_report_json_matches_an_independent_computation(audio_dir):
     assert expected == FLAGGED
     assert {p["pair_id"]: p["flags"] for p in rep["flags"]["pairs"]} == FLAGGED
     assert rep["flags"]["counts"] == {"low-confidence": 1, "vocal-near-zero": 1, "vocal-near-one": 0,
-                                      "large-offset": 1, "clipping": 1}
+                                      "large-offset": 1, "clipping": 1, "edited": 0, "drift": 0, "low-usable": 0,
+                                      "leakage": 0}
 
     # Genre table: share of accepted pairs per genre (Table 1 of the paper).
     by_genre = Counter(r["genre"] for r in accepted)

@@ -1,0 +1,173 @@
+"""The alignment map's search: segments with their own offsets, and one clock drift, from local lags.
+
+Run only when one global offset does not explain the pair (``verify.verify_pair``), so a well-behaved pair never
+pays for it. Signals are float32 mono ``[samples]`` at ``sr``; lags in samples, ``inst[t + lag(t)] ~= acc[t]``.
+
+Windows of ``map_window_s`` every ``map_step_s`` across the original each find their best lag within
+``+-map_search_s`` of the global one (normalised correlation of pre-emphasised signals). Confident windows,
+in time order, are chained into segments whose lags lie on one straight line; one slope (the drift) is then
+fitted to all segments together, each keeping its own intercept (its offset). A boundary between two
+segments is placed where the original switches from matching the one to matching the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from features.alignmap import AlignmentMap, Segment
+from pairing.align import _parabolic, _search_ncc
+from pairing.config import PairingConfig
+
+
+@dataclass(frozen=True)
+class LocalLags:
+    centres: np.ndarray  # window centres in the original, samples [windows]
+    lags: np.ndarray  # best lag, samples (nan: silent window) [windows]
+    peaks: np.ndarray  # its normalised correlation (0 when silent) [windows]
+
+
+def local_lags(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, sr: int, config: PairingConfig) -> LocalLags:
+    """Best lag of each window of the original within ``+-map_search_s`` of ``lag`` (pre-emphasised signals)."""
+    window = int(config.map_window_s * sr)
+    step = max(int(config.map_step_s * sr), (len(o_pre) - window) // max(1, config.map_max_windows - 1) + 1)
+    search = int(config.map_search_s * sr)
+    positions = np.arange(0, max(1, len(o_pre) - window + 1), step)
+    level = float(np.mean(o_pre.astype(np.float64) ** 2)) + 1e-20
+    lags = np.full(len(positions), np.nan)
+    peaks = np.zeros(len(positions))
+    base = int(round(lag))
+    near = int(config.window_search_s * sr)
+    previous = base
+    for k, p in enumerate(positions):
+        ow = o_pre[p : p + window]
+        energy = float(np.sum(ow.astype(np.float64) ** 2))
+        if energy < level * window * 1e-3:
+            continue
+        # near the global lag first (a drift stays there), then near the last window's lag (after an edit),
+        # the wide search only where neither finds the window
+        tries = [(base, near)] + ([(previous, near)] if previous != base else []) + [(base, search)]
+        for centre, reach in tries:
+            lo, hi = max(0, p + centre - reach), min(len(i_pre), p + centre + window + reach)
+            if hi - lo < window + 2:
+                continue
+            ncc = _search_ncc(i_pre[lo:hi], ow, energy)
+            best = int(np.argmax(ncc))
+            frac = _parabolic(ncc[best - 1], ncc[best], ncc[best + 1]) if 0 < best < len(ncc) - 1 else 0.0
+            lags[k] = lo + best + frac - p
+            peaks[k] = float(ncc[best])
+            if peaks[k] >= config.map_min_peak:
+                previous = int(round(lags[k]))
+                break
+    return LocalLags(positions + window / 2, lags, peaks)
+
+
+@dataclass(frozen=True)
+class MapFit:
+    """The segments found and how well they explain the windows."""
+
+    amap: AlignmentMap | None  # None when no consistent map exists
+    drift: float  # fitted speed ratio (also when out of bounds)
+    segment_windows: int  # confident windows on a segment's line
+    confident_windows: int
+    detail: str  # why there is no map
+
+
+def _chain(t: np.ndarray, lags: np.ndarray, tol: float, max_slope: float) -> list[list[int]]:
+    """Group points (time order) into runs on straight-ish lines; a point off the current run starts a new run
+    only when the next point agrees with it, otherwise it is left out."""
+    runs: list[list[int]] = []
+    current: list[int] = []
+    for j in range(len(t)):
+        if current:
+            last = current[-1]
+            if abs(lags[j] - lags[last]) <= tol + max_slope * (t[j] - t[last]):
+                current.append(j)
+                continue
+            nxt = j + 1
+            if nxt < len(t) and abs(lags[nxt] - lags[j]) > tol + max_slope * (t[nxt] - t[j]):
+                continue  # an outlier: neither the current run nor the next point agrees with it
+            runs.append(current)
+        current = [j]
+    if current:
+        runs.append(current)
+    return runs
+
+
+def fit_map(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, sr: int, config: PairingConfig) -> MapFit:
+    """Segments and drift of the pair (see module doc). Segment bounds cover the whole original."""
+    ll = local_lags(o_pre, i_pre, lag, sr, config)
+    ok = ll.peaks >= config.map_min_peak
+    t, lags = ll.centres[ok], ll.lags[ok]
+    n_conf = int(ok.sum())
+    if n_conf < max(3, config.min_agreeing_windows):
+        return MapFit(None, 1.0, 0, n_conf, f"only {n_conf} windows align anywhere")
+    tol = config.map_tolerance_s * sr
+    runs = [r for r in _chain(t, lags, tol, config.max_drift) if len(r) >= config.map_min_segment_windows]
+    if not runs:
+        return MapFit(None, 1.0, 0, n_conf, f"no {config.map_min_segment_windows} neighbouring windows share "
+                                            "an offset")
+    # one slope for all runs, an intercept each: least squares on [t, onehot(run)]
+    idx = np.concatenate(runs)
+    design = np.zeros((len(idx), 1 + len(runs)))
+    design[:, 0] = t[idx]
+    col = np.concatenate([np.full(len(r), 1 + k) for k, r in enumerate(runs)])
+    design[np.arange(len(idx)), col] = 1.0
+    coef, *_ = np.linalg.lstsq(design, lags[idx], rcond=None)
+    if abs(coef[0]) * len(o_pre) < 1.0:  # less than a sample over the whole song: no drift to correct
+        coef = np.concatenate([[0.0], np.linalg.lstsq(design[:, 1:], lags[idx], rcond=None)[0]])
+    slope = float(coef[0])
+    resid = np.abs(design @ coef - lags[idx])
+    inliers = int((resid <= tol * 2).sum())
+    drift = 1.0 + slope
+    if abs(slope) > config.max_drift:
+        return MapFit(None, drift, inliers, n_conf, f"the instrumental runs {100 * slope:+.2f} % fast or slow "
+                                                    f"(more than {100 * config.max_drift:g} %)")
+    # merge neighbouring runs on the same line (a vocal-heavy window between them broke the chain)
+    merged: list[tuple[list[int], float]] = []
+    for k, r in enumerate(runs):
+        icpt = float(coef[1 + k])
+        if merged and abs(merged[-1][1] - icpt) <= tol * 2:
+            merged[-1] = (merged[-1][0] + r, merged[-1][1])
+        else:
+            merged.append((list(r), icpt))
+    if len(merged) > config.max_segments:
+        return MapFit(None, drift, inliers, n_conf, f"{len(merged)} segments (more than {config.max_segments})")
+    if inliers < config.map_min_share * n_conf:
+        return MapFit(None, drift, inliers, n_conf, f"segments explain {inliers} of {n_conf} matching windows "
+                                                    f"(need {config.map_min_share:.0%})")
+    bounds = [0.0]
+    for (ra, ca), (rb, cb) in zip(merged[:-1], merged[1:]):
+        bounds.append(_boundary(o_pre, i_pre, t[ra[-1]], t[rb[0]], ca, cb, slope, sr))
+    bounds.append(len(o_pre) / sr)
+    # offset_s: instrumental time at original time 0 on the segment's line: lag(t) = icpt + slope * t
+    segments = tuple(Segment(bounds[k], bounds[k + 1], icpt / sr) for k, (_, icpt) in enumerate(merged))
+    return MapFit(AlignmentMap(drift, segments), drift, inliers, n_conf, "")
+
+
+def _boundary(o_pre: np.ndarray, i_pre: np.ndarray, ta: float, tb: float, ca: float, cb: float, slope: float,
+              sr: int) -> float:
+    """Where (s) between window centres ``ta < tb`` (samples) the original stops matching line ``ca`` and
+    starts matching line ``cb``: the split of 1/16 s blocks that maximises the summed correlation."""
+    block = max(1, sr // 16)
+    starts = np.arange(int(ta), int(tb) - block + 1, block)
+    if len(starts) < 2:
+        return (ta + tb) / 2 / sr
+
+    def corr(c: float) -> np.ndarray:
+        out = np.zeros(len(starts))
+        for k, p in enumerate(starts):
+            q = int(round(p + c + slope * p))
+            if q < 0 or q + block > len(i_pre):
+                continue
+            a, b = o_pre[p : p + block].astype(np.float64), i_pre[q : q + block].astype(np.float64)
+            den = np.sqrt(float(a @ a) * float(b @ b))
+            out[k] = abs(float(a @ b)) / den if den > 0 else 0.0
+        return out
+
+    ra, rb = corr(ca), corr(cb)
+    # split after block j: sum(ra[:j]) + sum(rb[j:])
+    score = np.concatenate([[0.0], np.cumsum(ra)]) + np.concatenate([np.cumsum(rb[::-1])[::-1], [0.0]])
+    j = int(np.argmax(score))
+    return float(starts[0] + j * block) / sr
