@@ -67,9 +67,19 @@ class PairSong:
     offset_s: float
     gain: float  # features.patches.Alignment.gain: polarity * 10 ** (gain_db / 20)
     subset: str | None = None
+    alignment_map: str | None = None  # pairs.parquet `alignment_map` (segments, drift), when pairing wrote one
 
     def load(self, sample_rate: int = 8192, pad: bool = False) -> Stems:
-        mix, acc, _ = load_aligned(self.original, self.instrumental, self.offset_s, self.gain, sample_rate)
+        if self.alignment_map:
+            from features.alignmap import load_aligned_map
+
+            try:
+                mix, acc, _, _ = load_aligned_map(str(self.original), str(self.instrumental), self.alignment_map,
+                                                  self.gain, sample_rate)
+            except ValueError as exc:  # an unreadable map: this song fails, the others are scored
+                raise AudioError("bad-alignment-map", str(exc)) from exc
+        else:
+            mix, acc, _ = load_aligned(self.original, self.instrumental, self.offset_s, self.gain, sample_rate)
         return Stems(mix, (mix - acc).astype(np.float32), acc, sample_rate)
 
     def load_native(self, pad: bool = False) -> Stems:
@@ -104,6 +114,8 @@ def shard_songs(shards_dir: str | os.PathLike, split: str = "test") -> list[Pair
     if not pairs_path.is_file():
         raise UserInputError(f"the pairs table {pairs_path} that {root} was built from is missing")
     cols = ["pair_id", "original_audio_path", "instrumental_audio_path", "offset_s", "gain_db", "polarity"]
+    if "alignment_map" in pq.read_schema(pairs_path).names:  # tables written before the alignment map lack it
+        cols.append("alignment_map")
     rows = {r["pair_id"]: r for r in pq.read_table(pairs_path, columns=cols).to_pylist()}
     songs = []
     for pid in wanted:
@@ -113,7 +125,7 @@ def shard_songs(shards_dir: str | os.PathLike, split: str = "test") -> list[Pair
         alignment = Alignment(float(r["offset_s"] or 0.0), float(r["gain_db"] or 0.0), int(r["polarity"] or 1))
         base = pairs_path.parent
         songs.append(PairSong(pid, base / r["original_audio_path"], base / r["instrumental_audio_path"],
-                              alignment.offset_s, alignment.gain, split))
+                              alignment.offset_s, alignment.gain, split, r.get("alignment_map")))
     return songs
 
 
