@@ -47,6 +47,7 @@ from miner.catalog_io import (
     original_texts,
     plan_partitions,
     read_partition,
+    row_details,
     validate_rows,
 )
 from miner.markers import MarkerSet
@@ -68,8 +69,8 @@ class MinerConfig:
     ``extra_markers``: marker phrases added to ``markers.DEFAULT_MARKERS``; ``title_threshold``: minimum
     rapidfuzz ratio (0-100) of the title cores; ``duration_tolerance_s``/``duration_tolerance_rel``: allowed
     duration difference (seconds, fraction of the longer track; the larger applies); ``strict``: stop at the
-    first bad row; ``blocksize``: bytes of CSV per partition; ``encoding``: text encoding of CSV/TSV files
-    (an ASCII-compatible one); ``progress``: show Dask progress bars on stderr; ``wave_rows``: catalog rows
+    first bad row; ``blocksize``: bytes of CSV per partition; ``encoding``: text encoding of CSV/TSV files,
+    header included (a UTF-16/UTF-32 byte-order mark overrides it); ``progress``: show Dask progress bars on stderr; ``wave_rows``: catalog rows
     per matching wave (bounds the memory of the shuffle)."""
 
     extra_markers: tuple[str, ...] = ()
@@ -192,11 +193,12 @@ def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dic
     reasons, dur = validate_rows(t)
     bad = np.flatnonzero(reasons != None)  # noqa: E711 (object array)
     tid = t.column("track_id").to_pylist() if len(bad) else []
+    details = row_details(t, reasons, bad)
     rej = [dict(src=f.index, record=m["record"], detail=m["detail"], source=f.path, line=m["line"],
                 track_id=None, reason=m["reason"], original=m["original"]) for m in raw.malformed]
-    rej += [dict(src=f.index, record=int(raw.record[i]), detail="", source=f.path, line=int(raw.line[i]),
+    rej += [dict(src=f.index, record=int(raw.record[i]), detail=d, source=f.path, line=int(raw.line[i]),
                  track_id=tid[i], reason=reasons[i], original=text)
-            for i, text in zip(bad, raw.original_texts(bad))]
+            for i, d, text in zip(bad, details, raw.original_texts(bad))]
     if config.strict and rej:
         first = min(rej, key=lambda r: r["record"])
         raise _strict_error(f, first["line"], first["reason"], first["track_id"], first["detail"])
@@ -430,7 +432,7 @@ def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: M
     ``UserInputError`` for a catalog that cannot be read (missing column, no file) and, with
     ``config.strict``, for the first bad row."""
     t_start = time.perf_counter()
-    files = open_catalog(catalog)
+    files = open_catalog(catalog, config.encoding)
     specs = plan_partitions(files, config.blocksize)
     log.info("catalog: %d file(s), %d partition(s)", len(files), len(specs))
     out = Path(out_dir)
