@@ -122,6 +122,38 @@ def artist_keys(artists) -> pa.Array:
     return keys.take(enc.indices)
 
 
+#: Where a credit lists several artists: ";", ",", "&", "+", " / ", " x ", " and ", " with ", "feat.", "vs".
+_CREDIT_SPLIT = (r"\s*[\(\[]?\s*\b(?:feat|ft|featuring|vs)\b\.?\s*|\s+(?:with|x|and|\+|/|vs\.?)\s+"
+                 r"|\s*[&,;]\s*")
+#: A credit naming more artists than this is a compilation credit: only its first artist is a block key.
+MAX_CREDITED = 6
+
+
+def other_artist_keys(artists) -> pa.Array:
+    """Keys of the artists a credit names after its primary one ([n] -> [n] list<string>; empty for a
+    single-artist credit or a compilation of more than ``MAX_CREDITED``): "JIN; V" -> ["v"],
+    "A feat. B & C" -> ["b", "c"]. Computed once per distinct credit."""
+    values = _as_string_array(artists)
+    enc = pc.dictionary_encode(values)
+    folded = fold(enc.dictionary)
+    several = pc.match_substring_regex(folded, _CREDIT_SPLIT).to_numpy(zero_copy_only=False)
+    lists: list[list[str]] = [[] for _ in range(len(folded))]
+    idx = np.flatnonzero(several)
+    if len(idx):
+        sub = folded.take(pa.array(idx))
+        parts = pc.split_pattern_regex(sub, _CREDIT_SPLIT)
+        flat = pc.utf8_trim(pc.list_flatten(parts), "()[]{} ")
+        keys = _artist_keys_plain(flat).to_pylist()
+        primary = _artist_keys_plain(sub).to_pylist()
+        offsets = parts.offsets.to_pylist()
+        for n, i in enumerate(idx.tolist()):
+            mine = [k for k in keys[offsets[n]:offsets[n + 1]] if k]
+            if len(mine) > MAX_CREDITED:
+                continue
+            lists[i] = sorted(set(mine) - {primary[n]})
+    return pa.array(lists, pa.list_(pa.string())).take(enc.indices)
+
+
 def fold_text(text: str) -> str:
     return fold([text])[0].as_py()
 

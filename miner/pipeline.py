@@ -50,9 +50,10 @@ from miner.catalog_io import (
     row_details,
     validate_rows,
 )
+from miner.evidence import DEFAULT_GENRES, DEFAULT_KINDS, DEFAULT_UNINFORMATIVE, ReleaseEvidence
 from miner.markers import MarkerSet
 from miner.match import BLOCK_COLUMNS, MatchRules, match_partition
-from miner.normalize import artist_keys, fold
+from miner.normalize import artist_keys, fold, other_artist_keys
 from vocalmine.atomic import atomic_path, update_json, write_table
 from vocalmine.errors import UserInputError
 from vocalmine.scheduling import dask_client, scheduler_address
@@ -71,7 +72,9 @@ class MinerConfig:
     duration difference (seconds, fraction of the longer track; the larger applies); ``strict``: stop at the
     first bad row; ``blocksize``: bytes of CSV per partition; ``encoding``: text encoding of CSV/TSV files,
     header included (a UTF-16/UTF-32 byte-order mark overrides it); ``progress``: show Dask progress bars on stderr; ``wave_rows``: catalog rows
-    per matching wave (bounds the memory of the shuffle)."""
+    per matching wave (bounds the memory of the shuffle); ``uninformative_artists`` / ``uninformative_genres``:
+    credits and genres whose pairs also need evidence of the same release, one of ``release_evidence``
+    (album, date, isrc, label), dates at most ``release_max_days`` apart (``evidence.ReleaseEvidence``)."""
 
     extra_markers: tuple[str, ...] = ()
     title_threshold: float = 90.0
@@ -82,6 +85,10 @@ class MinerConfig:
     encoding: str = "utf-8"
     progress: bool = False
     wave_rows: int = 2_000_000
+    uninformative_artists: tuple[str, ...] = DEFAULT_UNINFORMATIVE
+    uninformative_genres: tuple[str, ...] = DEFAULT_GENRES
+    release_evidence: tuple[str, ...] = DEFAULT_KINDS
+    release_max_days: int = 31
 
     def __post_init__(self) -> None:
         if not 0 <= self.title_threshold <= 100:
@@ -90,15 +97,24 @@ class MinerConfig:
             raise ValueError("duration tolerances must not be negative")
         if self.blocksize < 1 or self.wave_rows < 1:
             raise ValueError("blocksize and wave_rows must be positive")
+        if self.release_max_days < 0:
+            raise ValueError("release_max_days must not be negative")
         self.markers  # noqa: B018 (an empty marker phrase raises here, not in a worker)
+        self.evidence  # noqa: B018 (an unknown evidence kind raises here)
 
     @property
     def markers(self) -> MarkerSet:
         return MarkerSet.with_extra(self.extra_markers)
 
     @property
+    def evidence(self) -> ReleaseEvidence:
+        return ReleaseEvidence.build(self.uninformative_artists, self.uninformative_genres, self.release_evidence,
+                                     self.release_max_days)
+
+    @property
     def rules(self) -> MatchRules:
-        return MatchRules(self.markers, self.title_threshold, self.duration_tolerance_s, self.duration_tolerance_rel)
+        return MatchRules(self.markers, self.title_threshold, self.duration_tolerance_s, self.duration_tolerance_rel,
+                          self.evidence)
 
 
 @dataclass(frozen=True)
@@ -106,9 +122,12 @@ class MineSummary:
     """What a run did; ``to_dict()`` is the ``metadata`` section of ``summary.json``.
 
     Funnel: ``rows_read`` = ``rows_used`` + ``rows_rejected``; ``marked`` of the used rows carry an
-    instrumental marker; ``blocks`` artist blocks hold a marked title; ``compared`` (instrumental, original)
-    title comparisons were made in them; ``candidates`` pairs passed every rule, covering
-    ``instrumentals_matched`` instrumentals and ``originals_matched`` originals."""
+    instrumental marker; ``blocks`` artist blocks hold a marked title; ``compared`` title scores were
+    computed in them (``blocking.candidate_pairs``: only titles that can reach the threshold); ``candidates``
+    pairs passed every rule, covering ``instrumentals_matched`` instrumentals and ``originals_matched``
+    originals. ``same_release_checked`` pairs passed the title and duration rules in a block of an
+    uninformative credit (``evidence``), of which ``same_release_missing`` were rejected for showing no
+    evidence of the same release."""
 
     rows_read: int
     rows_used: int
@@ -125,6 +144,8 @@ class MineSummary:
     seconds: float
     catalog: str
     out_dir: str
+    same_release_checked: int = 0
+    same_release_missing: int = 0
     config: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,7 +158,8 @@ _WORK_SCHEMA = pa.schema([
     ("src", pa.int32()), ("record", pa.int64()), ("line", pa.int64()), ("offset", pa.int64()),
     ("nbytes", pa.int64()), ("track_id", pa.string()), ("artist", pa.string()), ("title", pa.string()),
     ("duration_s", pa.float64()), ("audio_path", pa.string()), ("genre", pa.string()), ("label", pa.string()),
-    ("release_date", pa.string()), ("artist_key", pa.string()), ("marked", pa.bool_()), ("id_hash", pa.uint64()),
+    ("release_date", pa.string()), ("album", pa.string()), ("isrc", pa.string()), ("artist_key", pa.string()),
+    ("other_keys", pa.list_(pa.string())), ("marked", pa.bool_()), ("id_hash", pa.uint64()),
 ])
 _REJECT_WORK = pa.schema([pa.field("src", pa.int32()), pa.field("record", pa.int64())] + list(REJECTED_ROWS))
 
@@ -207,6 +229,7 @@ def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dic
     n = sub.num_rows
     marked = detect_markers(sub.column("title"), config.markers)
     keys = artist_keys(sub.column("artist"))
+    others = other_artist_keys(sub.column("artist"))
     track_ids = sub.column("track_id").combine_chunks()
     hashes = (pd.util.hash_pandas_object(track_ids.to_pandas(), index=False).to_numpy()
               if n else np.zeros(0, np.uint64))
@@ -223,7 +246,8 @@ def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dic
         pa.array(np.full(n, f.index, np.int32)), pa.array(raw.record[good]), pa.array(raw.line[good]),
         pa.array(raw.offset[good]), pa.array(raw.nbytes[good]), track_ids,
         sub.column("artist").combine_chunks(), sub.column("title").combine_chunks(), pa.array(dur[good]),
-        audio, optional("genre"), optional("label"), optional("release_date"), keys, marked, pa.array(hashes),
+        audio, optional("genre"), optional("label"), optional("release_date"), optional("album"), optional("isrc"),
+        keys, others, marked, pa.array(hashes),
     ], schema=_WORK_SCHEMA)
     path = os.path.join(work_dir, f"part-{spec.index:06d}.arrow")
     _write_ipc(work, path)
@@ -231,7 +255,8 @@ def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dic
     if rej:
         rejected_path = os.path.join(work_dir, f"rejected-{spec.index:06d}.arrow")
         _write_ipc(pa.Table.from_pylist(rej, schema=_REJECT_WORK), rejected_path)
-    marked_keys = pc.unique(keys.filter(marked)).to_pylist() if n else []
+    marked_keys = (pc.unique(pa.concat_arrays([keys.filter(marked), pc.list_flatten(others.filter(marked))]))
+                   .to_pylist() if n else [])
     reasons_count: dict[str, int] = {}
     for r in rej:
         reasons_count[r["reason"]] = reasons_count.get(r["reason"], 0) + 1
@@ -318,13 +343,24 @@ def _block_frame(t: pa.Table) -> pd.DataFrame:
 
 def load_block_rows(path: str, marked_keys: pa.Array) -> pd.DataFrame:
     """Rows of a work file whose artist key has a marked title, minus its later duplicates (the records
-    listed in ``<path>.exclude.npy`` when there is one)."""
+    listed in ``<path>.exclude.npy`` when there is one). A row credited to several artists comes once per
+    credited artist whose key has a marked title, with ``artist_key`` set to that key."""
     t = _read_work(path)
-    keep = pc.is_in(t.column("artist_key"), value_set=marked_keys)
     if os.path.exists(path + ".exclude.npy"):
         excluded = np.load(path + ".exclude.npy")
-        keep = pc.and_(keep, pa.array(~np.isin(t.column("record").to_numpy(), excluded)))
-    return _block_frame(t.filter(keep))
+        t = t.filter(pa.array(~np.isin(t.column("record").to_numpy(), excluded)))
+    keep = pc.is_in(t.column("artist_key"), value_set=marked_keys)
+    pieces = [t.filter(keep)]
+    others = t.column("other_keys").combine_chunks()
+    if len(pc.list_flatten(others)):
+        flat = pc.list_flatten(others)
+        parent = pc.list_parent_indices(others)
+        hit = pc.is_in(flat, value_set=marked_keys)
+        if pc.any(hit).as_py():
+            extra = t.take(parent.filter(hit))
+            pieces.append(extra.set_column(extra.schema.get_field_index("artist_key"), "artist_key",
+                                           flat.filter(hit)))
+    return _block_frame(pa.concat_tables(pieces))
 
 
 # --------------------------------------------------------------------------------------------- running
@@ -481,12 +517,18 @@ def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: M
         seconds=round(time.perf_counter() - t_start, 3),
         catalog=str(catalog),
         out_dir=str(out),
+        same_release_checked=stats["evidence_needed"],
+        same_release_missing=stats["evidence_missing"],
         config={
             "markers": list(config.markers.phrases),
             "title_threshold": config.title_threshold,
             "duration_tolerance_s": config.duration_tolerance_s,
             "duration_tolerance_rel": config.duration_tolerance_rel,
             "strict": config.strict,
+            "uninformative_artists": list(config.uninformative_artists),
+            "uninformative_genres": list(config.uninformative_genres),
+            "release_evidence": list(config.release_evidence),
+            "release_max_days": config.release_max_days,
         },
     )
     update_json(out / "summary.json", "metadata", summary.to_dict())
@@ -504,7 +546,7 @@ def _match(run: _Runner, paths: list[str], results: list[dict], config: MinerCon
     import dask.dataframe as dd
 
     keys = sorted(set().union(*[r["marked_keys"] for r in results])) if results else []
-    stats = {"blocks": 0, "compared": 0}
+    stats = {"blocks": 0, "compared": 0, "evidence_needed": 0, "evidence_missing": 0}
     if not keys:
         return CANDIDATES.empty_table(), stats
     rows_used = sum(r["rows_used"] for r in results)
@@ -516,6 +558,7 @@ def _match(run: _Runner, paths: list[str], results: list[dict], config: MinerCon
     rules = config.rules
     match = dask.delayed(match_partition, pure=True)
     tables = [CANDIDATES.empty_table()]
+    block_keys: set[str] = set()
     for w, group in enumerate(groups):
         if not group:
             continue
@@ -525,9 +568,16 @@ def _match(run: _Runner, paths: list[str], results: list[dict], config: MinerCon
         outs = run.compute([match(p, rules) for p in rows.to_delayed()], f"match {w + 1}/{waves}")
         for table, st in outs:
             tables.append(table)
-            stats["blocks"] += st["blocks"]
-            stats["compared"] += st["compared"]
+            block_keys.update(st["block_keys"])
+            for k in ("compared", "evidence_needed", "evidence_missing"):
+                stats[k] += st[k]
+    stats["blocks"] = len(block_keys)
     table = pa.concat_tables(tables)
     table = table.sort_by([("artist_key", "ascending"), ("original_id", "ascending"),
                            ("instrumental_id", "ascending")])
+    # A pair whose credits share several artists is found in each of their blocks: keep the first.
+    ids = pa.Table.from_arrays([table.column("original_id"), table.column("instrumental_id")], ["o", "i"])
+    first = ~ids.to_pandas().duplicated().to_numpy()
+    if not first.all():
+        table = table.filter(pa.array(first))
     return table.replace_schema_metadata(CANDIDATES.metadata), stats
