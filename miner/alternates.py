@@ -33,7 +33,7 @@ _PHRASE = re.compile(
 _NOT_ALT = re.compile(r"^\s*(?:feat|ft|featuring|with|explicit|clean|dirty)\b")
 _OPEN, _CLOSE = "([{", ")]}"
 #: A folded title that may hold an alternate: a bracket, and non-ASCII text or a phrase above (RE2).
-MAYBE_RE2 = r"[\(\[\{].*(?:[^\x00-\x7f]|theme (?:from|of)|from |a\.?k\.?a)"
+MAYBE_RE2 = r"[^\x00-\x7f].*[\(\[\{]|[\(\[\{].*(?:[^\x00-\x7f]|theme (?:from|of)|from |a\.?k\.?a)"
 
 
 def _groups(title: str) -> list[tuple[int, int]]:

@@ -26,13 +26,23 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 Q = 3
-#: Below this many (query x core) scores a block is scored whole with one ``process.cdist`` (cheaper there).
-SMALL_BLOCK = 250_000
+#: Measured costs (2-core VM, CPU time): ``process.cdist`` about 15 ns per score; the index about 2 us per
+#: core of the block plus about 5 ns per (query, core) of the block (walking the postings of the rare
+#: q-grams). A block is scored whole (``cdist``, in slices of ``_SLICE`` scores) when that is cheaper: with
+#: fewer than about 200 marked titles.
+_CDIST_S, _CORE_S, _PAIR_S = 15e-9, 2e-6, 5e-9
+_SLICE = 4_000_000
 
 
-def _gram_codes(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(row, code) of every distinct q-gram of each string ([m] int64 each); a string shorter than q is one
-    gram of its own. Codes pack three code points (21 bits each) into an int64."""
+def use_index(n_queries: int, n_cores: int) -> bool:
+    """Whether the q-gram index is cheaper than scoring every (query, core) pair."""
+    return n_queries * n_cores * (_CDIST_S - _PAIR_S) > n_cores * _CORE_S
+
+
+def _gram_codes(strings: list[str], distinct: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(row, code) of every q-gram of each string ([m] int64 each; each gram once per string when
+    ``distinct``); a string shorter than q is one gram of its own. Codes pack three code points (21 bits
+    each) into an int64."""
     rows_out, codes_out = [], []
     step = 20_000
     for r0 in range(0, len(strings), step):
@@ -50,6 +60,8 @@ def _gram_codes(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
     if not rows_out:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     rows, codes = np.concatenate(rows_out), np.concatenate(codes_out)
+    if not distinct:
+        return rows, codes
     # distinct (row, code) pairs
     order = np.lexsort((codes, rows))
     rows, codes = rows[order], codes[order]
@@ -69,63 +81,79 @@ def _length_bounds(lengths: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarra
     return lo, hi, k
 
 
-def candidate_pairs(queries: list[str], cores: list[str], threshold: float) -> tuple[np.ndarray, np.ndarray,
-                                                                                      np.ndarray, int]:
+def candidate_pairs(queries: list[str], cores: list[str], threshold: float, force_index: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Every (query, core) pair with ``fuzz.ratio >= threshold``: (query index [p], core index [p], score [p]
-    float32, number of scores computed). ``cores`` should be distinct (each is scored once per query)."""
+    float32, number of scores computed). ``cores`` should be distinct (each is scored once per query).
+    ``force_index``: use the q-gram index even where scoring every pair would be cheaper (tests)."""
     nq, nc = len(queries), len(cores)
     empty = np.zeros(0, np.int64)
     if not nq or not nc:
         return empty, empty, np.zeros(0, np.float32), 0
     thr = float(threshold)
-    if nq * nc <= SMALL_BLOCK:
-        m = process.cdist(queries, cores, scorer=fuzz.ratio, score_cutoff=thr, dtype=np.float32)
-        qi, ci = np.nonzero(m >= thr)
-        return qi, ci, m[qi, ci], nq * nc
+    if not (force_index or use_index(nq, nc)):
+        out_q, out_c, out_s = [], [], []
+        step = max(1, _SLICE // nc)  # a bounded score matrix
+        for q0 in range(0, nq, step):
+            m = process.cdist(queries[q0:q0 + step], cores, scorer=fuzz.ratio, score_cutoff=thr, dtype=np.float32)
+            qi, ci = np.nonzero(m >= thr)
+            out_q.append(qi + q0)
+            out_c.append(ci)
+            out_s.append(m[qi, ci])
+        return np.concatenate(out_q), np.concatenate(out_c), np.concatenate(out_s), nq * nc
     t = thr / 100.0
+    core_arr = np.asarray(cores, dtype=object)
+    query_arr = np.asarray(queries, dtype=object)
     core_len = np.fromiter((len(c) for c in cores), np.int64, nc)
     q_len = np.fromiter((len(c) for c in queries), np.int64, nq)
     lo, hi, k = _length_bounds(q_len.astype(np.float64), t)
     q_rows, q_codes = _gram_codes(queries)
-    c_rows, c_codes = _gram_codes(cores)
+    c_rows, c_codes = _gram_codes(cores, distinct=False)  # a repeated gram only repeats a posting
     # Postings of the grams the queries hold, and each gram's document frequency in the block.
     wanted = np.unique(q_codes)
-    hit = np.isin(c_codes, wanted)
+    at = np.minimum(np.searchsorted(wanted, c_codes), len(wanted) - 1)
+    hit = wanted[at] == c_codes
     c_rows, c_codes = c_rows[hit], c_codes[hit]
     g_of_c = np.searchsorted(wanted, c_codes)
     df = np.bincount(g_of_c, minlength=len(wanted))
-    post_order = np.argsort(g_of_c, kind="stable")
-    post_rows = c_rows[post_order]
-    post_start = np.concatenate([[0], np.cumsum(df)])
+    # Postings sorted by (gram, core length): a query takes only the slice of lengths it can pair with.
+    span = int(core_len.max()) + 2
+    post_key = g_of_c * span + core_len[c_rows]
+    porder = np.argsort(post_key, kind="stable")
+    post_key, post_rows = post_key[porder], c_rows[porder]
+    # Each query's prefix: its q k + 1 rarest grams (ranked by df within the query).
     g_of_q = np.searchsorted(wanted, q_codes)
-    q_start = np.concatenate([[0], np.cumsum(np.bincount(q_rows, minlength=nq))])
-    by_len = np.argsort(core_len, kind="stable")
-    sorted_len = core_len[by_len]
-    out_q, out_c, out_s = [], [], []
-    scored = 0
-    for i in range(nq):
-        grams = g_of_q[q_start[i]:q_start[i + 1]]
-        need = Q * int(k[i]) + 1
-        if need > len(grams):  # too short for the q-gram bound: every core of a possible length
+    order = np.lexsort((df[g_of_q], q_rows))
+    q_rows, g_of_q = q_rows[order], g_of_q[order]
+    n_grams = np.bincount(q_rows, minlength=nq)
+    first = np.concatenate([[0], np.cumsum(n_grams)])[:-1]
+    rank = np.arange(len(q_rows)) - first[q_rows]
+    need = Q * k + 1
+    short = need > n_grams  # too short for the q-gram bound
+    sel = (rank < need[q_rows]) & ~short[q_rows]
+    sq, sg = q_rows[sel], g_of_q[sel]
+    # Expand each selected (query, gram) into its postings of a possible length: (query, core) pairs.
+    a = np.searchsorted(post_key, sg * span + np.clip(lo[sq], 0, span - 1).astype(np.int64), "left")
+    b = np.searchsorted(post_key, sg * span + np.clip(hi[sq], 0, span - 1).astype(np.int64), "right")
+    lens = b - a
+    pq = np.repeat(sq, lens)
+    starts = np.repeat(a - np.concatenate([[0], np.cumsum(lens)])[:-1], lens)
+    pc_ = post_rows[starts + np.arange(lens.sum())] if lens.sum() else np.zeros(0, np.int64)
+    pairs = [np.unique(pq * nc + pc_)]
+    if short.any():  # every core of a possible length
+        by_len = np.argsort(core_len, kind="stable")
+        sorted_len = core_len[by_len]
+        for i in np.flatnonzero(short).tolist():
             a, b = np.searchsorted(sorted_len, lo[i], "left"), np.searchsorted(sorted_len, hi[i], "right")
-            cand = by_len[a:b]
-        else:
-            rare = grams[np.argsort(df[grams], kind="stable")[:need]]
-            pieces = [post_rows[post_start[g]:post_start[g + 1]] for g in rare.tolist()]
-            cand = np.unique(np.concatenate(pieces)) if pieces else empty
-            if len(cand):
-                cl = core_len[cand]
-                cand = cand[(cl >= lo[i]) & (cl <= hi[i])]
-        if not len(cand):
-            continue
-        scored += len(cand)
-        m = process.cdist([queries[i]], [cores[j] for j in cand.tolist()], scorer=fuzz.ratio, score_cutoff=thr,
-                          dtype=np.float32)[0]
-        ok = np.flatnonzero(m >= thr)
-        if len(ok):
-            out_q.append(np.full(len(ok), i, np.int64))
-            out_c.append(cand[ok])
-            out_s.append(m[ok])
-    if not out_q:
-        return empty, empty, np.zeros(0, np.float32), scored
-    return np.concatenate(out_q), np.concatenate(out_c), np.concatenate(out_s), scored
+            pairs.append(i * nc + by_len[a:b])
+    code = np.concatenate(pairs)
+    qq, cc = code // nc, code % nc
+    cl = core_len[cc]
+    ok = (cl >= lo[qq]) & (cl <= hi[qq])
+    qq, cc = qq[ok], cc[ok]
+    if not len(qq):
+        return empty, empty, np.zeros(0, np.float32), 0
+    sc = process.cpdist(query_arr[qq].tolist(), core_arr[cc].tolist(), scorer=fuzz.ratio, score_cutoff=thr,
+                        dtype=np.float32)
+    good = sc >= thr
+    return qq[good], cc[good], sc[good], len(qq)

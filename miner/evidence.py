@@ -1,7 +1,7 @@
 """The "same release" rule for credits that say nothing about the performer.
 
 "Various Artists", "Unknown Artist", "Anonymous", "Traditional", or a composer credited as the artist on a
-classical release: in such a block two recordings of the same title are often different performers, so a
+classical release ("Johann Sebastian Bach": ``DEFAULT_COMPOSERS``): in such a block two recordings of the same title are often different performers, so a
 matching title and duration are not enough. A pair whose block key is one of ``ReleaseEvidence.keys`` (or
 whose original or instrumental has a genre in ``genres``) also needs evidence of the same release, any of
 ``kinds``:
@@ -25,8 +25,16 @@ from miner.normalize import artist_keys
 #: Credits that say nothing about who performs (matched by artist key, so spelling variants count too).
 DEFAULT_UNINFORMATIVE = ("Various Artists", "Various", "VA", "Unknown Artist", "Unknown", "Anonymous",
                          "Traditional", "Trad.", "Public Domain")
-#: Genres where the credited artist is usually the composer.
-DEFAULT_GENRES = ("classical",)
+#: Composers that classical exports credit as the artist (a few spellings each; ``--uninformative-artist``
+#: adds more).
+DEFAULT_COMPOSERS = ("Johann Sebastian Bach", "J.S. Bach", "Bach", "Wolfgang Amadeus Mozart", "Mozart",
+                     "Ludwig van Beethoven", "Beethoven", "Frédéric Chopin", "Chopin", "Antonio Vivaldi", "Vivaldi",
+                     "Pyotr Ilyich Tchaikovsky", "Tchaikovsky", "Johannes Brahms", "Brahms", "Franz Schubert",
+                     "Schubert", "George Frideric Handel", "Handel", "Claude Debussy", "Debussy", "Erik Satie",
+                     "Satie", "Giuseppe Verdi", "Verdi", "Richard Wagner", "Wagner", "Franz Liszt", "Liszt")
+#: Genres whose every credit counts as uninformative (none by default: a per-track genre such as
+#: "Classical" also covers performers' credits; ``--uninformative-genre classical`` turns it on).
+DEFAULT_GENRES: tuple[str, ...] = ()
 EVIDENCE_KINDS = ("album", "date", "isrc", "label")
 DEFAULT_KINDS = ("album", "date", "isrc")
 
@@ -39,7 +47,7 @@ class ReleaseEvidence:
     uninformative credits; ``genres``: lower-case genre words; ``kinds``: subset of ``EVIDENCE_KINDS``;
     ``max_days``: the largest release-date difference that counts (days)."""
 
-    keys: frozenset[str] = frozenset(artist_keys(list(DEFAULT_UNINFORMATIVE)).to_pylist())
+    keys: frozenset[str] = frozenset(artist_keys(list(DEFAULT_UNINFORMATIVE + DEFAULT_COMPOSERS)).to_pylist())
     genres: tuple[str, ...] = DEFAULT_GENRES
     kinds: tuple[str, ...] = DEFAULT_KINDS
     max_days: int = 31

@@ -37,7 +37,7 @@ from rapidfuzz import fuzz
 
 from catalog_schemas import CANDIDATES
 from miner.alternates import alternate_free, without_alternates
-from miner.blocking import candidate_pairs
+from miner.blocking import candidate_pairs, use_index
 from miner.evidence import ReleaseEvidence
 from miner.markers import MarkerSet, version_tags
 from miner.normalize import fold, title_cores
@@ -141,21 +141,16 @@ def _string_column(t: pa.Table, name: str) -> pa.Array:
     return col if col.type == pa.string() else col.cast(pa.string())
 
 
-def _variants(folded: list[str], rows: np.ndarray, cores: np.ndarray, alt_cores: list) -> tuple[list, np.ndarray,
-                                                                                               np.ndarray]:
-    """(strings, row, is_alternate) of the core variants of ``rows``: the core, and the core without the
-    alternate titles when there is one that differs."""
-    strings, owner, alt = [], [], []
-    for r in rows.tolist():
-        strings.append(cores[r])
-        owner.append(r)
-        alt.append(False)
-        a = alt_cores[r]
-        if a and a != cores[r]:
-            strings.append(a)
-            owner.append(r)
-            alt.append(True)
-    return strings, np.asarray(owner, np.int64), np.asarray(alt, bool)
+def _variants(rows: np.ndarray, cores: np.ndarray, alt_cores: np.ndarray, has_alt: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(strings, row, is_alternate) of the core variants of ``rows``: each core, then the cores without the
+    alternate titles of the rows that have one."""
+    extra = rows[has_alt[rows]]
+    strings = np.concatenate([cores[rows], alt_cores[extra]]) if len(extra) else cores[rows]
+    owner = np.concatenate([rows, extra]) if len(extra) else rows
+    alt = np.zeros(len(owner), bool)
+    alt[len(rows):] = True
+    return strings, owner, alt
 
 
 def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[pa.Table, dict]:
@@ -182,10 +177,12 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
     cores = np.asarray(cores_arr.to_numpy(zero_copy_only=False), dtype=object)
     alt_free = alternate_free(folded)
     alt_idx = [i for i, a in enumerate(alt_free) if a is not None]
-    alt_cores: list = [None] * t.num_rows
+    alt_cores = np.full(t.num_rows, None, dtype=object)
     if alt_idx:
-        for i, c in zip(alt_idx, title_cores(pa.array([alt_free[i] for i in alt_idx], pa.string())).to_pylist()):
-            alt_cores[i] = c or None
+        alt_cores[alt_idx] = title_cores(pa.array([alt_free[i] for i in alt_idx], pa.string())).to_pylist()
+    has_alt = np.zeros(t.num_rows, bool)
+    for i in alt_idx:
+        has_alt[i] = bool(alt_cores[i]) and alt_cores[i] != cores[i]
     dur = t.column("duration_s").to_numpy().astype(np.float64)
     genre = _string_column(t, "genre").to_pylist()
     release_cols = [c for c in ("album", "label", "release_date", "isrc")]
@@ -230,12 +227,15 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
         inst, orig = inst[has_core[inst]], orig[has_core[orig]]
         if not len(inst) or not len(orig):
             continue
-        q_str, q_row, q_alt = _variants(folded, inst, cores, alt_cores)
-        o_str, o_row, o_alt = _variants(folded, orig, cores, alt_cores)
-        entries, entry_of = np.unique(np.asarray(o_str, dtype=object), return_inverse=True)
-        members = np.argsort(entry_of, kind="stable")
-        m_start = np.concatenate([[0], np.cumsum(np.bincount(entry_of, minlength=len(entries)))])
-        qi, ei, sc, n = candidate_pairs(q_str, entries.tolist(), thr)
+        q_str, q_row, q_alt = _variants(inst, cores, alt_cores, has_alt)
+        o_str, o_row, o_alt = _variants(orig, cores, alt_cores, has_alt)
+        if not use_index(len(q_str), len(o_str)):  # each variant its own entry
+            entries, members, m_start = o_str, np.arange(len(o_str)), np.arange(len(o_str) + 1)
+        else:  # identical cores scored once
+            entry_of, entries = pd.factorize(o_str)
+            members = np.argsort(entry_of, kind="stable")
+            m_start = np.concatenate([[0], np.cumsum(np.bincount(entry_of, minlength=len(entries)))])
+        qi, ei, sc, n = candidate_pairs(q_str.tolist(), list(entries), thr)
         stats["compared"] += n
         done: set[tuple[int, int]] = set()
         for a, e, score in zip(qi.tolist(), ei.tolist(), sc.tolist()):

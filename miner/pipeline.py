@@ -50,10 +50,10 @@ from miner.catalog_io import (
     row_details,
     validate_rows,
 )
-from miner.evidence import DEFAULT_GENRES, DEFAULT_KINDS, DEFAULT_UNINFORMATIVE, ReleaseEvidence
+from miner.evidence import DEFAULT_COMPOSERS, DEFAULT_GENRES, DEFAULT_KINDS, DEFAULT_UNINFORMATIVE, ReleaseEvidence
 from miner.markers import MarkerSet
 from miner.match import BLOCK_COLUMNS, MatchRules, match_partition
-from miner.normalize import artist_keys, fold, other_artist_keys
+from miner.normalize import credit_keys, fold
 from vocalmine.atomic import atomic_path, update_json, write_table
 from vocalmine.errors import UserInputError
 from vocalmine.scheduling import dask_client, scheduler_address
@@ -85,7 +85,7 @@ class MinerConfig:
     encoding: str = "utf-8"
     progress: bool = False
     wave_rows: int = 2_000_000
-    uninformative_artists: tuple[str, ...] = DEFAULT_UNINFORMATIVE
+    uninformative_artists: tuple[str, ...] = DEFAULT_UNINFORMATIVE + DEFAULT_COMPOSERS
     uninformative_genres: tuple[str, ...] = DEFAULT_GENRES
     release_evidence: tuple[str, ...] = DEFAULT_KINDS
     release_max_days: int = 31
@@ -228,8 +228,7 @@ def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dic
     sub = t.filter(pa.array(good))
     n = sub.num_rows
     marked = detect_markers(sub.column("title"), config.markers)
-    keys = artist_keys(sub.column("artist"))
-    others = other_artist_keys(sub.column("artist"))
+    keys, others = credit_keys(sub.column("artist"))
     track_ids = sub.column("track_id").combine_chunks()
     hashes = (pd.util.hash_pandas_object(track_ids.to_pandas(), index=False).to_numpy()
               if n else np.zeros(0, np.uint64))
