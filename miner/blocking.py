@@ -26,12 +26,27 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 Q = 3
-#: Measured costs (2-core VM, CPU time): ``process.cdist`` about 15 ns per score; the index about 2 us per
-#: core of the block plus about 5 ns per (query, core) of the block (walking the postings of the rare
-#: q-grams). A block is scored whole (``cdist``, in slices of ``_SLICE`` scores) when that is cheaper: with
-#: fewer than about 200 marked titles.
-_CDIST_S, _CORE_S, _PAIR_S = 15e-9, 2e-6, 5e-9
+#: Measured costs (2-core VM, CPU time, the benchmark's catalogs): ``process.cdist`` about 15 ns per score;
+#: the index about 3 us per core of the block plus about 10 ns per (query, core) of the block (walking the
+#: postings of the rare q-grams: common q-grams make long postings). A block is scored whole (``cdist``, in
+#: slices of ``_SLICE`` scores) when that is cheaper: with fewer than about 600 marked titles.
+_CDIST_S, _CORE_S, _PAIR_S = 15e-9, 3e-6, 10e-9
 _SLICE = 4_000_000
+
+
+#: Giant blocks are cut into sub-blocks of title cores whose lengths lie within a factor of this.
+BUCKET_RATIO = 1.25
+
+
+def length_bucket(lengths: np.ndarray) -> np.ndarray:
+    """The length bucket of each core length ([n] int64 -> [n] int64): floor(log(length) / log(ratio))."""
+    return np.floor(np.log(np.maximum(lengths, 1)) / np.log(BUCKET_RATIO) + 1e-9).astype(np.int64)
+
+
+def query_buckets(lengths: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) length bucket a query core of each length can pair with at ``threshold``."""
+    lo, hi, _ = _length_bounds(lengths.astype(np.float64), threshold / 100.0)
+    return length_bucket(np.maximum(lo, 1)), length_bucket(np.minimum(hi, 1 << 20))
 
 
 def use_index(n_queries: int, n_cores: int) -> bool:
@@ -92,6 +107,10 @@ def candidate_pairs(queries: list[str], cores: list[str], threshold: float, forc
         return empty, empty, np.zeros(0, np.float32), 0
     thr = float(threshold)
     if not (force_index or use_index(nq, nc)):
+        if nq * nc <= _SLICE:
+            m = process.cdist(queries, cores, scorer=fuzz.ratio, score_cutoff=thr, dtype=np.float32)
+            qi, ci = np.nonzero(m >= thr)
+            return qi, ci, m[qi, ci], nq * nc
         out_q, out_c, out_s = [], [], []
         step = max(1, _SLICE // nc)  # a bounded score matrix
         for q0 in range(0, nq, step):

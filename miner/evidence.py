@@ -64,6 +64,8 @@ class ReleaseEvidence:
     def applies(self, block_key: str, genre_o: str | None, genre_i: str | None) -> bool:
         if block_key in self.keys:
             return True
+        if not self.genres:
+            return False
         return any(g and any(w in g.lower() for w in self.genres) for g in (genre_o, genre_i))
 
     def same_release(self, o: dict, i: dict) -> bool:

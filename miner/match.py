@@ -37,7 +37,7 @@ from rapidfuzz import fuzz
 
 from catalog_schemas import CANDIDATES
 from miner.alternates import alternate_free, without_alternates
-from miner.blocking import candidate_pairs, use_index
+from miner.blocking import candidate_pairs, length_bucket, use_index
 from miner.evidence import ReleaseEvidence
 from miner.markers import MarkerSet, version_tags
 from miner.normalize import fold, title_cores
@@ -141,16 +141,55 @@ def _string_column(t: pa.Table, name: str) -> pa.Array:
     return col if col.type == pa.string() else col.cast(pa.string())
 
 
-def _variants(rows: np.ndarray, cores: np.ndarray, alt_cores: np.ndarray, has_alt: np.ndarray
+def _variants(rows: np.ndarray, cores: np.ndarray, alt_cores: np.ndarray, has_alt: np.ndarray | None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(strings, row, is_alternate) of the core variants of ``rows``: each core, then the cores without the
-    alternate titles of the rows that have one."""
+    alternate titles of the rows that have one (``has_alt`` None: no row has one)."""
+    if has_alt is None:
+        return cores[rows], rows, np.zeros(len(rows), bool)
     extra = rows[has_alt[rows]]
     strings = np.concatenate([cores[rows], alt_cores[extra]]) if len(extra) else cores[rows]
     owner = np.concatenate([rows, extra]) if len(extra) else rows
     alt = np.zeros(len(owner), bool)
     alt[len(rows):] = True
     return strings, owner, alt
+
+
+@dataclass
+class TitleFeatures:
+    """Per row: ``folded`` title with the marker removed, the ``markers`` as written, the ``cores``
+    (``has_core``: non-empty) and the cores without alternate titles (``alt_cores``; ``has_alt``: present and
+    different from the core)."""
+
+    folded: list[str]
+    markers: np.ndarray
+    cores: np.ndarray
+    has_core: np.ndarray
+    alt_cores: np.ndarray
+    has_alt: np.ndarray
+
+
+def title_features(titles: pa.Array, marked: np.ndarray, markers: MarkerSet) -> TitleFeatures:
+    """``TitleFeatures`` of raw ``titles`` ([n]) whose ``marked`` ones carry an instrumental marker."""
+    n = len(titles)
+    folded = fold(titles).to_pylist()
+    found = np.full(n, "", dtype=object)
+    marked_idx = np.flatnonzero(marked)
+    raw_marked = titles.take(pa.array(marked_idx)).to_pylist()
+    for i, raw in zip(marked_idx.tolist(), raw_marked):
+        folded[i], found[i] = markers.strip(folded[i], raw)
+    cores_arr = title_cores(pa.array(folded, pa.string()))
+    has_core = pc.not_equal(cores_arr, "").to_numpy(zero_copy_only=False)
+    cores = np.asarray(cores_arr.to_numpy(zero_copy_only=False), dtype=object)
+    alt_free = alternate_free(folded)
+    alt_idx = [i for i, a in enumerate(alt_free) if a is not None]
+    alt_cores = np.full(n, None, dtype=object)
+    if alt_idx:
+        alt_cores[alt_idx] = title_cores(pa.array([alt_free[i] for i in alt_idx], pa.string())).to_pylist()
+    has_alt = np.zeros(n, bool)
+    for i in alt_idx:
+        has_alt[i] = bool(alt_cores[i]) and alt_cores[i] != cores[i]
+    return TitleFeatures(folded, found, cores, has_core, alt_cores, has_alt)
 
 
 def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[pa.Table, dict]:
@@ -160,37 +199,27 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
     every other rule in a block where ``rules.evidence`` applies / of them, those rejected for lack of
     same-release evidence), ``block_keys`` (the keys of the blocks, to count them once across partitions)."""
     t = pa.Table.from_pandas(rows, preserve_index=False) if isinstance(rows, pd.DataFrame) else rows
-    stats: dict = {"blocks": 0, "compared": 0, "evidence_needed": 0, "evidence_missing": 0, "block_keys": []}
+    stats: dict = {"blocks": 0, "compared": 0, "evidence_needed": 0, "evidence_missing": 0, "block_keys": [],
+                   "sub_blocks": 0}
     if t.num_rows == 0:
         return CANDIDATES.empty_table(), stats
-    titles = _string_column(t, "title")
-    folded = fold(titles).to_pylist()
     marked = t.column("marked").to_numpy(zero_copy_only=False).astype(bool)
-    markers = np.full(t.num_rows, "", dtype=object)
-    marked_idx = np.flatnonzero(marked)
-    raw_marked = titles.take(pa.array(marked_idx)).to_pylist()
-    strip = rules.markers.strip
-    for i, raw in zip(marked_idx.tolist(), raw_marked):
-        folded[i], markers[i] = strip(folded[i], raw)
-    cores_arr = title_cores(pa.array(folded, pa.string()))
-    has_core = pc.not_equal(cores_arr, "").to_numpy(zero_copy_only=False)
-    cores = np.asarray(cores_arr.to_numpy(zero_copy_only=False), dtype=object)
-    alt_free = alternate_free(folded)
-    alt_idx = [i for i, a in enumerate(alt_free) if a is not None]
-    alt_cores = np.full(t.num_rows, None, dtype=object)
-    if alt_idx:
-        alt_cores[alt_idx] = title_cores(pa.array([alt_free[i] for i in alt_idx], pa.string())).to_pylist()
-    has_alt = np.zeros(t.num_rows, bool)
-    for i in alt_idx:
-        has_alt[i] = bool(alt_cores[i]) and alt_cores[i] != cores[i]
+    tf = title_features(_string_column(t, "title"), marked, rules.markers)
+    folded, markers, cores, has_core = tf.folded, tf.markers, tf.cores, tf.has_core
+    alt_cores, has_alt = tf.alt_cores, tf.has_alt
+    any_alt = has_alt if has_alt.any() else None
     dur = t.column("duration_s").to_numpy().astype(np.float64)
     genre = _string_column(t, "genre").to_pylist()
     release_cols = [c for c in ("album", "label", "release_date", "isrc")]
     release = {c: _string_column(t, c) for c in release_cols}
 
     keys = _string_column(t, "artist_key")
-    order = pc.sort_indices(keys).to_numpy()
-    skeys = keys.take(pa.array(order))
+    # A giant artist block comes split into sub-blocks by title length (``giants``): "block" names them.
+    group = _string_column(t, "block") if "block" in t.column_names else keys
+    bucket = (t.column("bucket").to_numpy(zero_copy_only=False) if "bucket" in t.column_names
+              else np.full(t.num_rows, -1))
+    order = pc.sort_indices(group).to_numpy()
+    skeys = group.take(pa.array(order))
     if len(order) > 1:
         change = pc.not_equal(skeys.slice(1), skeys.slice(0, len(order) - 1)).to_numpy(zero_copy_only=False)
         bounds = np.concatenate([[0], np.flatnonzero(change) + 1, [len(order)]])
@@ -227,8 +256,15 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
         inst, orig = inst[has_core[inst]], orig[has_core[orig]]
         if not len(inst) or not len(orig):
             continue
-        q_str, q_row, q_alt = _variants(inst, cores, alt_cores, has_alt)
-        o_str, o_row, o_alt = _variants(orig, cores, alt_cores, has_alt)
+        q_str, q_row, q_alt = _variants(inst, cores, alt_cores, any_alt)
+        o_str, o_row, o_alt = _variants(orig, cores, alt_cores, any_alt)
+        b_here = int(bucket[block[0]])
+        if b_here >= 0:  # a sub-block of a giant block holds the original variants of its length bucket
+            mine = length_bucket(np.fromiter((len(x) for x in o_str), np.int64, len(o_str))) == b_here
+            o_str, o_row, o_alt = o_str[mine], o_row[mine], o_alt[mine]
+            stats["sub_blocks"] += 1
+            if not len(o_str):
+                continue
         if not use_index(len(q_str), len(o_str)):  # each variant its own entry
             entries, members, m_start = o_str, np.arange(len(o_str)), np.arange(len(o_str) + 1)
         else:  # identical cores scored once
@@ -237,28 +273,30 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
             m_start = np.concatenate([[0], np.cumsum(np.bincount(entry_of, minlength=len(entries)))])
         qi, ei, sc, n = candidate_pairs(q_str.tolist(), list(entries), thr)
         stats["compared"] += n
+        if not len(qi):
+            continue
+        # Each (query variant, entry) hit -> (query variant, original variant), then the cheap rules at once.
+        cnt = m_start[ei + 1] - m_start[ei]
+        hq, he, hs = np.repeat(qi, cnt), np.repeat(ei, cnt), np.repeat(sc, cnt)
+        mem = members[np.repeat(m_start[ei] - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))]
+        ii, jj = q_row[hq], o_row[mem]
+        ok = ~(q_alt[hq] & o_alt[mem]) & rules.duration_ok(dur[jj], dur[ii])  # alternates off one side only
         done: set[tuple[int, int]] = set()
-        for a, e, score in zip(qi.tolist(), ei.tolist(), sc.tolist()):
-            i, ci, i_alt = int(q_row[a]), q_str[a], bool(q_alt[a])
-            mem = members[m_start[e]:m_start[e + 1]]
-            if i_alt:
-                mem = mem[~o_alt[mem]]  # the alternate title comes off one side only
-            js = o_row[mem]
-            js = js[rules.duration_ok(dur[js], dur[i])]
-            co = entries[e]
+        for a, e, score, i, j in zip(hq[ok].tolist(), he[ok].tolist(), hs[ok].tolist(), ii[ok].tolist(),
+                                     jj[ok].tolist()):
+            ci, co = q_str[a], entries[e]
             score = 100.0 if ci == co else float(score)
-            for j in js.tolist():
-                if (j, i) in done or title_verdict(co, ci, tags(j), tags(i), score, thr) is not None:
+            if (j, i) in done or title_verdict(co, ci, tags(j), tags(i), score, thr) is not None:
+                continue
+            done.add((j, i))
+            if evidence.applies(block_key, genre[j], genre[i]):
+                stats["evidence_needed"] += 1
+                if not evidence.same_release(release_row(j), release_row(i)):
+                    stats["evidence_missing"] += 1
                     continue
-                done.add((j, i))
-                if evidence.applies(block_key, genre[j], genre[i]):
-                    stats["evidence_needed"] += 1
-                    if not evidence.same_release(release_row(j), release_row(i)):
-                        stats["evidence_missing"] += 1
-                        continue
-                pairs_o.append(j)
-                pairs_i.append(i)
-                scores.append(score)
+            pairs_o.append(j)
+            pairs_i.append(i)
+            scores.append(score)
     if not pairs_o:
         return CANDIDATES.empty_table(), stats
     po, pi = pa.array(pairs_o, pa.int64()), pa.array(pairs_i, pa.int64())

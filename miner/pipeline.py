@@ -51,6 +51,7 @@ from miner.catalog_io import (
     validate_rows,
 )
 from miner.evidence import DEFAULT_COMPOSERS, DEFAULT_GENRES, DEFAULT_KINDS, DEFAULT_UNINFORMATIVE, ReleaseEvidence
+from miner.giants import split_giants
 from miner.markers import MarkerSet
 from miner.match import BLOCK_COLUMNS, MatchRules, match_partition
 from miner.normalize import credit_keys, fold
@@ -61,6 +62,10 @@ from vocalmine.scheduling import dask_client, scheduler_address
 log = logging.getLogger(__name__)
 
 WORK_PREFIX = ".mine-work-"
+#: A partition reports the row count of each artist key that holds at least this many of its rows (giant
+#: blocks are found from their sum; smaller counts cannot add up to ``MinerConfig.giant_rows`` unnoticed
+#: unless a catalog has more than giant_rows / _BIG_IN_PART partitions).
+_BIG_IN_PART = 1000
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,9 @@ class MinerConfig:
     header included (a UTF-16/UTF-32 byte-order mark overrides it); ``progress``: show Dask progress bars on stderr; ``wave_rows``: catalog rows
     per matching wave (bounds the memory of the shuffle); ``uninformative_artists`` / ``uninformative_genres``:
     credits and genres whose pairs also need evidence of the same release, one of ``release_evidence``
-    (album, date, isrc, label), dates at most ``release_max_days`` apart (``evidence.ReleaseEvidence``)."""
+    (album, date, isrc, label), dates at most ``release_max_days`` apart (``evidence.ReleaseEvidence``);
+    ``giant_rows``: an artist block of at least this many rows is split into sub-blocks by title length
+    (``giants``), each its own task."""
 
     extra_markers: tuple[str, ...] = ()
     title_threshold: float = 90.0
@@ -89,14 +96,15 @@ class MinerConfig:
     uninformative_genres: tuple[str, ...] = DEFAULT_GENRES
     release_evidence: tuple[str, ...] = DEFAULT_KINDS
     release_max_days: int = 31
+    giant_rows: int = 50_000
 
     def __post_init__(self) -> None:
         if not 0 <= self.title_threshold <= 100:
             raise ValueError(f"title_threshold must be within 0..100, got {self.title_threshold}")
         if self.duration_tolerance_s < 0 or self.duration_tolerance_rel < 0:
             raise ValueError("duration tolerances must not be negative")
-        if self.blocksize < 1 or self.wave_rows < 1:
-            raise ValueError("blocksize and wave_rows must be positive")
+        if self.blocksize < 1 or self.wave_rows < 1 or self.giant_rows < 1:
+            raise ValueError("blocksize, wave_rows and giant_rows must be positive")
         if self.release_max_days < 0:
             raise ValueError("release_max_days must not be negative")
         self.markers  # noqa: B018 (an empty marker phrase raises here, not in a worker)
@@ -127,7 +135,8 @@ class MineSummary:
     pairs passed every rule, covering ``instrumentals_matched`` instrumentals and ``originals_matched``
     originals. ``same_release_checked`` pairs passed the title and duration rules in a block of an
     uninformative credit (``evidence``), of which ``same_release_missing`` were rejected for showing no
-    evidence of the same release."""
+    evidence of the same release. ``giant_blocks`` blocks of at least ``config.giant_rows`` rows were split
+    into ``giant_sub_blocks`` sub-blocks by title length (``giants``)."""
 
     rows_read: int
     rows_used: int
@@ -146,6 +155,8 @@ class MineSummary:
     out_dir: str
     same_release_checked: int = 0
     same_release_missing: int = 0
+    giant_blocks: int = 0
+    giant_sub_blocks: int = 0
     config: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -254,6 +265,10 @@ def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dic
     if rej:
         rejected_path = os.path.join(work_dir, f"rejected-{spec.index:06d}.arrow")
         _write_ipc(pa.Table.from_pylist(rej, schema=_REJECT_WORK), rejected_path)
+    all_keys = pa.concat_arrays([keys, pc.list_flatten(others)]) if n else pa.array([], pa.string())
+    counts = pc.value_counts(all_keys)
+    big = pc.greater_equal(counts.field("counts"), _BIG_IN_PART) if len(counts) else pa.array([], pa.bool_())
+    big_keys = dict(zip(counts.field("values").filter(big).to_pylist(), counts.field("counts").filter(big).to_pylist()))
     marked_keys = (pc.unique(pa.concat_arrays([keys.filter(marked), pc.list_flatten(others.filter(marked))]))
                    .to_pylist() if n else [])
     reasons_count: dict[str, int] = {}
@@ -265,6 +280,7 @@ def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dic
         "rows_used": n,
         "marked": int(pc.sum(marked).as_py() or 0),
         "marked_keys": marked_keys,
+        "big_keys": big_keys,
         "rejected_path": rejected_path,
         "rejected_by_reason": reasons_count,
     }
@@ -337,13 +353,17 @@ def _find_duplicates(run: "_Runner", paths: list[str]) -> pa.Table:
 
 
 def _block_frame(t: pa.Table) -> pd.DataFrame:
-    return t.select(list(BLOCK_COLUMNS)).to_pandas()
+    t = t.select(list(BLOCK_COLUMNS))
+    return t.append_column("block", t.column("artist_key")).append_column(
+        "bucket", pa.array(np.zeros(t.num_rows, np.int64))).to_pandas()
 
 
-def load_block_rows(path: str, marked_keys: pa.Array) -> pd.DataFrame:
+def load_block_rows(path: str, marked_keys: pa.Array, giant_keys: pa.Array, rules: MatchRules) -> pd.DataFrame:
     """Rows of a work file whose artist key has a marked title, minus its later duplicates (the records
     listed in ``<path>.exclude.npy`` when there is one). A row credited to several artists comes once per
-    credited artist whose key has a marked title, with ``artist_key`` set to that key."""
+    credited artist whose key has a marked title, with ``artist_key`` set to that key. Columns
+    ``BLOCK_COLUMNS`` plus ``block`` and ``bucket`` (``giants.split_giants``: the rows of ``giant_keys``
+    split by title length)."""
     t = _read_work(path)
     if os.path.exists(path + ".exclude.npy"):
         excluded = np.load(path + ".exclude.npy")
@@ -359,7 +379,8 @@ def load_block_rows(path: str, marked_keys: pa.Array) -> pd.DataFrame:
             extra = t.take(parent.filter(hit))
             pieces.append(extra.set_column(extra.schema.get_field_index("artist_key"), "artist_key",
                                            flat.filter(hit)))
-    return _block_frame(pa.concat_tables(pieces))
+    t = split_giants(pa.concat_tables(pieces).select(list(BLOCK_COLUMNS)), giant_keys, rules)
+    return t.to_pandas()
 
 
 # --------------------------------------------------------------------------------------------- running
@@ -518,6 +539,8 @@ def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: M
         out_dir=str(out),
         same_release_checked=stats["evidence_needed"],
         same_release_missing=stats["evidence_missing"],
+        giant_blocks=stats["giant_blocks"],
+        giant_sub_blocks=stats["sub_blocks"],
         config={
             "markers": list(config.markers.phrases),
             "title_threshold": config.title_threshold,
@@ -528,6 +551,7 @@ def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: M
             "uninformative_genres": list(config.uninformative_genres),
             "release_evidence": list(config.release_evidence),
             "release_max_days": config.release_max_days,
+            "giant_rows": config.giant_rows,
         },
     )
     update_json(out / "summary.json", "metadata", summary.to_dict())
@@ -545,9 +569,19 @@ def _match(run: _Runner, paths: list[str], results: list[dict], config: MinerCon
     import dask.dataframe as dd
 
     keys = sorted(set().union(*[r["marked_keys"] for r in results])) if results else []
-    stats = {"blocks": 0, "compared": 0, "evidence_needed": 0, "evidence_missing": 0}
+    stats = {"blocks": 0, "compared": 0, "evidence_needed": 0, "evidence_missing": 0, "giant_blocks": 0,
+             "sub_blocks": 0}
     if not keys:
         return CANDIDATES.empty_table(), stats
+    sizes: dict[str, int] = {}
+    for r in results:
+        for k, c in r["big_keys"].items():
+            sizes[k] = sizes.get(k, 0) + c
+    marked_set = set(keys)
+    giants = sorted(k for k, c in sizes.items() if c >= config.giant_rows and k in marked_set)
+    stats["giant_blocks"] = len(giants)
+    if giants:
+        log.info("%d giant artist block(s) split by title length: %s", len(giants), ", ".join(giants[:5]))
     rows_used = sum(r["rows_used"] for r in results)
     waves = max(1, -(-rows_used // config.wave_rows))
     groups: list[list[str]] = [[] for _ in range(waves)]
@@ -555,20 +589,21 @@ def _match(run: _Runner, paths: list[str], results: list[dict], config: MinerCon
         groups[zlib.crc32(k.encode()) % waves].append(k)
     meta = _block_frame(pa.Table.from_pylist([], schema=_WORK_SCHEMA))
     rules = config.rules
+    giant_keys = pa.array(giants, pa.string())
     match = dask.delayed(match_partition, pure=True)
     tables = [CANDIDATES.empty_table()]
     block_keys: set[str] = set()
     for w, group in enumerate(groups):
         if not group:
             continue
-        rows = dd.from_map(load_block_rows, paths, args=[pa.array(group, pa.string())], meta=meta,
-                           enforce_metadata=False, label=f"block-rows-{w}")
-        rows = rows.shuffle(on="artist_key", npartitions=max(1, len(paths)))
+        rows = dd.from_map(load_block_rows, paths, args=[pa.array(group, pa.string()), giant_keys, rules],
+                           meta=meta, enforce_metadata=False, label=f"block-rows-{w}")
+        rows = rows.shuffle(on="block", npartitions=max(1, len(paths)))
         outs = run.compute([match(p, rules) for p in rows.to_delayed()], f"match {w + 1}/{waves}")
         for table, st in outs:
             tables.append(table)
             block_keys.update(st["block_keys"])
-            for k in ("compared", "evidence_needed", "evidence_missing"):
+            for k in ("compared", "evidence_needed", "evidence_missing", "sub_blocks"):
                 stats[k] += st[k]
     stats["blocks"] = len(block_keys)
     table = pa.concat_tables(tables)

@@ -170,7 +170,7 @@ def test_qgram_blocking_finds_every_pair_above_the_threshold():
             assert scored < 0.1 * len(queries) * len(cores)
 
 
-def giant_catalog(n_orig: int = 20_000, n_inst: int = 600, seed: int = 3) -> tuple[list[tuple], set[tuple[str, str]]]:
+def giant_catalog(n_orig: int = 20_000, n_inst: int = 1000, seed: int = 3) -> tuple[list[tuple], set[tuple[str, str]]]:
     """"Traditional" with ``n_orig`` recordings (half of them of 100 pool titles, recorded about 100 times
     each by different performers) and ``n_inst`` instrumentals, each on the album of one recording (the
     true pairs)."""
@@ -194,14 +194,29 @@ def giant_catalog(n_orig: int = 20_000, n_inst: int = 600, seed: int = 3) -> tup
 
 
 def test_giant_credit_stays_below_the_comparison_bound(tmp_path):
-    """One block of 20,600 rows: all pairs would be 600 x 20,000 = 12 million comparisons; the bound is 1.5
-    million (measured: about 0.44 million; the titles are drawn from 16 syllables, so their q-grams are far
+    """One block of 21,000 rows: all pairs would be 1,000 x 20,000 = 20 million comparisons; the bound is 1.5
+    million (measured: about 0.74 million; the titles are drawn from 16 syllables, so their q-grams are far
     commoner than in real titles). Every true pair is found, and nothing else: the same title is recorded
     about 100 times, and the album decides."""
     rows, truth = giant_catalog()
     pairs, s = mine(tmp_path, rows)
     assert pairs == truth
-    assert s.blocks == 1 and s.marked == 600
+    assert s.blocks == 1 and s.marked == 1000
     assert s.compared < 1_500_000, s.compared
     # every pair that passed the title and duration rules needed the album; all but the true ones lacked it
-    assert s.same_release_checked - s.same_release_missing == len(truth) == 600
+    assert s.same_release_checked - s.same_release_missing == len(truth) == 1000
+
+
+def test_giant_block_split_into_tasks_finds_the_same_pairs(tmp_path):
+    """A giant block cut by title length into sub-blocks over several tasks: the same pairs, a typo and an
+    alternate title across length buckets included."""
+    rows, truth = giant_catalog(n_orig=6000, n_inst=200, seed=5)
+    rows += [("ty", "Traditional", "Wonderful Morning Star Of The Sea", "200", "Album X", ""),
+             ("tyi", "Traditional", "Wonderfull Morning Star Of The Sea (Instrumental)", "200", "Album X", ""),
+             ("al", "Traditional", "Arirang Song (아리랑 노래는 슬퍼요 아주 많이)", "210", "Album Y", ""),
+             ("ali", "Traditional", "Arirang Song (Instrumental)", "210", "Album Y", "")]
+    truth |= {("ty", "tyi"), ("al", "ali")}
+    pairs, s = mine(tmp_path, rows, MinerConfig(giant_rows=2000, blocksize=100_000))
+    assert pairs == truth
+    assert s.partitions > 1 and s.giant_blocks == 1 and s.giant_sub_blocks >= 8
+    assert s.same_release_checked - s.same_release_missing == len(truth)
