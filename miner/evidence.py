@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from miner.normalize import artist_keys
 
 #: Credits that say nothing about who performs (matched by artist key, so spelling variants count too).
-DEFAULT_UNINFORMATIVE = ("Various Artists", "Various", "VA", "Unknown Artist", "Unknown", "Anonymous",
+DEFAULT_UNINFORMATIVE = ("Various Artists", "Various", "Unknown Artist", "Unknown", "Anonymous",
                          "Traditional", "Trad.", "Public Domain")
 #: Composers that classical exports credit as the artist (a few spellings each; ``--uninformative-artist``
 #: adds more).
