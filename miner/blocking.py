@@ -30,8 +30,10 @@ Q = 3
 #: the index about 3 us per core of the block plus about 10 ns per (query, core) of the block (walking the
 #: postings of the rare q-grams: common q-grams make long postings). A block is scored whole (``cdist``, in
 #: slices of ``_SLICE`` scores) when that is cheaper: with fewer than about 600 marked titles.
-_CDIST_S, _CORE_S, _PAIR_S = 15e-9, 3e-6, 10e-9
+_CDIST_S, _CORE_S, _PAIR_S = 15e-9, 3e-6, 12e-9
 _SLICE = 4_000_000
+#: Up to this many (query x core) pairs a block is scored with one plain ``cdist``.
+_SMALL = 200_000
 
 
 #: Giant blocks are cut into sub-blocks of title cores whose lengths lie within a factor of this.
@@ -85,6 +87,40 @@ def _gram_codes(strings: list[str], distinct: bool = True) -> tuple[np.ndarray, 
     return rows[keep], codes[keep]
 
 
+def _by_length(queries: list[str], cores: list[str], thr: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """``candidate_pairs`` by ``process.cdist`` of each group of equally long queries against the cores of a
+    length it can pair with (the length filter alone: a sorted neighbourhood on length)."""
+    core_len = np.fromiter(map(len, cores), np.int64, len(cores))
+    q_len = np.fromiter(map(len, queries), np.int64, len(queries))
+    by_len = np.argsort(core_len, kind="stable")
+    sorted_len = core_len[by_len]
+    core_arr, query_arr = np.asarray(cores, dtype=object), np.asarray(queries, dtype=object)
+    lengths, q_group = np.unique(q_len, return_inverse=True)
+    lo, hi, _ = _length_bounds(lengths.astype(np.float64), thr / 100.0)
+    out_q, out_c, out_s = [], [], []
+    scored = 0
+    for g in range(len(lengths)):
+        a, b = np.searchsorted(sorted_len, lo[g], "left"), np.searchsorted(sorted_len, hi[g], "right")
+        if b <= a:
+            continue
+        qs = np.flatnonzero(q_group == g)
+        cand = by_len[a:b]
+        cand_list = core_arr[cand].tolist()
+        step = max(1, _SLICE // len(cand))  # a bounded score matrix
+        for q0 in range(0, len(qs), step):
+            qq = qs[q0:q0 + step]
+            m = process.cdist(query_arr[qq].tolist(), cand_list, scorer=fuzz.ratio, score_cutoff=thr,
+                              dtype=np.float32)
+            qi, ci = np.nonzero(m >= thr)
+            out_q.append(qq[qi])
+            out_c.append(cand[ci])
+            out_s.append(m[qi, ci])
+        scored += len(qs) * len(cand)
+    if not out_q:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), scored
+    return np.concatenate(out_q), np.concatenate(out_c), np.concatenate(out_s), scored
+
+
 def _length_bounds(lengths: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(min partner length, max partner length, max edit distance k) for query lengths at ratio ``t``."""
     if t <= 0:
@@ -106,25 +142,17 @@ def candidate_pairs(queries: list[str], cores: list[str], threshold: float, forc
     if not nq or not nc:
         return empty, empty, np.zeros(0, np.float32), 0
     thr = float(threshold)
+    if nq * nc <= _SMALL:
+        m = process.cdist(queries, cores, scorer=fuzz.ratio, score_cutoff=thr, dtype=np.float32)
+        qi, ci = np.nonzero(m >= thr)
+        return qi, ci, m[qi, ci], nq * nc
     if not (force_index or use_index(nq, nc)):
-        if nq * nc <= _SLICE:
-            m = process.cdist(queries, cores, scorer=fuzz.ratio, score_cutoff=thr, dtype=np.float32)
-            qi, ci = np.nonzero(m >= thr)
-            return qi, ci, m[qi, ci], nq * nc
-        out_q, out_c, out_s = [], [], []
-        step = max(1, _SLICE // nc)  # a bounded score matrix
-        for q0 in range(0, nq, step):
-            m = process.cdist(queries[q0:q0 + step], cores, scorer=fuzz.ratio, score_cutoff=thr, dtype=np.float32)
-            qi, ci = np.nonzero(m >= thr)
-            out_q.append(qi + q0)
-            out_c.append(ci)
-            out_s.append(m[qi, ci])
-        return np.concatenate(out_q), np.concatenate(out_c), np.concatenate(out_s), nq * nc
+        return _by_length(queries, cores, thr)
     t = thr / 100.0
     core_arr = np.asarray(cores, dtype=object)
     query_arr = np.asarray(queries, dtype=object)
-    core_len = np.fromiter((len(c) for c in cores), np.int64, nc)
-    q_len = np.fromiter((len(c) for c in queries), np.int64, nq)
+    core_len = np.fromiter(map(len, cores), np.int64, nc)
+    q_len = np.fromiter(map(len, queries), np.int64, nq)
     lo, hi, k = _length_bounds(q_len.astype(np.float64), t)
     q_rows, q_codes = _gram_codes(queries)
     c_rows, c_codes = _gram_codes(cores, distinct=False)  # a repeated gram only repeats a posting

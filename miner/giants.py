@@ -44,7 +44,7 @@ def split_giants(t: pa.Table, giant_keys: pa.Array, rules: MatchRules) -> pa.Tab
         marked = g.column("marked").to_numpy(zero_copy_only=False).astype(bool)
         title = g.column("title").combine_chunks()
         tf = title_features(title if title.type == pa.string() else title.cast(pa.string()), marked, rules.markers)
-        core_len = np.fromiter((len(c) for c in tf.cores), np.int64, g.num_rows)
+        core_len = np.fromiter(map(len, tf.cores), np.int64, g.num_rows)
         alt_len = np.fromiter((len(c) if c else 0 for c in tf.alt_cores), np.int64, g.num_rows)
         rows, buckets = [], []
         ok = tf.has_core

@@ -260,13 +260,13 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
         o_str, o_row, o_alt = _variants(orig, cores, alt_cores, any_alt)
         b_here = int(bucket[block[0]])
         if b_here >= 0:  # a sub-block of a giant block holds the original variants of its length bucket
-            mine = length_bucket(np.fromiter((len(x) for x in o_str), np.int64, len(o_str))) == b_here
+            mine = length_bucket(np.fromiter(map(len, o_str), np.int64, len(o_str))) == b_here
             o_str, o_row, o_alt = o_str[mine], o_row[mine], o_alt[mine]
             stats["sub_blocks"] += 1
             if not len(o_str):
                 continue
         if not use_index(len(q_str), len(o_str)):  # each variant its own entry
-            entries, members, m_start = o_str, np.arange(len(o_str)), np.arange(len(o_str) + 1)
+            entries, members, m_start = o_str, None, None
         else:  # identical cores scored once
             entry_of, entries = pd.factorize(o_str)
             members = np.argsort(entry_of, kind="stable")
@@ -276,9 +276,12 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
         if not len(qi):
             continue
         # Each (query variant, entry) hit -> (query variant, original variant), then the cheap rules at once.
-        cnt = m_start[ei + 1] - m_start[ei]
-        hq, he, hs = np.repeat(qi, cnt), np.repeat(ei, cnt), np.repeat(sc, cnt)
-        mem = members[np.repeat(m_start[ei] - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))]
+        if members is None:  # each entry is one original variant
+            hq, he, hs, mem = qi, ei, sc, ei
+        else:
+            cnt = m_start[ei + 1] - m_start[ei]
+            hq, he, hs = np.repeat(qi, cnt), np.repeat(ei, cnt), np.repeat(sc, cnt)
+            mem = members[np.repeat(m_start[ei] - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))]
         ii, jj = q_row[hq], o_row[mem]
         ok = ~(q_alt[hq] & o_alt[mem]) & rules.duration_ok(dur[jj], dur[ii])  # alternates off one side only
         done: set[tuple[int, int]] = set()

@@ -352,10 +352,12 @@ def _find_duplicates(run: "_Runner", paths: list[str]) -> pa.Table:
 # -------------------------------------------------------------------------------------- step 3: blocks
 
 
-def _block_frame(t: pa.Table) -> pd.DataFrame:
+def _block_frame(t: pa.Table, giants: bool = False) -> pd.DataFrame:
     t = t.select(list(BLOCK_COLUMNS))
-    return t.append_column("block", t.column("artist_key")).append_column(
-        "bucket", pa.array(np.zeros(t.num_rows, np.int64))).to_pandas()
+    if giants:
+        t = t.append_column("block", t.column("artist_key")).append_column(
+            "bucket", pa.array(np.zeros(t.num_rows, np.int64)))
+    return t.to_pandas()
 
 
 def load_block_rows(path: str, marked_keys: pa.Array, giant_keys: pa.Array, rules: MatchRules) -> pd.DataFrame:
@@ -379,7 +381,16 @@ def load_block_rows(path: str, marked_keys: pa.Array, giant_keys: pa.Array, rule
             extra = t.take(parent.filter(hit))
             pieces.append(extra.set_column(extra.schema.get_field_index("artist_key"), "artist_key",
                                            flat.filter(hit)))
-    t = split_giants(pa.concat_tables(pieces).select(list(BLOCK_COLUMNS)), giant_keys, rules)
+    t = pa.concat_tables(pieces).select(list(BLOCK_COLUMNS))
+    if not rules.evidence.genres:  # album and isrc matter only in the blocks of uninformative credits
+        plain = pc.invert(pc.is_in(t.column("artist_key"), value_set=pa.array(sorted(rules.evidence.keys),
+                                                                               pa.string())))
+        for name in ("album", "isrc"):
+            col = t.column(name)
+            t = t.set_column(t.schema.get_field_index(name), name,
+                             pc.if_else(plain, pa.scalar(None, pa.string()), col))
+    if len(giant_keys):
+        t = split_giants(t, giant_keys, rules)
     return t.to_pandas()
 
 
@@ -587,7 +598,7 @@ def _match(run: _Runner, paths: list[str], results: list[dict], config: MinerCon
     groups: list[list[str]] = [[] for _ in range(waves)]
     for k in keys:
         groups[zlib.crc32(k.encode()) % waves].append(k)
-    meta = _block_frame(pa.Table.from_pylist([], schema=_WORK_SCHEMA))
+    meta = _block_frame(pa.Table.from_pylist([], schema=_WORK_SCHEMA), bool(giants))
     rules = config.rules
     giant_keys = pa.array(giants, pa.string())
     match = dask.delayed(match_partition, pure=True)
@@ -598,7 +609,7 @@ def _match(run: _Runner, paths: list[str], results: list[dict], config: MinerCon
             continue
         rows = dd.from_map(load_block_rows, paths, args=[pa.array(group, pa.string()), giant_keys, rules],
                            meta=meta, enforce_metadata=False, label=f"block-rows-{w}")
-        rows = rows.shuffle(on="block", npartitions=max(1, len(paths)))
+        rows = rows.shuffle(on="block" if giants else "artist_key", npartitions=max(1, len(paths)))
         outs = run.compute([match(p, rules) for p in rows.to_delayed()], f"match {w + 1}/{waves}")
         for table, st in outs:
             tables.append(table)
