@@ -18,6 +18,12 @@ that can reach ``fuzz.ratio >= threshold`` and scores only those, with two filte
 Identical cores are scored once ("Amazing Grace" recorded 500 times in one block is one core), so the work
 grows with the number of marked titles times the few distinct titles that share their rare q-grams, not with
 the size of the block. Q-grams are computed with numpy on the code points (no Python loop per title).
+
+Which path a block takes is a cost model measured on the benchmark catalog (``use_index``): a small block is
+one ``process.cdist`` (C++, about 15 ns a score); a big one with fewer than about 1,000 marked titles is
+scored group by group of equal query length against the cores of a possible length (the length filter
+alone, ``_by_length``); only the biggest take the q-gram index, whose postings of common q-grams cost more
+per pair than ``cdist`` does. ``MineSummary.compared`` counts the scores computed on whichever path.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ Q = 3
 #: Measured costs (2-core VM, CPU time, the benchmark's catalogs): ``process.cdist`` about 15 ns per score;
 #: the index about 3 us per core of the block plus about 10 ns per (query, core) of the block (walking the
 #: postings of the rare q-grams: common q-grams make long postings). A block is scored whole (``cdist``, in
-#: slices of ``_SLICE`` scores) when that is cheaper: with fewer than about 600 marked titles.
+#: slices of ``_SLICE`` scores, grouped by length) when that is cheaper: with fewer than about 1,000 marked
+#: titles.
 _CDIST_S, _CORE_S, _PAIR_S = 15e-9, 3e-6, 12e-9
 _SLICE = 4_000_000
 #: Up to this many (query x core) pairs a block is scored with one plain ``cdist``.
