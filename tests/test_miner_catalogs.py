@@ -224,3 +224,22 @@ def test_giant_block_split_into_tasks_finds_the_same_pairs(tmp_path):
     assert pairs == truth
     assert s.partitions > 1 and s.giant_blocks == 1 and s.giant_sub_blocks >= 8
     assert s.same_release_checked - s.same_release_missing == len(truth)
+
+
+def test_cli_uninformative_artist_and_release_evidence(tmp_path):
+    from click.testing import CliRunner
+
+    from vocalmine.cli.mine import main as cli
+
+    cat = tmp_path / "c.csv"
+    cat.write_text("track_id,artist,title,duration_s,album\n"
+                   "o1,Big Choir,Hymn,200,Sunday\no2,Big Choir,Hymn,200,Monday\ni1,Big Choir,Hymn (Instrumental),200,Sunday\n")
+    r = CliRunner().invoke(cli, [str(cat), "-o", str(tmp_path / "bad"), "--metadata-only", "--no-report",
+                                 "--release-evidence", "album,moon"])
+    assert r.exit_code == 2 and "'album,moon': give one or more of album, date, isrc, label" in r.output
+    r = CliRunner().invoke(cli, [str(cat), "-o", str(tmp_path / "out"), "--metadata-only", "--no-report",
+                                 "--uninformative-artist", "Big Choir"])
+    assert r.exit_code == 0, r.output
+    assert "1 of 2 pairs under uninformative credits rejected for no same-release evidence" in r.output
+    t = pq.read_table(tmp_path / "out" / "candidates.parquet")
+    assert t.column("original_id").to_pylist() == ["o1"]
