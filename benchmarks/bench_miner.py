@@ -6,6 +6,10 @@ album + single copies, live/remix/radio-edit versions, numbered siblings, prefix
 instrumentals far off in duration, titles with commas and quotes (quoted fields), a few album names with a
 newline in them, a few bad rows. About a quarter of the true pairs differ by more than the marker: case,
 apostrophes, accents, "&"/"and", a "(feat. X)" on the original, a variant of the artist credit, a typo.
+Giant credits as real exports have them: "Traditional", "Various Artists" and "Johann Sebastian Bach" hold
+3% of the rows each, half of their tracks drawn from a small pool of titles (each pool title recorded
+hundreds of times by different performers, on different albums), 1% of them with an official instrumental
+on the same album (a true pair); the other recordings of the same title are traps.
 
 Then it runs, each as a fresh process (wall time includes interpreter start):
 - ``mine-pairs CATALOG -o TMP --metadata-only --no-report`` (the miner; peak memory of its process tree);
@@ -37,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-GENERATOR_VERSION = 7
+GENERATOR_VERSION = 8
 MARKERS = [
     ("(Instrumental)", 0.55), (" - Instrumental", 0.10), ("[Instrumental Version]", 0.05),
     ("(Official Instrumental)", 0.05), ("(Inst.)", 0.08), ("(Instrumental Mix)", 0.03), ("(Off Vocal)", 0.04),
@@ -49,6 +53,8 @@ VARIATIONS = [("exact", 0.72), ("case", 0.05), ("apostrophe", 0.04), ("accents",
               ("artist", 0.05), ("and", 0.02), ("typo", 0.04)]
 GENRES = ["Pop", "Rock", "Hip-Hop", "Electronic", "K-Pop", "Jazz", "Classical", "Country", "R&B", "Latin"]
 LABELS = ["Universal", "Sony", "Warner", "Indie Records", "Big Hit", "XL", "Sub Pop", "Def Jam"]
+GIANTS = ["Traditional", "Various Artists", "Johann Sebastian Bach"]
+GIANT_SHARE = 0.03  # of the catalog's rows, each
 
 
 # ------------------------------------------------------------------------------------------- generator
@@ -89,7 +95,8 @@ def generate(n_rows: int, seed: int, path: Path) -> dict:
     accented = [w for w in vocab if _strip_accents(w) != w]
     n_artists = max(20, n_rows // 8)
     weights = 1.0 / (np.arange(n_artists) + 10.0)
-    songs_total = int(n_rows / 1.08)
+    giant_rows = int(n_rows * GIANT_SHARE)
+    songs_total = int((n_rows - len(GIANTS) * giant_rows) / 1.08)
     per_artist = nrng.multinomial(songs_total, weights / weights.sum())
     artists = sorted({" ".join(w.capitalize() for w in rng.sample(vocab, rng.choice((1, 2, 2, 3))))
                       for _ in range(int(n_artists * 1.3))})
@@ -203,6 +210,22 @@ def generate(n_rows: int, seed: int, path: Path) -> dict:
                 vids.append(add(artist, vt, dur + 1.0))
                 iid = add(artist, with_marker(vt, marker()), dur + 1.5)
                 truth += [(vid, iid) for vid in vids if abs(rows[vid - 1][3] - (dur + 1.5)) <= 3.0]
+    # Giant credits: many recordings of the same titles by different performers, each on its own album.
+    for g in GIANTS:
+        pool = [" ".join(w.capitalize() for w in rng.sample(vocab, rng.choice((2, 2, 3))))
+                for _ in range(max(20, giant_rows // 300))]
+        made = 0
+        while made < giant_rows:
+            title = (rng.choice(pool) if rng.random() < 0.5 else
+                     " ".join(w.capitalize() for w in rng.sample(vocab, rng.choice((1, 2, 3, 4)))))
+            dur = float(nrng.gamma(9.0, 25.0)) + 30.0
+            album = f"{rng.choice(vocab).capitalize()} Sessions {counter[0] + 1}"
+            oid = add(g, title, dur, album=album)
+            made += 1
+            if rng.random() < 0.01:  # the official instrumental, on the same album
+                iid = add(g, with_marker(title, marker()), dur + rng.uniform(-2.0, 2.0), album=album)
+                truth.append((oid, iid))
+                made += 1
     # A few album names with a newline, a few bad rows.
     for i in range(0, len(rows), 9973):
         rows[i][4] = rows[i][4] + "\n(Deluxe)"

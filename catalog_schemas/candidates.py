@@ -11,11 +11,13 @@ CANDIDATES = schema(
         field("original_id", pa.string(), "track_id of the original (the title without the marker).", nullable=False),
         field("instrumental_id", pa.string(), "track_id of the instrumental (the title with the marker).", nullable=False),
         field("artist", pa.string(), "Artist credit of the original, as the catalog spells it."),
-        field("artist_key", pa.string(), "Normalised primary-artist key the pair was blocked on."),
+        field("artist_key", pa.string(), "Normalised key of the artist the pair was blocked on: one the original's and the "
+              "instrumental's credits share (the first in key order when they share several)."),
         field("original_title", pa.string(), "Title of the original, as in the catalog."),
         field("instrumental_title", pa.string(), "Title of the instrumental, as in the catalog."),
         field("marker", pa.string(), "The instrumental marker found in the instrumental's title, as written."),
-        field("title_score", pa.float64(), "rapidfuzz similarity (0-100) of the normalised titles after removing the marker."),
+        field("title_score", pa.float64(), "rapidfuzz similarity (0-100) of the normalised titles after removing the marker "
+              "(and, where that made them pair, an alternate title in brackets from one side)."),
         field("original_duration_s", pa.float64(), "Catalog duration of the original, seconds."),
         field("instrumental_duration_s", pa.float64(), "Catalog duration of the instrumental, seconds."),
         field("duration_delta_s", pa.float64(), "instrumental_duration_s - original_duration_s."),

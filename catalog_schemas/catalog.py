@@ -40,7 +40,8 @@ REJECTED_ROWS = schema(
               "by name, then line).", nullable=False),
         field("detail", pa.string(),
               "More about the reason: for duplicate-track_id where the first occurrence is (file:line), "
-              "for wrong-column-count the field counts; empty otherwise."),
+              "for wrong-column-count the field counts, for bad-duration the value and the accepted formats "
+              "(seconds, milliseconds, m:ss, h:mm:ss); empty otherwise."),
         field("original", pa.string(),
               "The original record: CSV/TSV its text as in the file (without the line ending), "
               "Parquet a JSON object of its column values."),

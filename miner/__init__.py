@@ -3,7 +3,9 @@
 ``mine_pairs(catalog, out_dir, config, scheduler)`` runs the Dask pipeline (``pipeline``) and writes
 ``candidates.parquet``, ``rejected_rows.parquet`` and the ``metadata`` section of ``summary.json``.
 Modules: ``catalog_io`` (reading, partitioning, row validation), ``normalize`` (artist keys, title cores),
-``markers`` (instrumental markers, version tags), ``match`` (the pure per-block matching function).
+``markers`` (instrumental markers, version tags), ``alternates`` (alternate titles in brackets),
+``blocking`` (which titles of a block to score), ``evidence`` (the same-release rule for uninformative
+credits), ``giants`` (giant blocks split by title length), ``match`` (the pure per-block matching function).
 """
 
 from __future__ import annotations

@@ -8,12 +8,18 @@ quote appears in the middle of an unquoted field. The same scan numbers every re
 line where it starts, so a rejected row is reported with the line a text editor shows, quoted newlines
 included. Every value is read as a string: ``track_id`` "007" stays "007".
 
+Text encodings: ``--encoding`` (default UTF-8) decodes the header and the rows alike. A file that starts
+with a UTF-16 or UTF-32 byte-order mark is read in that encoding whatever ``--encoding`` says (spreadsheet
+programs export "Unicode text" so). Encodings that are not ASCII-compatible (UTF-16/32) cannot be cut on
+byte boundaries: such a file is decoded whole to UTF-8 and read as one partition, like a ``.gz`` file.
+
 Rows are validated here too (``validate_rows``): empty id/artist/title and missing, non-numeric or
 non-positive durations are reasons, in that order of precedence.
 """
 
 from __future__ import annotations
 
+import codecs
 import glob as globmod
 import gzip
 import io
@@ -71,6 +77,8 @@ class CatalogFile:
     size: int = 0
     delimiter: str = ","
     cr_only: bool = False  # classic-Mac line endings: read whole, with CR taken as a newline
+    encoding: str = "utf-8"  # encoding of the bytes ``_read_bytes`` returns
+    transcode_from: str = ""  # non-empty: the file is in this (not ASCII-compatible) encoding, read as UTF-8
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,7 @@ class RawPart:
         out = []
         for i in rows:
             rel = int(self.offset[i]) - self.spec.start
-            out.append(_decode(self.data[rel: rel + int(self.nbytes[i])]).rstrip("\r\n"))
+            out.append(_decode(self.data[rel: rel + int(self.nbytes[i])], f.encoding).rstrip("\r\n"))
         return out
 
 
@@ -198,8 +206,38 @@ def _check_columns(path: str, columns: tuple[str, ...], mapping: dict[str, str])
         raise UserInputError(f"{path}: {'; '.join(problems)}. Columns found: {shown}")
 
 
-def open_catalog(catalog: str | os.PathLike) -> list[CatalogFile]:
-    """Find the catalog's files, read each header or schema, and check the required columns are there."""
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"),
+         (b"\xfe\xff", "utf-16"))
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    """Whether ``encoding`` writes the bytes the record scan looks for (quote, comma, tab, CR, LF) as ASCII."""
+    probe = 'a,"\t;|\r\n'
+    try:
+        return probe.encode(encoding) == probe.encode("ascii")
+    except (LookupError, UnicodeError):
+        return False
+
+
+def file_encoding(path: str, gz: bool, encoding: str) -> tuple[str, str]:
+    """(encoding of the bytes as read, encoding to transcode from or ""): a UTF-16/UTF-32 byte-order mark
+    decides; else ``encoding``, transcoded when it is not ASCII-compatible."""
+    try:
+        with _open_bytes(path, gz, "") as fh:
+            head = fh.read(4)
+    except (OSError, EOFError) as exc:
+        raise UserInputError(f"{path}: cannot read the file ({exc})") from None
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return "utf-8", name
+    if _ascii_compatible(encoding):
+        return encoding, ""
+    return "utf-8", encoding
+
+
+def open_catalog(catalog: str | os.PathLike, encoding: str = "utf-8") -> list[CatalogFile]:
+    """Find the catalog's files, read each header or schema, and check the required columns are there.
+    ``encoding``: text encoding of CSV/TSV files (a UTF-16/UTF-32 byte-order mark overrides it)."""
     out = []
     for i, path in enumerate(find_catalog_files(catalog)):
         kind = _suffix_of(storage.name(path))
@@ -213,30 +251,44 @@ def open_catalog(catalog: str | os.PathLike) -> list[CatalogFile]:
             data_start, data_line = 0, 1
         else:
             delimiter = DELIMITERS[fmt]
-            columns, data_start, data_line, cr_only = _read_header(apath, delimiter, gz)
+            enc, transcode = file_encoding(apath, gz, encoding)
+            columns, data_start, data_line, cr_only = _read_header(apath, delimiter, gz, enc, transcode)
             if len(columns) <= 1:  # a ".csv" that is really tab-, semicolon- or pipe-separated
                 for other in ("\t", ";", ",", "|"):
                     if other != delimiter and other in (columns[0] if columns else ""):
-                        columns, data_start, data_line, cr_only = _read_header(apath, other, gz)
+                        columns, data_start, data_line, cr_only = _read_header(apath, other, gz, enc, transcode)
                         delimiter = other
                         break
         mapping = _map_columns(columns)
         _check_columns(str(path), columns, mapping)
+        text = fmt != "parquet"
         out.append(CatalogFile(i, apath, fmt, gz, columns, tuple(mapping.items()), data_start, data_line,
                                storage.size(apath), "," if fmt == "parquet" else delimiter,
-                               fmt != "parquet" and cr_only))
+                               text and cr_only, enc if text else "utf-8", transcode if text else ""))
     return out
 
 
-def _open_bytes(path: str, gz: bool):
-    return gzip.open(storage.open_file(path, "rb"), "rb") if gz else storage.open_file(path, "rb")
+def _open_bytes(path: str, gz: bool, transcode_from: str = ""):
+    """A binary file object: decompressed when ``gz``; when ``transcode_from`` names an encoding, the whole
+    file decoded from it and re-encoded as UTF-8 (in memory)."""
+    fh = gzip.open(storage.open_file(path, "rb"), "rb") if gz else storage.open_file(path, "rb")
+    if not transcode_from:
+        return fh
+    with fh:
+        raw = fh.read()
+    try:
+        text = raw.decode(transcode_from)
+    except UnicodeDecodeError as exc:
+        raise UserInputError(f"{path}: not valid {transcode_from} text ({exc})") from None
+    return io.BytesIO(text.lstrip("\ufeff").encode("utf-8"))
 
 
-def _read_header(path: str, delimiter: str, gz: bool) -> tuple[tuple[str, ...], int, int, bool]:
+def _read_header(path: str, delimiter: str, gz: bool, encoding: str = "utf-8", transcode_from: str = ""
+                 ) -> tuple[tuple[str, ...], int, int, bool]:
     """(column names, byte offset of the first data record, its physical line, whether the file ends its
-    lines with CR alone)."""
+    lines with CR alone). ``encoding``: of the bytes read (after transcoding from ``transcode_from``)."""
     cr_only = False
-    with _open_bytes(path, gz) as fh:
+    with _open_bytes(path, gz, transcode_from) as fh:
         try:
             head = fh.read(1 << 20)
             if b"\r" in head and b"\n" not in head:
@@ -258,16 +310,20 @@ def _read_header(path: str, delimiter: str, gz: bool) -> tuple[tuple[str, ...], 
     header = head[start:end]
     if not header.strip():
         return (), end + 1, 2, cr_only
+    if b"\x00" in header:
+        raise UserInputError(f"{path}: the header line holds NUL bytes: UTF-16 or UTF-32 text without a "
+                             "byte-order mark? give the file's encoding with --encoding (e.g. utf-16-le)")
     try:
         t = pcsv.read_csv(
             io.BytesIO(header + b"\n"),
-            read_options=pcsv.ReadOptions(use_threads=False),
+            read_options=pcsv.ReadOptions(use_threads=False, encoding=encoding),
             parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(column_types={}, strings_can_be_null=False),
         )
+        names = tuple(n.strip() for n in t.column_names)  # pyarrow checks the UTF-8 of names here
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise UserInputError(f"{path}: cannot read the header line ({exc})") from None
-    names = tuple(n.strip() for n in t.column_names)
+        raise UserInputError(f"{path}: cannot read the header line as {encoding} ({exc}); "
+                             "give the file's encoding with --encoding") from None
     return names, end + 1, 2 + header.count(b"\n"), cr_only
 
 
@@ -336,7 +392,7 @@ def plan_partitions(files: list[CatalogFile], blocksize: int = DEFAULT_BLOCKSIZE
             for rg in range(md.num_row_groups):
                 parts.append(PartSpec(f, len(parts), rg, -1, row + 1, row))
                 row += md.row_group(rg).num_rows
-        elif f.gzip or f.cr_only or f.size - f.data_start <= blocksize:
+        elif f.gzip or f.cr_only or f.transcode_from or f.size - f.data_start <= blocksize:
             parts.append(PartSpec(f, len(parts), f.data_start, -1, f.data_line, 0))
         else:
             for start, stop, line, rec in _split_csv(f, blocksize):
@@ -380,13 +436,13 @@ def _split_csv(f: CatalogFile, blocksize: int) -> list[tuple[int, int, int, int]
 # --------------------------------------------------------------------------------------------- reading
 
 
-def _decode(b: bytes) -> str:
-    return b.decode("utf-8", errors="replace")
+def _decode(b: bytes, encoding: str = "utf-8") -> str:
+    return b.decode(encoding, errors="replace")
 
 
 def _read_bytes(f: CatalogFile, start: int, stop: int) -> bytes:
-    with _open_bytes(f.path, f.gzip) as fh:
-        if f.gzip:
+    with _open_bytes(f.path, f.gzip, f.transcode_from) as fh:
+        if f.gzip or f.transcode_from:
             data = fh.read()[start: None if stop < 0 else stop]
         else:
             fh.seek(start)
@@ -441,10 +497,12 @@ def _fix_encoding(table: pa.Table, path: str) -> pa.Table:
     return pa.table(cols, names=table.column_names)
 
 
-def read_partition(spec: PartSpec, encoding: str = "utf-8") -> RawPart:
-    """Read one partition (see ``RawPart``). A file that cannot be read is a ``UserInputError``."""
+def read_partition(spec: PartSpec, encoding: str | None = None) -> RawPart:
+    """Read one partition (see ``RawPart``). A file that cannot be read is a ``UserInputError``.
+    ``encoding``: of the file's bytes; default the one ``open_catalog`` found (``CatalogFile.encoding``)."""
     try:
-        return _read_partition(spec, encoding)
+        return _read_partition(spec, spec.file.encoding if spec.file.transcode_from or encoding is None
+                               else encoding)
     except (OSError, EOFError, pa.ArrowException) as exc:
         raise UserInputError(f"{spec.file.path}: cannot read the file ({exc})") from None
 
@@ -487,7 +545,7 @@ def _read_partition(spec: PartSpec, encoding: str) -> RawPart:
         keep[r] = False
         malformed.append(dict(record=spec.first_record + r, line=int(lines[r]), reason="wrong-column-count",
                               detail=f"expected {len(f.columns)} fields, found {k}",
-                              original=_decode(data[starts[r]:stops[r]]).rstrip("\r\n")))
+                              original=_decode(data[starts[r]:stops[r]], f.encoding).rstrip("\r\n")))
     idx = np.flatnonzero(keep)
     return RawPart(
         spec, table,
@@ -539,12 +597,12 @@ def original_texts(f: CatalogFile, records: list[int], offsets: list[int], nbyte
         return _parquet_rows_json(f, records)
     order = np.argsort(offsets, kind="stable")
     out = [""] * len(offsets)
-    with _open_bytes(f.path, f.gzip) as fh:
+    with _open_bytes(f.path, f.gzip, f.transcode_from) as fh:
         for i in order:
             if offsets[i] < 0:
                 continue
             fh.seek(offsets[i])
-            out[i] = _decode(fh.read(nbytes[i])).rstrip("\r\n")
+            out[i] = _decode(fh.read(nbytes[i]), f.encoding).rstrip("\r\n")
     return out
 
 
@@ -591,6 +649,25 @@ def parse_durations(col: pa.Array, milliseconds: bool) -> tuple[np.ndarray, np.n
 def _empty(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     s = pc.utf8_trim_whitespace(pc.fill_null(col, ""))
     return pc.equal(s, "").to_numpy(zero_copy_only=False)
+
+
+#: The ``detail`` of a ``bad-duration`` row: the formats a duration may be written in.
+DURATION_FORMATS = ("accepted: seconds (215 or 215.4) in duration_s, milliseconds (215400) in duration_ms, "
+                    "m:ss (3:35) or h:mm:ss (1:02:03) in either")
+
+
+def bad_duration_detail(value: str | None, column: str) -> str:
+    """The ``detail`` of a ``bad-duration`` row whose ``column`` holds ``value``."""
+    return f"{column} {value!r} is not a duration; {DURATION_FORMATS}"
+
+
+def row_details(table: pa.Table, reasons: np.ndarray, rows: np.ndarray) -> list[str]:
+    """The ``detail`` of each of ``rows`` (rejected for ``reasons[rows]``): the accepted formats for a
+    bad-duration, else empty."""
+    dur_col = "duration_s" if "duration_s" in table.column_names else "duration_ms"
+    bad = [i for i in rows.tolist() if reasons[i] == "bad-duration"]
+    values = dict(zip(bad, table.column(dur_col).take(pa.array(bad, pa.int64())).to_pylist())) if bad else {}
+    return [bad_duration_detail(values[i], dur_col) if i in values else "" for i in rows.tolist()]
 
 
 def validate_rows(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:

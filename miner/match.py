@@ -1,16 +1,24 @@
 """Matching inside artist blocks: pure functions of the rows of one shuffle partition.
 
-In a block (the rows sharing an artist key), every title with an instrumental marker is compared with every
-title without one. A pair (original, instrumental) is a candidate when:
+In a block (the rows sharing an artist key: a row credited to several artists lies in each of their
+blocks), every title with an instrumental marker is paired with the titles without one that pass the rules;
+``blocking.candidate_pairs`` scores only the titles that can reach the threshold, so a giant block costs
+marked titles x a few, not marked titles x block size. A pair (original, instrumental) is a candidate when:
 
 1. both cores (``normalize.title_cores`` after removing the marker) are non-empty and their rapidfuzz
-   ``fuzz.ratio`` is at least ``title_threshold`` (100 when equal);
+   ``fuzz.ratio`` is at least ``title_threshold`` (100 when equal), either as they are or with the alternate
+   titles (``alternates.without_alternates``: "(죽어도 너야)" after an English title) removed from one side;
 2. unless equal, neither core starts with the other: "love me" never pairs with "love me do";
 3. they hold the same numbers (digit runs without leading zeros, and Roman numerals II..XX): "part 2" never
    pairs with "part 3", "part ii" never with "part iii";
 4. they carry the same version tags (``markers.version_tags``): "(Live)", "- Radio Edit", "(Acapella)"...
    on one side only rejects;
-5. the durations differ by at most ``max(duration_tolerance_s, duration_tolerance_rel * longer duration)``.
+5. the durations differ by at most ``max(duration_tolerance_s, duration_tolerance_rel * longer duration)``;
+6. in a block of a credit that says nothing about the performer ("Various Artists", "Traditional", a
+   classical composer: ``evidence.ReleaseEvidence``), they show evidence of the same release.
+
+"(Clean)", "(Explicit)" and "(Clean Version)" are not versions: both the clean and the explicit original pair
+with the instrumental, which has no words to clean.
 
 Titles that both carry a marker never pair (an instrumental is not an original), and every copy of an
 original released twice (album and single) pairs with the instrumental.
@@ -25,9 +33,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from catalog_schemas import CANDIDATES
+from miner.alternates import alternate_free, without_alternates
+from miner.blocking import candidate_pairs, length_bucket, use_index
+from miner.evidence import ReleaseEvidence
 from miner.markers import MarkerSet, version_tags
 from miner.normalize import fold, title_cores
 
@@ -36,19 +47,21 @@ _ROMAN = re.compile(r"\b(?:ii|iii|iv|vi|vii|viii|ix|xi|xii|xiii|xiv|xv|xvi|xvii|
 
 #: Columns of the rows given to ``match_partition``.
 BLOCK_COLUMNS = ("track_id", "artist", "title", "duration_s", "audio_path", "genre", "label",
-                 "release_date", "artist_key", "marked")
+                 "release_date", "album", "isrc", "artist_key", "marked")
 
 
 @dataclass(frozen=True)
 class MatchRules:
     """The thresholds of a match. ``title_threshold``: minimum ``fuzz.ratio`` (0-100) of the cores;
     ``duration_tolerance_s`` / ``duration_tolerance_rel``: allowed |duration difference|, seconds and
-    fraction of the longer track (the larger of the two applies)."""
+    fraction of the longer track (the larger of the two applies); ``evidence``: where a pair also needs
+    evidence of the same release (``evidence.ReleaseEvidence``)."""
 
     markers: MarkerSet = field(default_factory=MarkerSet)
     title_threshold: float = 90.0
     duration_tolerance_s: float = 3.0
     duration_tolerance_rel: float = 0.01
+    evidence: ReleaseEvidence = field(default_factory=ReleaseEvidence)
 
     def duration_ok(self, d_orig: np.ndarray | float, d_inst: np.ndarray | float):
         tol = np.maximum(self.duration_tolerance_s, self.duration_tolerance_rel * np.maximum(d_orig, d_inst))
@@ -102,6 +115,17 @@ def explain(original_title: str, instrumental_title: str, original_duration_s: f
     co, ci = title_cores([fo, stripped]).to_pylist()
     score = 100.0 if co == ci else float(fuzz.ratio(co, ci))
     reason = title_verdict(co, ci, version_tags(fo), version_tags(stripped), score, rules.title_threshold)
+    if reason is not None:  # the alternate title off one side
+        ao, ai = without_alternates(fo), without_alternates(stripped)
+        for o_text, i_text in ((ao, None), (None, ai)):
+            if (o_text or i_text) is None:
+                continue
+            alt_o, alt_i = title_cores([o_text or fo, i_text or stripped]).to_pylist()
+            alt_score = 100.0 if alt_o == alt_i else float(fuzz.ratio(alt_o, alt_i))
+            if title_verdict(alt_o, alt_i, version_tags(fo), version_tags(stripped), alt_score,
+                             rules.title_threshold) is None:
+                reason, score, co, ci = None, alt_score, alt_o, alt_i
+                break
     delta = None
     if original_duration_s is not None and instrumental_duration_s is not None:
         delta = instrumental_duration_s - original_duration_s
@@ -117,30 +141,85 @@ def _string_column(t: pa.Table, name: str) -> pa.Array:
     return col if col.type == pa.string() else col.cast(pa.string())
 
 
-def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[pa.Table, dict]:
-    """Candidates (CANDIDATES columns, unsorted) of every artist block in ``rows`` (``BLOCK_COLUMNS``; each
-    block whole), and counts: blocks (artist keys with a marked title), compared (title comparisons)."""
-    t = pa.Table.from_pandas(rows, preserve_index=False) if isinstance(rows, pd.DataFrame) else rows
-    stats = {"blocks": 0, "compared": 0}
-    if t.num_rows == 0:
-        return CANDIDATES.empty_table(), stats
-    titles = _string_column(t, "title")
+def _variants(rows: np.ndarray, cores: np.ndarray, alt_cores: np.ndarray, has_alt: np.ndarray | None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(strings, row, is_alternate) of the core variants of ``rows``: each core, then the cores without the
+    alternate titles of the rows that have one (``has_alt`` None: no row has one)."""
+    if has_alt is None:
+        return cores[rows], rows, np.zeros(len(rows), bool)
+    extra = rows[has_alt[rows]]
+    strings = np.concatenate([cores[rows], alt_cores[extra]]) if len(extra) else cores[rows]
+    owner = np.concatenate([rows, extra]) if len(extra) else rows
+    alt = np.zeros(len(owner), bool)
+    alt[len(rows):] = True
+    return strings, owner, alt
+
+
+@dataclass
+class TitleFeatures:
+    """Per row: ``folded`` title with the marker removed, the ``markers`` as written, the ``cores``
+    (``has_core``: non-empty) and the cores without alternate titles (``alt_cores``; ``has_alt``: present and
+    different from the core)."""
+
+    folded: list[str]
+    markers: np.ndarray
+    cores: np.ndarray
+    has_core: np.ndarray
+    alt_cores: np.ndarray
+    has_alt: np.ndarray
+
+
+def title_features(titles: pa.Array, marked: np.ndarray, markers: MarkerSet) -> TitleFeatures:
+    """``TitleFeatures`` of raw ``titles`` ([n]) whose ``marked`` ones carry an instrumental marker."""
+    n = len(titles)
     folded = fold(titles).to_pylist()
-    marked = t.column("marked").to_numpy(zero_copy_only=False).astype(bool)
-    markers = np.full(t.num_rows, "", dtype=object)
+    found = np.full(n, "", dtype=object)
     marked_idx = np.flatnonzero(marked)
     raw_marked = titles.take(pa.array(marked_idx)).to_pylist()
-    strip = rules.markers.strip
     for i, raw in zip(marked_idx.tolist(), raw_marked):
-        folded[i], markers[i] = strip(folded[i], raw)
-    cores = title_cores(pa.array(folded, pa.string()))
-    has_core = pc.not_equal(cores, "").to_numpy(zero_copy_only=False)
-    cores = np.asarray(cores.to_numpy(zero_copy_only=False), dtype=object)
+        folded[i], found[i] = markers.strip(folded[i], raw)
+    cores_arr = title_cores(pa.array(folded, pa.string()))
+    has_core = pc.not_equal(cores_arr, "").to_numpy(zero_copy_only=False)
+    cores = np.asarray(cores_arr.to_numpy(zero_copy_only=False), dtype=object)
+    alt_free = alternate_free(folded)
+    alt_idx = [i for i, a in enumerate(alt_free) if a is not None]
+    alt_cores = np.full(n, None, dtype=object)
+    if alt_idx:
+        alt_cores[alt_idx] = title_cores(pa.array([alt_free[i] for i in alt_idx], pa.string())).to_pylist()
+    has_alt = np.zeros(n, bool)
+    for i in alt_idx:
+        has_alt[i] = bool(alt_cores[i]) and alt_cores[i] != cores[i]
+    return TitleFeatures(folded, found, cores, has_core, alt_cores, has_alt)
+
+
+def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[pa.Table, dict]:
+    """Candidates (CANDIDATES columns, unsorted) of every artist block in ``rows`` (``BLOCK_COLUMNS``; each
+    block whole), and counts: ``blocks`` (artist keys with a marked title), ``compared`` (title scores
+    computed: ``blocking.candidate_pairs``), ``evidence_needed`` / ``evidence_missing`` (pairs that passed
+    every other rule in a block where ``rules.evidence`` applies / of them, those rejected for lack of
+    same-release evidence), ``block_keys`` (the keys of the blocks, to count them once across partitions)."""
+    t = pa.Table.from_pandas(rows, preserve_index=False) if isinstance(rows, pd.DataFrame) else rows
+    stats: dict = {"blocks": 0, "compared": 0, "evidence_needed": 0, "evidence_missing": 0, "block_keys": [],
+                   "sub_blocks": 0}
+    if t.num_rows == 0:
+        return CANDIDATES.empty_table(), stats
+    marked = t.column("marked").to_numpy(zero_copy_only=False).astype(bool)
+    tf = title_features(_string_column(t, "title"), marked, rules.markers)
+    folded, markers, cores, has_core = tf.folded, tf.markers, tf.cores, tf.has_core
+    alt_cores, has_alt = tf.alt_cores, tf.has_alt
+    any_alt = has_alt if has_alt.any() else None
     dur = t.column("duration_s").to_numpy().astype(np.float64)
+    genre = _string_column(t, "genre").to_pylist()
+    release_cols = [c for c in ("album", "label", "release_date", "isrc")]
+    release = {c: _string_column(t, c) for c in release_cols}
 
     keys = _string_column(t, "artist_key")
-    order = pc.sort_indices(keys).to_numpy()
-    skeys = keys.take(pa.array(order))
+    # A giant artist block comes split into sub-blocks by title length (``giants``): "block" names them.
+    group = _string_column(t, "block") if "block" in t.column_names else keys
+    bucket = (t.column("bucket").to_numpy(zero_copy_only=False) if "bucket" in t.column_names
+              else np.full(t.num_rows, -1))
+    order = pc.sort_indices(group).to_numpy()
+    skeys = group.take(pa.array(order))
     if len(order) > 1:
         change = pc.not_equal(skeys.slice(1), skeys.slice(0, len(order) - 1)).to_numpy(zero_copy_only=False)
         bounds = np.concatenate([[0], np.flatnonzero(change) + 1, [len(order)]])
@@ -149,6 +228,7 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
     # Blocks with a marked title only (rows arrive filtered to such blocks, but a caller may pass any rows).
     sorted_marked = marked[order]
     block_has_mark = np.add.reduceat(sorted_marked.astype(np.int64), bounds[:-1]) > 0
+    key_list = keys.to_pylist()
 
     tag_cache: dict[int, frozenset] = {}
 
@@ -158,7 +238,11 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
             tg = tag_cache[i] = version_tags(folded[i])
         return tg
 
+    def release_row(i: int) -> dict:
+        return {c: release[c][i].as_py() for c in release_cols}
+
     thr = float(rules.title_threshold)
+    evidence = rules.evidence
     pairs_o: list[int] = []
     pairs_i: list[int] = []
     scores: list[float] = []
@@ -166,29 +250,56 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
         block = order[bounds[b]:bounds[b + 1]]
         mk = marked[block]
         stats["blocks"] += 1
+        block_key = key_list[int(block[0])]
+        stats["block_keys"].append(block_key)
         inst, orig = block[mk], block[~mk]
-        stats["compared"] += len(inst) * len(orig)
         inst, orig = inst[has_core[inst]], orig[has_core[orig]]
         if not len(inst) or not len(orig):
             continue
-        orig_cores = cores[orig]
-        step = max(1, 4_000_000 // len(orig))  # bounded score matrix even for a giant block
-        for q0 in range(0, len(inst), step):
-            qi = inst[q0:q0 + step]
-            m = process.cdist(cores[qi], orig_cores, scorer=fuzz.ratio, score_cutoff=thr, dtype=np.float32)
-            ii, jj = np.nonzero(m >= thr)
-            if not len(ii):
+        q_str, q_row, q_alt = _variants(inst, cores, alt_cores, any_alt)
+        o_str, o_row, o_alt = _variants(orig, cores, alt_cores, any_alt)
+        b_here = int(bucket[block[0]])
+        if b_here >= 0:  # a sub-block of a giant block holds the original variants of its length bucket
+            mine = length_bucket(np.fromiter(map(len, o_str), np.int64, len(o_str))) == b_here
+            o_str, o_row, o_alt = o_str[mine], o_row[mine], o_alt[mine]
+            stats["sub_blocks"] += 1
+            if not len(o_str):
                 continue
-            for a, c in zip(ii.tolist(), jj.tolist()):
-                i, j = int(qi[a]), int(orig[c])
-                if not rules.duration_ok(dur[j], dur[i]):
+        if not use_index(len(q_str), len(o_str)):  # each variant its own entry
+            entries, members, m_start = o_str, None, None
+        else:  # identical cores scored once
+            entry_of, entries = pd.factorize(o_str)
+            members = np.argsort(entry_of, kind="stable")
+            m_start = np.concatenate([[0], np.cumsum(np.bincount(entry_of, minlength=len(entries)))])
+        qi, ei, sc, n = candidate_pairs(q_str.tolist(), list(entries), thr)
+        stats["compared"] += n
+        if not len(qi):
+            continue
+        # Each (query variant, entry) hit -> (query variant, original variant), then the cheap rules at once.
+        if members is None:  # each entry is one original variant
+            hq, he, hs, mem = qi, ei, sc, ei
+        else:
+            cnt = m_start[ei + 1] - m_start[ei]
+            hq, he, hs = np.repeat(qi, cnt), np.repeat(ei, cnt), np.repeat(sc, cnt)
+            mem = members[np.repeat(m_start[ei] - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))]
+        ii, jj = q_row[hq], o_row[mem]
+        ok = ~(q_alt[hq] & o_alt[mem]) & rules.duration_ok(dur[jj], dur[ii])  # alternates off one side only
+        done: set[tuple[int, int]] = set()
+        for a, e, score, i, j in zip(hq[ok].tolist(), he[ok].tolist(), hs[ok].tolist(), ii[ok].tolist(),
+                                     jj[ok].tolist()):
+            ci, co = q_str[a], entries[e]
+            score = 100.0 if ci == co else float(score)
+            if (j, i) in done or title_verdict(co, ci, tags(j), tags(i), score, thr) is not None:
+                continue
+            done.add((j, i))
+            if evidence.applies(block_key, genre[j], genre[i]):
+                stats["evidence_needed"] += 1
+                if not evidence.same_release(release_row(j), release_row(i)):
+                    stats["evidence_missing"] += 1
                     continue
-                ci, co = cores[i], cores[j]
-                score = 100.0 if ci == co else float(m[a, c])
-                if title_verdict(co, ci, tags(j), tags(i), score, thr) is None:
-                    pairs_o.append(j)
-                    pairs_i.append(i)
-                    scores.append(score)
+            pairs_o.append(j)
+            pairs_i.append(i)
+            scores.append(score)
     if not pairs_o:
         return CANDIDATES.empty_table(), stats
     po, pi = pa.array(pairs_o, pa.int64()), pa.array(pairs_i, pa.int64())

@@ -122,6 +122,52 @@ def artist_keys(artists) -> pa.Array:
     return keys.take(enc.indices)
 
 
+#: Where a credit lists several artists: ";", ",", "&", "+", " / ", " x ", " and ", " with ", "feat.", "vs".
+_CREDIT_SPLIT = (r"\s*[\(\[]?\s*\b(?:feat|ft|featuring|vs)\b\.?\s*|\s+(?:with|x|and|\+|/|vs\.?)\s+"
+                 r"|\s*[&,;]\s*")
+#: A credit naming more artists than this is a compilation credit: only its first artist is a block key.
+MAX_CREDITED = 6
+
+
+def _other_keys(folded: pa.Array, primary: pa.Array) -> pa.Array:
+    """The list of other credited artists' keys of each folded credit (see ``credit_keys``)."""
+    n = len(folded)
+    several = pc.match_substring_regex(folded, _CREDIT_SPLIT).to_numpy(zero_copy_only=False)
+    idx = np.flatnonzero(several)
+    counts = np.zeros(n, np.int32)
+    values: list[str] = []
+    if len(idx):
+        sub = folded.take(pa.array(idx))
+        parts = pc.split_pattern_regex(sub, _CREDIT_SPLIT)
+        keys = _artist_keys_plain(pc.utf8_trim(pc.list_flatten(parts), "()[]{} ")).to_pylist()
+        prim = primary.take(pa.array(idx)).to_pylist()
+        offsets = parts.offsets.to_pylist()
+        for m, i in enumerate(idx.tolist()):
+            mine = {k for k in keys[offsets[m]:offsets[m + 1]] if k}
+            if len(mine) > MAX_CREDITED:
+                continue
+            mine.discard(prim[m])
+            counts[i] = len(mine)
+            values += sorted(mine)
+    offsets_all = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets_all), pa.array(values, pa.string()))
+
+
+def credit_keys(artists) -> tuple[pa.Array, pa.Array]:
+    """(``artist_keys``, ``other_artist_keys``) of each credit, with one pass over the distinct credits."""
+    enc = pc.dictionary_encode(_as_string_array(artists))
+    folded = fold(enc.dictionary)
+    primary = _artist_keys_plain(folded)
+    return primary.take(enc.indices), _other_keys(folded, primary).take(enc.indices)
+
+
+def other_artist_keys(artists) -> pa.Array:
+    """Keys of the artists a credit names after its primary one ([n] -> [n] list<string>; empty for a
+    single-artist credit or a compilation of more than ``MAX_CREDITED``): "JIN; V" -> ["v"],
+    "A feat. B & C" -> ["b", "c"]. Computed once per distinct credit."""
+    return credit_keys(artists)[1]
+
+
 def fold_text(text: str) -> str:
     return fold([text])[0].as_py()
 

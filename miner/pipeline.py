@@ -48,11 +48,14 @@ from miner.catalog_io import (
     original_texts,
     plan_partitions,
     read_partition,
+    row_details,
     validate_rows,
 )
+from miner.evidence import DEFAULT_COMPOSERS, DEFAULT_GENRES, DEFAULT_KINDS, DEFAULT_UNINFORMATIVE, ReleaseEvidence
+from miner.giants import split_giants
 from miner.markers import MarkerSet
 from miner.match import BLOCK_COLUMNS, MatchRules, match_partition
-from miner.normalize import artist_keys, fold
+from miner.normalize import credit_keys, fold
 from vocalmine import storage
 from vocalmine.atomic import atomic_path, update_json, write_table
 from vocalmine.errors import UserInputError
@@ -61,6 +64,10 @@ from vocalmine.scheduling import dask_client, scheduler_address
 log = logging.getLogger(__name__)
 
 WORK_PREFIX = ".mine-work-"
+#: A partition reports the row count of each artist key that holds at least this many of its rows (giant
+#: blocks are found from their sum; smaller counts cannot add up to ``MinerConfig.giant_rows`` unnoticed
+#: unless a catalog has more than giant_rows / _BIG_IN_PART partitions).
+_BIG_IN_PART = 1000
 
 
 @dataclass(frozen=True)
@@ -70,9 +77,13 @@ class MinerConfig:
     ``extra_markers``: marker phrases added to ``markers.DEFAULT_MARKERS``; ``title_threshold``: minimum
     rapidfuzz ratio (0-100) of the title cores; ``duration_tolerance_s``/``duration_tolerance_rel``: allowed
     duration difference (seconds, fraction of the longer track; the larger applies); ``strict``: stop at the
-    first bad row; ``blocksize``: bytes of CSV per partition; ``encoding``: text encoding of CSV/TSV files
-    (an ASCII-compatible one); ``progress``: show Dask progress bars on stderr; ``wave_rows``: catalog rows
-    per matching wave (bounds the memory of the shuffle)."""
+    first bad row; ``blocksize``: bytes of CSV per partition; ``encoding``: text encoding of CSV/TSV files,
+    header included (a UTF-16/UTF-32 byte-order mark overrides it); ``progress``: show Dask progress bars on stderr; ``wave_rows``: catalog rows
+    per matching wave (bounds the memory of the shuffle); ``uninformative_artists`` / ``uninformative_genres``:
+    credits and genres whose pairs also need evidence of the same release, one of ``release_evidence``
+    (album, date, isrc, label), dates at most ``release_max_days`` apart (``evidence.ReleaseEvidence``);
+    ``giant_rows``: an artist block of at least this many rows is split into sub-blocks by title length
+    (``giants``), each its own task."""
 
     extra_markers: tuple[str, ...] = ()
     title_threshold: float = 90.0
@@ -83,23 +94,37 @@ class MinerConfig:
     encoding: str = "utf-8"
     progress: bool = False
     wave_rows: int = 2_000_000
+    uninformative_artists: tuple[str, ...] = DEFAULT_UNINFORMATIVE + DEFAULT_COMPOSERS
+    uninformative_genres: tuple[str, ...] = DEFAULT_GENRES
+    release_evidence: tuple[str, ...] = DEFAULT_KINDS
+    release_max_days: int = 31
+    giant_rows: int = 50_000
 
     def __post_init__(self) -> None:
         if not 0 <= self.title_threshold <= 100:
             raise ValueError(f"title_threshold must be within 0..100, got {self.title_threshold}")
         if self.duration_tolerance_s < 0 or self.duration_tolerance_rel < 0:
             raise ValueError("duration tolerances must not be negative")
-        if self.blocksize < 1 or self.wave_rows < 1:
-            raise ValueError("blocksize and wave_rows must be positive")
+        if self.blocksize < 1 or self.wave_rows < 1 or self.giant_rows < 1:
+            raise ValueError("blocksize, wave_rows and giant_rows must be positive")
+        if self.release_max_days < 0:
+            raise ValueError("release_max_days must not be negative")
         self.markers  # noqa: B018 (an empty marker phrase raises here, not in a worker)
+        self.evidence  # noqa: B018 (an unknown evidence kind raises here)
 
     @property
     def markers(self) -> MarkerSet:
         return MarkerSet.with_extra(self.extra_markers)
 
     @property
+    def evidence(self) -> ReleaseEvidence:
+        return ReleaseEvidence.build(self.uninformative_artists, self.uninformative_genres, self.release_evidence,
+                                     self.release_max_days)
+
+    @property
     def rules(self) -> MatchRules:
-        return MatchRules(self.markers, self.title_threshold, self.duration_tolerance_s, self.duration_tolerance_rel)
+        return MatchRules(self.markers, self.title_threshold, self.duration_tolerance_s, self.duration_tolerance_rel,
+                          self.evidence)
 
 
 @dataclass(frozen=True)
@@ -107,9 +132,13 @@ class MineSummary:
     """What a run did; ``to_dict()`` is the ``metadata`` section of ``summary.json``.
 
     Funnel: ``rows_read`` = ``rows_used`` + ``rows_rejected``; ``marked`` of the used rows carry an
-    instrumental marker; ``blocks`` artist blocks hold a marked title; ``compared`` (instrumental, original)
-    title comparisons were made in them; ``candidates`` pairs passed every rule, covering
-    ``instrumentals_matched`` instrumentals and ``originals_matched`` originals."""
+    instrumental marker; ``blocks`` artist blocks hold a marked title; ``compared`` title scores were
+    computed in them (``blocking.candidate_pairs``: only titles that can reach the threshold); ``candidates``
+    pairs passed every rule, covering ``instrumentals_matched`` instrumentals and ``originals_matched``
+    originals. ``same_release_checked`` pairs passed the title and duration rules in a block of an
+    uninformative credit (``evidence``), of which ``same_release_missing`` were rejected for showing no
+    evidence of the same release. ``giant_blocks`` blocks of at least ``config.giant_rows`` rows were split
+    into ``giant_sub_blocks`` sub-blocks by title length (``giants``)."""
 
     rows_read: int
     rows_used: int
@@ -126,6 +155,10 @@ class MineSummary:
     seconds: float
     catalog: str
     out_dir: str
+    same_release_checked: int = 0
+    same_release_missing: int = 0
+    giant_blocks: int = 0
+    giant_sub_blocks: int = 0
     config: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,7 +171,8 @@ _WORK_SCHEMA = pa.schema([
     ("src", pa.int32()), ("record", pa.int64()), ("line", pa.int64()), ("offset", pa.int64()),
     ("nbytes", pa.int64()), ("track_id", pa.string()), ("artist", pa.string()), ("title", pa.string()),
     ("duration_s", pa.float64()), ("audio_path", pa.string()), ("genre", pa.string()), ("label", pa.string()),
-    ("release_date", pa.string()), ("artist_key", pa.string()), ("marked", pa.bool_()), ("id_hash", pa.uint64()),
+    ("release_date", pa.string()), ("album", pa.string()), ("isrc", pa.string()), ("artist_key", pa.string()),
+    ("other_keys", pa.list_(pa.string())), ("marked", pa.bool_()), ("id_hash", pa.uint64()),
 ])
 _REJECT_WORK = pa.schema([pa.field("src", pa.int32()), pa.field("record", pa.int64())] + list(REJECTED_ROWS))
 
@@ -194,11 +228,12 @@ def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dic
     reasons, dur = validate_rows(t)
     bad = np.flatnonzero(reasons != None)  # noqa: E711 (object array)
     tid = t.column("track_id").to_pylist() if len(bad) else []
+    details = row_details(t, reasons, bad)
     rej = [dict(src=f.index, record=m["record"], detail=m["detail"], source=f.path, line=m["line"],
                 track_id=None, reason=m["reason"], original=m["original"]) for m in raw.malformed]
-    rej += [dict(src=f.index, record=int(raw.record[i]), detail="", source=f.path, line=int(raw.line[i]),
+    rej += [dict(src=f.index, record=int(raw.record[i]), detail=d, source=f.path, line=int(raw.line[i]),
                  track_id=tid[i], reason=reasons[i], original=text)
-            for i, text in zip(bad, raw.original_texts(bad))]
+            for i, d, text in zip(bad, details, raw.original_texts(bad))]
     if config.strict and rej:
         first = min(rej, key=lambda r: r["record"])
         raise _strict_error(f, first["line"], first["reason"], first["track_id"], first["detail"])
@@ -206,7 +241,7 @@ def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dic
     sub = t.filter(pa.array(good))
     n = sub.num_rows
     marked = detect_markers(sub.column("title"), config.markers)
-    keys = artist_keys(sub.column("artist"))
+    keys, others = credit_keys(sub.column("artist"))
     track_ids = sub.column("track_id").combine_chunks()
     hashes = (pd.util.hash_pandas_object(track_ids.to_pandas(), index=False).to_numpy()
               if n else np.zeros(0, np.uint64))
@@ -223,7 +258,8 @@ def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dic
         pa.array(np.full(n, f.index, np.int32)), pa.array(raw.record[good]), pa.array(raw.line[good]),
         pa.array(raw.offset[good]), pa.array(raw.nbytes[good]), track_ids,
         sub.column("artist").combine_chunks(), sub.column("title").combine_chunks(), pa.array(dur[good]),
-        audio, optional("genre"), optional("label"), optional("release_date"), keys, marked, pa.array(hashes),
+        audio, optional("genre"), optional("label"), optional("release_date"), optional("album"), optional("isrc"),
+        keys, others, marked, pa.array(hashes),
     ], schema=_WORK_SCHEMA)
     path = os.path.join(work_dir, f"part-{spec.index:06d}.arrow")
     _write_ipc(work, path)
@@ -231,7 +267,13 @@ def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dic
     if rej:
         rejected_path = os.path.join(work_dir, f"rejected-{spec.index:06d}.arrow")
         _write_ipc(pa.Table.from_pylist(rej, schema=_REJECT_WORK), rejected_path)
-    marked_keys = pc.unique(keys.filter(marked)).to_pylist() if n else []
+    all_keys = pa.concat_arrays([keys, pc.list_flatten(others)]) if n else pa.array([], pa.string())
+    counts = pc.value_counts(all_keys)
+    at_least = min(_BIG_IN_PART, config.giant_rows)
+    big = pc.greater_equal(counts.field("counts"), at_least) if len(counts) else pa.array([], pa.bool_())
+    big_keys = dict(zip(counts.field("values").filter(big).to_pylist(), counts.field("counts").filter(big).to_pylist()))
+    marked_keys = (pc.unique(pa.concat_arrays([keys.filter(marked), pc.list_flatten(others.filter(marked))]))
+                   .to_pylist() if n else [])
     reasons_count: dict[str, int] = {}
     for r in rej:
         reasons_count[r["reason"]] = reasons_count.get(r["reason"], 0) + 1
@@ -241,6 +283,7 @@ def prepare_partition(spec: PartSpec, config: MinerConfig, work_dir: str) -> dic
         "rows_used": n,
         "marked": int(pc.sum(marked).as_py() or 0),
         "marked_keys": marked_keys,
+        "big_keys": big_keys,
         "rejected_path": rejected_path,
         "rejected_by_reason": reasons_count,
     }
@@ -316,19 +359,46 @@ def _find_duplicates(run: "_Runner", paths: list[str]) -> pa.Table:
 # -------------------------------------------------------------------------------------- step 3: blocks
 
 
-def _block_frame(t: pa.Table) -> pd.DataFrame:
-    return t.select(list(BLOCK_COLUMNS)).to_pandas()
+def _block_frame(t: pa.Table, giants: bool = False) -> pd.DataFrame:
+    t = t.select(list(BLOCK_COLUMNS))
+    if giants:
+        t = t.append_column("block", t.column("artist_key")).append_column(
+            "bucket", pa.array(np.zeros(t.num_rows, np.int64)))
+    return t.to_pandas()
 
 
-def load_block_rows(path: str, marked_keys: pa.Array) -> pd.DataFrame:
+def load_block_rows(path: str, marked_keys: pa.Array, giant_keys: pa.Array, rules: MatchRules) -> pd.DataFrame:
     """Rows of a work file whose artist key has a marked title, minus its later duplicates (the records
-    listed in ``<path>.exclude.npy`` when there is one)."""
+    listed in ``<path>.exclude.npy`` when there is one). A row credited to several artists comes once per
+    credited artist whose key has a marked title, with ``artist_key`` set to that key. Columns
+    ``BLOCK_COLUMNS`` plus ``block`` and ``bucket`` (``giants.split_giants``: the rows of ``giant_keys``
+    split by title length)."""
     t = _read_work(path)
-    keep = pc.is_in(t.column("artist_key"), value_set=marked_keys)
     if storage.exists(path + ".exclude.npy"):
         excluded = np.load(io.BytesIO(storage.read_bytes(path + ".exclude.npy")))
-        keep = pc.and_(keep, pa.array(~np.isin(t.column("record").to_numpy(), excluded)))
-    return _block_frame(t.filter(keep))
+        t = t.filter(pa.array(~np.isin(t.column("record").to_numpy(), excluded)))
+    keep = pc.is_in(t.column("artist_key"), value_set=marked_keys)
+    pieces = [t.filter(keep)]
+    others = t.column("other_keys").combine_chunks()
+    if len(pc.list_flatten(others)):
+        flat = pc.list_flatten(others)
+        parent = pc.list_parent_indices(others)
+        hit = pc.is_in(flat, value_set=marked_keys)
+        if pc.any(hit).as_py():
+            extra = t.take(parent.filter(hit))
+            pieces.append(extra.set_column(extra.schema.get_field_index("artist_key"), "artist_key",
+                                           flat.filter(hit)))
+    t = pa.concat_tables(pieces).select(list(BLOCK_COLUMNS))
+    if not rules.evidence.genres:  # album and isrc matter only in the blocks of uninformative credits
+        plain = pc.invert(pc.is_in(t.column("artist_key"), value_set=pa.array(sorted(rules.evidence.keys),
+                                                                               pa.string())))
+        for name in ("album", "isrc"):
+            col = t.column(name)
+            t = t.set_column(t.schema.get_field_index(name), name,
+                             pc.if_else(plain, pa.scalar(None, pa.string()), col))
+    if len(giant_keys):
+        t = split_giants(t, giant_keys, rules)
+    return t.to_pandas()
 
 
 # --------------------------------------------------------------------------------------------- running
@@ -436,7 +506,7 @@ def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: M
     ``UserInputError`` for a catalog that cannot be read (missing column, no file) and, with
     ``config.strict``, for the first bad row."""
     t_start = time.perf_counter()
-    files = open_catalog(catalog)
+    files = open_catalog(catalog, config.encoding)
     specs = plan_partitions(files, config.blocksize)
     log.info("catalog: %d file(s), %d partition(s)", len(files), len(specs))
     out = storage.join(out_dir)  # a Path, or the URL of an object-store folder
@@ -486,12 +556,21 @@ def mine_pairs(catalog: str | os.PathLike, out_dir: str | os.PathLike, config: M
         seconds=round(time.perf_counter() - t_start, 3),
         catalog=str(catalog),
         out_dir=str(out),
+        same_release_checked=stats["evidence_needed"],
+        same_release_missing=stats["evidence_missing"],
+        giant_blocks=stats["giant_blocks"],
+        giant_sub_blocks=stats["sub_blocks"],
         config={
             "markers": list(config.markers.phrases),
             "title_threshold": config.title_threshold,
             "duration_tolerance_s": config.duration_tolerance_s,
             "duration_tolerance_rel": config.duration_tolerance_rel,
             "strict": config.strict,
+            "uninformative_artists": list(config.uninformative_artists),
+            "uninformative_genres": list(config.uninformative_genres),
+            "release_evidence": list(config.release_evidence),
+            "release_max_days": config.release_max_days,
+            "giant_rows": config.giant_rows,
         },
     )
     update_json(storage.join(out, "summary.json"), "metadata", summary.to_dict())
@@ -509,30 +588,49 @@ def _match(run: _Runner, paths: list[str], results: list[dict], config: MinerCon
     import dask.dataframe as dd
 
     keys = sorted(set().union(*[r["marked_keys"] for r in results])) if results else []
-    stats = {"blocks": 0, "compared": 0}
+    stats = {"blocks": 0, "compared": 0, "evidence_needed": 0, "evidence_missing": 0, "giant_blocks": 0,
+             "sub_blocks": 0}
     if not keys:
         return CANDIDATES.empty_table(), stats
+    sizes: dict[str, int] = {}
+    for r in results:
+        for k, c in r["big_keys"].items():
+            sizes[k] = sizes.get(k, 0) + c
+    marked_set = set(keys)
+    giants = sorted(k for k, c in sizes.items() if c >= config.giant_rows and k in marked_set)
+    stats["giant_blocks"] = len(giants)
+    if giants:
+        log.info("%d giant artist block(s) split by title length: %s", len(giants), ", ".join(giants[:5]))
     rows_used = sum(r["rows_used"] for r in results)
     waves = max(1, -(-rows_used // config.wave_rows))
     groups: list[list[str]] = [[] for _ in range(waves)]
     for k in keys:
         groups[zlib.crc32(k.encode()) % waves].append(k)
-    meta = _block_frame(pa.Table.from_pylist([], schema=_WORK_SCHEMA))
+    meta = _block_frame(pa.Table.from_pylist([], schema=_WORK_SCHEMA), bool(giants))
     rules = config.rules
+    giant_keys = pa.array(giants, pa.string())
     match = dask.delayed(match_partition, pure=True)
     tables = [CANDIDATES.empty_table()]
+    block_keys: set[str] = set()
     for w, group in enumerate(groups):
         if not group:
             continue
-        rows = dd.from_map(load_block_rows, paths, args=[pa.array(group, pa.string())], meta=meta,
-                           enforce_metadata=False, label=f"block-rows-{w}")
-        rows = rows.shuffle(on="artist_key", npartitions=max(1, len(paths)))
+        rows = dd.from_map(load_block_rows, paths, args=[pa.array(group, pa.string()), giant_keys, rules],
+                           meta=meta, enforce_metadata=False, label=f"block-rows-{w}")
+        rows = rows.shuffle(on="block" if giants else "artist_key", npartitions=max(1, len(paths)))
         outs = run.compute([match(p, rules) for p in rows.to_delayed()], f"match {w + 1}/{waves}")
         for table, st in outs:
             tables.append(table)
-            stats["blocks"] += st["blocks"]
-            stats["compared"] += st["compared"]
+            block_keys.update(st["block_keys"])
+            for k in ("compared", "evidence_needed", "evidence_missing", "sub_blocks"):
+                stats[k] += st[k]
+    stats["blocks"] = len(block_keys)
     table = pa.concat_tables(tables)
     table = table.sort_by([("artist_key", "ascending"), ("original_id", "ascending"),
                            ("instrumental_id", "ascending")])
+    # A pair whose credits share several artists is found in each of their blocks: keep the first.
+    ids = pa.Table.from_arrays([table.column("original_id"), table.column("instrumental_id")], ["o", "i"])
+    first = ~ids.to_pandas().duplicated().to_numpy()
+    if not first.all():
+        table = table.filter(pa.array(first))
     return table.replace_schema_metadata(CANDIDATES.metadata), stats

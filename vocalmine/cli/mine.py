@@ -53,6 +53,8 @@ def _echo_summary(s) -> None:
     )
     click.echo(
         f"{s.marked:,} instrumental titles in {s.blocks:,} artist blocks; {s.compared:,} title comparisons"
+        + (f"; {s.same_release_missing:,} of {s.same_release_checked:,} pairs under uninformative credits "
+           "rejected for no same-release evidence" if s.same_release_checked else "")
     )
     click.echo(
         f"{s.candidates:,} candidate pairs ({s.instrumentals_matched:,} instrumentals, "
@@ -82,17 +84,27 @@ def _echo_summary(s) -> None:
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="dask.distributed scheduler (default: $DASK_SCHEDULER_ADDRESS, else this machine).")
 @click.option("--blocksize", default="32MB", help="CSV bytes per partition.")
-@click.option("--encoding", default="utf-8", help="Text encoding of CSV/TSV files.")
+@click.option("--encoding", default="utf-8",
+              help="Text encoding of CSV/TSV files (a UTF-16/UTF-32 byte-order mark overrides it).")
+@click.option("--uninformative-artist", "uninformative", multiple=True, metavar="NAME",
+              help="Another credit that says nothing about the performer (repeatable), added to Various Artists, "
+                   "Unknown Artist, Anonymous, Traditional and common composers: its pairs need same-release evidence.")
+@click.option("--release-evidence", default="album,date,isrc", metavar="KINDS",
+              help="What shows the same release in such blocks: any of album, date, isrc, label (comma-separated).")
+@click.option("--release-max-days", type=click.IntRange(min=0), default=31,
+              help="Largest release-date difference that counts as the same release, days.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars [default: when stderr is a terminal].")
 @verbose_option
 @user_errors
 def main(catalog: str, out_dir: str, metadata_only: bool, report: bool, strict: bool, markers: tuple[str, ...],
          title_threshold: float, duration_tolerance: float, duration_tolerance_rel: float,
-         scheduler: str | None, blocksize: str, encoding: str, progress: bool | None) -> None:
+         scheduler: str | None, blocksize: str, encoding: str, uninformative: tuple[str, ...],
+         release_evidence: str, release_max_days: int, progress: bool | None) -> None:
     """Find (original, instrumental) pairs in CATALOG: a CSV/TSV/Parquet file, a folder of part-files, or a
     glob (quote it). Required columns: track_id, artist, title, duration_s or duration_ms."""
     import codecs
 
+    from miner.evidence import EVIDENCE_KINDS
     from miner.pipeline import MinerConfig, mine_pairs
 
     try:
@@ -102,8 +114,15 @@ def main(catalog: str, out_dir: str, metadata_only: bool, report: bool, strict: 
 
     if any(not m.strip(" .-") for m in markers):
         raise click.BadParameter("a marker phrase must have a word in it", param_hint="--marker")
+    kinds = tuple(k.strip() for k in release_evidence.split(",") if k.strip())
+    if not kinds or any(k not in EVIDENCE_KINDS for k in kinds):
+        raise click.BadParameter(f"{release_evidence!r}: give one or more of {', '.join(EVIDENCE_KINDS)}",
+                                 param_hint="--release-evidence")
     config = MinerConfig(
         extra_markers=tuple(markers),
+        uninformative_artists=MinerConfig.uninformative_artists + tuple(uninformative),
+        release_evidence=kinds,
+        release_max_days=release_max_days,
         title_threshold=title_threshold,
         duration_tolerance_s=duration_tolerance,
         duration_tolerance_rel=duration_tolerance_rel,
