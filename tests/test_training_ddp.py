@@ -30,7 +30,7 @@ def test_two_process_run_ends_with_identical_weights_and_one_writer(tmp_path):
     d0, d1 = summary["weight_digests"]
     assert d0 == d1  # both ranks end with the same parameters and BatchNorm buffers
 
-    ckpt = load_checkpoint(run, target="vocals", arch="unet")
+    ckpt = load_checkpoint(run, target="vocals", arch="unet", which="latest")
     assert ckpt["world_size"] == 2 and ckpt["writer_rank"] == 0 and ckpt["step"] == 3
     assert state_digest(ckpt["model"]) == d0
     # Each rank read its own row groups: its position is where 3 steps x 2 patches end in its own share.
