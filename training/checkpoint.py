@@ -133,23 +133,23 @@ def _load_failure(p: Path, exc: BaseException) -> str:
     """Why a checkpoint did not load, in our words (torch's text is cut mid-sentence and its advice for an
     unsafe file, loading with ``weights_only=False``, is the one thing not to do)."""
     if isinstance(exc, OSError):
-        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+        return f"cannot be read ({exc.strerror or type(exc).__name__})."
     try:
         size = p.stat().st_size
         with p.open("rb") as fh:
             head = fh.read(4)
     except OSError as err:
-        return f"cannot be read ({err.strerror or type(err).__name__})"
+        return f"cannot be read ({err.strerror or type(err).__name__})."
     if size == 0:
-        return "is empty (0 bytes), not a vocalmine checkpoint; train again or copy the file again"
+        return "is empty (0 bytes), not a vocalmine checkpoint; train again or copy the file again."
     if head != b"PK\x03\x04":  # torch.save writes a zip archive
         return ("is not a safe vocalmine checkpoint: not a PyTorch checkpoint archive (random bytes, a plain "
-                "pickle or another format); it was not loaded and nothing in it was run")
+                "pickle or another format); it was not loaded and nothing in it was run.")
     if isinstance(exc, pickle.UnpicklingError):
         return ("is not a safe vocalmine checkpoint: it holds Python objects other than tensors and plain data, "
-                "which vocalmine never writes; it was refused without running anything in it")
+                "which vocalmine never writes; it was refused without running anything in it.")
     return ("is damaged or truncated (a PyTorch archive that cannot be read to the end); train again, or copy "
-            "the file again")
+            "the file again.")
 
 
 # ---------------------------------------------------------------------------------------------- RNG states
