@@ -295,6 +295,9 @@ def main() -> None:
         if voc not in runs or (inst and inst not in runs):
             continue
         v = load_model(runs[voc], target="vocals", device=args.device, which=which)
+        if which == "latest" and v.step == load_model(runs[voc], device=args.device).step:
+            log.info("%s: the latest checkpoint is the best one (step %d): not scored twice", label, v.step)
+            continue
         i = load_model(runs[inst], target="instrumental", device=args.device, which=which) if inst else None
         systems[f"{label} (step {v.step})"] = model_estimate(v, i, combine or "sum-to-one")
     systems["oracle: the vocal target from the true accompaniment"] = oracle_estimate
