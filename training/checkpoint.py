@@ -18,7 +18,12 @@ Contents (keys of the top-level dict)::
                              "workers": [DataPosition.to_dict() per loader thread]}
     world_size, writer_rank  the run's world size; the rank that wrote the file (always 0)
     best_valid_loss          float or None
+    config_changes           [{"step", "changes": [str]}]: options changed on --resume with --allow-config-change
+    shards_build_key         the shard manifest's build_key (what "the same data" means on --resume)
     code_version             vocalmine.code_version() of the writer
+
+``best.pt`` (the best validation so far) holds the model part only (format ... step, code_version) with
+``valid_loss`` and ``train_config``.
 """
 
 from __future__ import annotations
