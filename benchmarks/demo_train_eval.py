@@ -301,11 +301,13 @@ def main() -> None:
         i = load_model(runs[inst], target="instrumental", device=args.device, which=which) if inst else None
         systems[f"{label} (step {v.step})"] = model_estimate(v, i, combine or "sum-to-one")
     systems["oracle: the vocal target from the true accompaniment"] = oracle_estimate
-    fixed_systems = {"REPET-SIM (librosa example, song's rate)": "repet-sim", "mixture as estimate": "mixture"}
-    # The models first, then the cached training-free systems (another run may be filling REPET-SIM's cache).
+    fixed_systems = {"REPET-SIM (librosa example, song's rate)", "mixture as estimate"}
+    # The models first, then the training-free systems (another run may be filling REPET-SIM's cache). Every
+    # system's rows are cached by its label (which names the checkpoint step): delete WORK/scores to rescore.
     for label in sorted(systems, key=lambda name: name in fixed_systems):
         t = time.perf_counter()
-        cache = work / "scores" / fixed_systems[label] if label in fixed_systems else None
+        slug = "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")
+        cache = work / "scores" / manifest["build_key"][:12] / slug
         results["systems"][label] = run_system(songs, systems[label], cache)
         log.info("%s: vocal NSDR %.2f dB (%.0f s)", label, results["systems"][label]["summary"]["vocals_nsdr"],
                  time.perf_counter() - t)
