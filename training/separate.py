@@ -16,9 +16,9 @@ Pipeline for one song (``separate_waveform``):
      (2048-4096 Hz): vocal activity up there follows vocal activity below.
 5. Instrumental: from ``instrumental_model``'s own mask when given, else the mixture minus the vocals (at the
    rate the masking ran at, so the two add up to the mixture's band that was processed). With both models the
-   two masks are combined (``combine_masks``): ``sum-to-one`` (default: each mask divided by their sum, so
-   vocals + instrumental = the mixture in every bin), ``wiener`` (the ratio of their squares, a single-channel
-   Wiener filter of the two estimates ``m_v |X|`` and ``m_i |X|``), or ``independent`` (each mask as it is).
+   two masks are combined (``combine_masks``): ``wiener`` (default, measured best in docs/training.md: the
+   ratio of their squares, a single-channel Wiener filter of the two estimates ``m_v |X|`` and ``m_i |X|``),
+   ``sum-to-one`` (each mask divided by their sum), or ``independent`` (each mask as it is).
 
 Outputs have the input's sample rate, channel count and exact length.
 """
@@ -170,7 +170,7 @@ def upsample_mask(mask: np.ndarray, model_params: StftParams, params: StftParams
     return out.astype(np.float32)
 
 
-def combine_masks(vocals: np.ndarray, instrumental: np.ndarray, method: str = "sum-to-one",
+def combine_masks(vocals: np.ndarray, instrumental: np.ndarray, method: str = "wiener",
                   eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
     """The two models' masks (same shape, values in [0, 1]) -> the masks applied to the mixture.
 
@@ -215,7 +215,7 @@ def separate_waveform(
     *,
     full_band: bool = False,
     batch_size: int = 8,
-    combine: str = "sum-to-one",
+    combine: str = "wiener",
 ) -> Separated:
     """Vocals and instrumental of ``mixture`` float32 ``[channels, samples]`` (or ``[samples]``) at ``sample_rate``.
 
@@ -295,7 +295,7 @@ def separate_file(
     *,
     full_band: bool = False,
     batch_size: int = 8,
-    combine: str = "sum-to-one",
+    combine: str = "wiener",
     name: str | None = None,
 ) -> dict[str, Path]:
     """Separate one file into ``out_dir/<name>/{vocals,instrumental}.wav`` (float WAV, input's rate and

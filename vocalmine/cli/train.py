@@ -100,8 +100,8 @@ def train_main(shards_dir: str, run_dir: str, no_progress: bool, gain_db: str, *
               help="Vocals model: run folder of `train --target vocals` or its checkpoint file.")
 @click.option("--instrumental-model", type=click.Path(exists=True), default=None,
               help="Instrumental model; without it the instrumental is the mixture minus the vocals.")
-@click.option("--combine", type=click.Choice(["sum-to-one", "wiener", "independent"]), default="sum-to-one",
-              help="With --instrumental-model: how the two masks are combined.")
+@click.option("--combine", type=click.Choice(["sum-to-one", "wiener", "independent"]), default="wiener",
+              help="With --instrumental-model: how the two masks are combined (docs/training.md).")
 @click.option("--latest", is_flag=True, help="Use a run folder's latest checkpoint, not its best by validation loss.")
 @click.option("--full-band", is_flag=True,
               help="Apply the upsampled mask at the input's own rate (keeps the input's bandwidth).")
