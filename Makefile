@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo
+# The demo's training recipe (docs/training.md, "The recipe"): both of the paper's models get the same.
+DEMO_RECIPE := --max-steps 400 --valid-every 50 --valid-patches 256 --checkpoint-every 100 \
+	--lr 3e-4 --lr-schedule cosine --warmup-steps 20 --remix-share 0.5 --gain-db=-12,0
 
 .PHONY: setup sysdeps demo test bench clean-demo
 
@@ -25,10 +28,13 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/make-demo-corpus $(DEMO)/corpus --songs 40 --seconds 30 --seed 0
 	$(BIN)/mine-pairs $(DEMO)/corpus/catalog.csv -o $(DEMO)/pairs
-	$(BIN)/build-shards $(DEMO)/pairs -o $(DEMO)/shards --patch-hop 32 --ratios 0.6,0.1,0.3
-	$(BIN)/train --target vocals --shards $(DEMO)/shards -o $(DEMO)/runs/vocals --max-steps 400 \
-		--valid-every 100 --checkpoint-every 100 $$(test -f $(DEMO)/runs/vocals/checkpoint.pt && echo --resume)
-	$(BIN)/evaluate --model $(DEMO)/runs/vocals $(DEMO)/shards --write-audio $(DEMO)/separated
+	$(BIN)/build-shards $(DEMO)/pairs -o $(DEMO)/shards --patch-hop 32 --split-file $(DEMO)/corpus/truth/songs.csv
+	for target in vocals instrumental; do \
+		$(BIN)/train --target $$target --shards $(DEMO)/shards -o $(DEMO)/runs/$$target $(DEMO_RECIPE) \
+			$$(test -f $(DEMO)/runs/$$target/checkpoint.pt && echo --resume) || exit $$?; \
+	done
+	$(BIN)/evaluate --model $(DEMO)/runs/vocals --instrumental-model $(DEMO)/runs/instrumental $(DEMO)/shards \
+		--write-audio $(DEMO)/separated
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -1,14 +1,19 @@
-"""End to end on the demo corpus: corpus -> candidates -> verified pairs -> shards -> U-Net and baseline ->
-separation of the held-out (test split) songs -> BSS Eval against their true stems.
+"""The recipe's ablation on the demo corpus: corpus -> candidates -> verified pairs -> shards -> one model per
+recipe choice -> separation of the held-out songs -> BSS Eval against their true stems, beside REPET-SIM, the
+no-skip baseline and the oracle of the training target.
 
     .venv/bin/python benchmarks/demo_train_eval.py --work /tmp/vocalmine-demo [--steps 400] [--write-docs]
+    .venv/bin/python benchmarks/demo_train_eval.py --work W --variants paper,recipe --steps 200   # a subset
 
 Every stage is the project's library function (``democorpus.make_corpus``, ``miner.pipeline.mine_pairs``,
 ``pairing.pipeline.pair_candidates``, ``features.shards.build_shards``, ``training.train.train``,
-``training.evaluate``), each re-runnable: a second run reuses what is done (training resumes its checkpoint).
-Both models get the same shards, seed, batch size and number of steps. The songs scored are the test split's:
-the originals of its pairs, mapped to their songs by ``truth/tracks.csv``, scored against
-``truth/stems/<song>/{mixture,vocals,accompaniment}.wav`` (the true stems, not the pairs' derived targets).
+``training.separate``), each re-runnable: a second run reuses what is done (a finished model is not retrained).
+The split is the corpus' own (``--split hint``: ``truth/songs.csv``'s ``split_hint`` through
+``build-shards --split-file``, the generalisation split when the generator makes one), or by artist hash
+(``--split ratios``). Every variant gets the same shards, seed, batch size and number of steps; ``VARIANTS``
+says what each changes. The songs scored are the test split's (``split_hint == test``), against
+``truth/stems/<song>/{mixture,vocals,accompaniment}.wav``; songs with a silent true vocal stem (instrumental
+only) are not scored by BSS Eval but by their vocal output's level against the mixture (dB; lower is better).
 
 Writes ``WORK/results.json`` and ``WORK/results.md``; ``--write-docs`` also replaces the block between the
 ``demo-results`` markers in docs/training.md.
@@ -24,6 +29,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -32,66 +38,176 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from democorpus import DemoConfig, make_corpus  # noqa: E402
+from features.audio import decode, load_mono, resample  # noqa: E402
 from features.shards import ShardConfig, build_shards  # noqa: E402
+from features.splits import read_split_file  # noqa: E402
 from features.stft import PAPER_STFT, istft, stft  # noqa: E402
 from miner.pipeline import MinerConfig, mine_pairs  # noqa: E402
 from pairing.config import PairingConfig  # noqa: E402
 from pairing.pipeline import pair_candidates  # noqa: E402
-from training.evaluate import SOURCES, STATS, SongFiles, evaluate_songs, model_estimator, score_song, summarize, write_report  # noqa: E402
-from training.separate import load_model  # noqa: E402
+from training.separate import load_model, separate_waveform  # noqa: E402
 from training.train import TrainConfig, train  # noqa: E402
+
+try:  # the scoring function (moved to training.eval_metrics by the evaluation work)
+    from training.eval_metrics import score_song  # noqa: E402
+except ImportError:  # pragma: no cover
+    from training.evaluate import score_song  # noqa: E402
 
 log = logging.getLogger("demo_train_eval")
 BEGIN, END = "<!-- demo-results:begin -->", "<!-- demo-results:end -->"
+SR = PAPER_STFT.sample_rate
+SOURCES = ("vocals", "accompaniment")
+
+#: The recipe choices measured: TrainConfig fields each variant sets (target vocals unless said).
+RECIPE = dict(lr=3e-4, lr_schedule="cosine", warmup_steps=20, remix_share=0.5, gain_db=(-12.0, 0.0))
+VARIANTS: dict[str, dict] = {
+    "paper": {},  # Adam 1e-4 constant, no augmentation: the paper's recipe
+    "cosine": dict(lr=3e-4, lr_schedule="cosine", warmup_steps=20),
+    "gain": dict(gain_db=(-12.0, 0.0)),
+    "remix": dict(remix_share=0.5),
+    "recipe": RECIPE,
+    "recipe-instrumental": dict(RECIPE, target="instrumental"),
+    "baseline": dict(RECIPE, arch="baseline"),  # the paper's no-skip baseline, same recipe
+}
+#: What is scored: (label, vocals variant, instrumental variant or None, mask combination, checkpoint).
+SYSTEMS = [
+    ("paper recipe (Adam 1e-4)", "paper", None, None, "best"),
+    ("+ cosine schedule (3e-4, warm-up 20)", "cosine", None, None, "best"),
+    ("+ random gain (-12..0 dB)", "gain", None, None, "best"),
+    ("+ remix (half of each batch)", "remix", None, None, "best"),
+    ("recipe: all three, latest checkpoint", "recipe", None, None, "latest"),
+    ("recipe: all three, best checkpoint", "recipe", None, None, "best"),
+    ("recipe + instrumental model, sum-to-one", "recipe", "recipe-instrumental", "sum-to-one", "best"),
+    ("recipe + instrumental model, Wiener", "recipe", "recipe-instrumental", "wiener", "best"),
+    ("no-skip baseline, recipe", "baseline", None, None, "best"),
+]
 
 
-def test_songs(corpus_dir: Path, shards_dir: Path) -> list[SongFiles]:
-    """The test split's songs, as their true stems."""
+def test_songs(corpus_dir: Path, shards_dir: Path, split: str) -> list[str]:
+    """The held-out songs: ``split_hint == test`` (``--split hint``), else the test split's originals' songs."""
+    with open(corpus_dir / "truth" / "songs.csv", newline="") as fh:
+        songs = list(csv.DictReader(fh))
+    if split == "hint":
+        return sorted(r["song_id"] for r in songs if r["split_hint"] == "test")
     manifest = json.loads((shards_dir / "manifest.json").read_text())
     originals = {pid.split("~", 1)[0] for pid in manifest["splits"]["test"]["pair_ids"]}
     with open(corpus_dir / "truth" / "tracks.csv", newline="") as fh:
         song_of = {r["track_id"]: r["song_id"] for r in csv.DictReader(fh)}
-    songs = sorted({song_of[t] for t in originals if song_of.get(t)})
-    stems = corpus_dir / "truth" / "stems"
-    return [SongFiles(s, stems / s / "mixture.wav", stems / s / "vocals.wav", (stems / s / "accompaniment.wav",))
-            for s in songs]
+    return sorted({song_of[t] for t in originals if song_of.get(t)})
 
 
-def oracle(songs: list[SongFiles]) -> dict:
-    """The paper's training target used as a mask with the true accompaniment: max(0, |X| - |A|) / |X| on the
-    mixture (the upper bound of what a model of that target can reach), scored like the models."""
+def load_song(corpus_dir: Path, song: str) -> SimpleNamespace:
+    """True stems, mono at 8192 Hz, one length."""
+    d = corpus_dir / "truth" / "stems" / song
+    x = {name: load_mono(d / f"{name}.wav", SR) for name in ("mixture", "vocals", "accompaniment")}
+    n = min(len(v) for v in x.values())
+    return SimpleNamespace(**{k: v[:n] for k, v in x.items()}, sample_rate=SR, name=song, path=d)
+
+
+def score(stems: SimpleNamespace, est: dict[str, np.ndarray]) -> dict:
+    """BSS Eval row, or for a song without voice the vocal estimate's level against the mixture (dB)."""
+    n = len(stems.mixture)
+    est = {k: np.pad(v[:n], (0, max(0, n - len(v[:n])))) for k, v in est.items()}
+    row = {"song": stems.name, "seconds": n / SR}
+    if not np.any(stems.vocals):
+        row["vocal_level_db"] = float(10 * np.log10((np.sum(est["vocals"] ** 2) + 1e-20) / np.sum(stems.mixture ** 2)))
+        return row
+    row.update(score_song(stems, est))
+    return row
+
+
+def summary(rows: list[dict]) -> dict:
+    scored = [r for r in rows if "vocals_nsdr" in r]
+    out = {f"{s}_{m}": float(np.mean([r[f"{s}_{m}"] for r in scored])) if scored else float("nan")
+           for s in SOURCES for m in ("nsdr", "sir", "sar")}
+    out["vocals_nsdr_median"] = float(np.median([r["vocals_nsdr"] for r in scored])) if scored else float("nan")
+    out["vocals_nsdr_min"] = float(np.min([r["vocals_nsdr"] for r in scored])) if scored else float("nan")
+    levels = [r["vocal_level_db"] for r in rows if "vocal_level_db" in r]
+    out["instrumental_only_vocal_level_db"] = float(np.max(levels)) if levels else None
+    out["songs"] = len(scored)
+    return out
+
+
+def run_system(songs, estimate, cache: Path | None = None) -> dict:
+    """Score ``estimate`` on every song; ``cache``: a folder keeping each song's row (for the systems that do
+    not depend on training: REPET-SIM takes minutes per song)."""
     rows = []
-    for song in songs:
-        stems = song.load(PAPER_STFT.sample_rate)
-        x, a = stft(stems.mixture), stft(stems.accompaniment)
-        mask = np.maximum(np.abs(x) - np.abs(a), 0) / np.maximum(np.abs(x), 1e-12)
-        voc = istft(x * mask, len(stems.mixture))
-        row = {"song": song.name, "seconds": len(stems.mixture) / PAPER_STFT.sample_rate}
-        row.update(score_song(stems, {"vocals": voc, "accompaniment": stems.mixture - voc}))
-        rows.append(row)
-    return {"summary": summarize(rows), "songs": rows}
+    for s in songs:
+        f = cache / f"{s.name}.json" if cache else None
+        if f is not None and f.exists():
+            rows.append(json.loads(f.read_text()))
+            continue
+        rows.append(score(s, estimate(s)))
+        if f is not None:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(json.dumps(rows[-1]))
+    return {"summary": summary(rows), "songs": rows}
+
+
+def repet_estimator():
+    """REPET-SIM at the song's own rate (``training.repet``, from the evaluation work), or None without it."""
+    try:
+        from training.repet import repet_sim
+    except ImportError as exc:
+        log.warning("REPET-SIM not available (%s): its row is left out", exc)
+        return None
+
+    def estimate(stems):
+        d = decode(stems.path / "mixture.wav")
+        mono = d.mono()
+        out = repet_sim(mono, d.sample_rate)
+        return {"vocals": resample(out["vocals"], d.sample_rate, SR),
+                "accompaniment": resample(out["accompaniment"], d.sample_rate, SR)}
+
+    return estimate
+
+
+def oracle_estimate(stems) -> dict[str, np.ndarray]:
+    """The paper's training target used as a mask with the true accompaniment: max(0, |X| - |A|) / |X| on the
+    mixture (the ceiling of what a model of that target can reach)."""
+    x, a = stft(stems.mixture), stft(stems.accompaniment)
+    mask = np.maximum(np.abs(x) - np.abs(a), 0) / np.maximum(np.abs(x), 1e-12)
+    voc = istft(x * mask, len(stems.mixture))
+    return {"vocals": voc, "accompaniment": stems.mixture - voc}
+
+
+def model_estimate(vocals, instrumental=None, combine="sum-to-one"):
+    def estimate(stems):
+        sep = separate_waveform(stems.mixture[None], SR, vocals, instrumental, combine=combine)
+        return {"vocals": sep.vocals[0], "accompaniment": sep.instrumental[0]}
+
+    return estimate
 
 
 def table(results: dict) -> str:
-    """Markdown: one row per (model, source, metric)."""
-    lines = ["| model | source | metric | mean | SD | min | max | median |",
-             "|---|---|---|---:|---:|---:|---:|---:|"]
-    for arch, r in list(results["models"].items()) + [("oracle target", results["oracle"])]:
-        for s in SOURCES:
-            for m in ("nsdr", "sir", "sar"):
-                st = r["summary"][s][m]
-                lines.append(f"| {arch} | {s} | {m.upper()} | " + " | ".join(f"{st[k]:.2f}" for k in STATS) + " |")
+    """Markdown: one row per system, mean (and median, min) vocal NSDR, SIR, SAR, accompaniment NSDR."""
+    levels = any(r["summary"]["instrumental_only_vocal_level_db"] is not None for r in results["systems"].values())
+    lines = ["| system | vocal NSDR mean | median | min | vocal SIR | vocal SAR | accomp. NSDR |"
+             + (" vocal output on instrumental-only songs (dB re mix, worst) |" if levels else ""),
+             "|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if levels else "")]
+    for name, r in results["systems"].items():
+        s = r["summary"]
+        cells = [s["vocals_nsdr"], s["vocals_nsdr_median"], s["vocals_nsdr_min"], s["vocals_sir"], s["vocals_sar"],
+                 s["accompaniment_nsdr"]]
+        line = f"| {name} | " + " | ".join(f"{c:.2f}" for c in cells) + " |"
+        if levels:
+            lv = s["instrumental_only_vocal_level_db"]
+            line += f" {lv:.1f} |" if lv is not None else " - |"
+        lines.append(line)
     return "\n".join(lines)
 
 
-def per_song(results: dict) -> str:
-    cols = {**results["models"], "oracle target": results["oracle"]}
-    lines = ["| song | s | " + " | ".join(f"{a} vocal NSDR" for a in cols) + " |", "|---|---:|" + "---:|" * len(cols)]
-    by_song = {a: {row["song"]: row for row in r["songs"]} for a, r in cols.items()}
-    for row in results["oracle"]["songs"]:
-        s = row["song"]
-        lines.append(f"| {s} | {row['seconds']:.1f} | " + " | ".join(
-            f"{by_song[a][s]['vocals_nsdr']:.2f}" if s in by_song[a] else "-" for a in cols) + " |")
+def per_song(results: dict, names: list[str]) -> str:
+    cols = [n for n in names if n in results["systems"]]
+    lines = ["| song | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    by = {c: {r["song"]: r for r in results["systems"][c]["songs"]} for c in cols}
+    for song in results["test_songs"]:
+        cells = []
+        for c in cols:
+            r = by[c].get(song, {})
+            cells.append(f"{r['vocals_nsdr']:.2f}" if "vocals_nsdr" in r else
+                         f"({r['vocal_level_db']:.1f} dB)" if "vocal_level_db" in r else "-")
+        lines.append(f"| {song} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -104,8 +220,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--patch-hop", type=int, default=32, help="Frames between patch starts in the shards.")
-    ap.add_argument("--ratios", default="0.6,0.1,0.3", help="train,valid,test shares of the split (by artist).")
-    ap.add_argument("--archs", default="unet,baseline")
+    ap.add_argument("--split", choices=["hint", "ratios"], default="hint",
+                    help="hint: the corpus' split_hint (truth/songs.csv) as --split-file; ratios: hashed by artist.")
+    ap.add_argument("--ratios", default="0.6,0.1,0.3", help="train,valid,test shares with --split ratios.")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="Which models to train (names of VARIANTS).")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
@@ -126,63 +244,95 @@ def main() -> None:
     pair_candidates(work / "pairs", PairingConfig(), progress=False)
     timings["pairing_s"] = time.perf_counter() - t
     t = time.perf_counter()
+    fixed = tuple(sorted(read_split_file(work / "corpus" / "truth" / "songs.csv").items())) if args.split == "hint" else ()
     ratios = tuple(float(r) for r in args.ratios.split(","))
-    shard_summary = build_shards(work / "pairs", work / "shards",
-                                 ShardConfig(patch_hop=args.patch_hop, ratios=ratios, seed=args.seed), progress=False)
+    shard_summary = build_shards(work / "pairs", work / "shards", ShardConfig(
+        patch_hop=args.patch_hop, ratios=ratios, seed=args.seed, fixed_splits=fixed), progress=False)
     timings["shards_s"] = time.perf_counter() - t
     manifest = json.loads((work / "shards" / "manifest.json").read_text())
     split_sizes = {s: {"pairs": v["pairs"], "patches": v["patches"], "seconds": v["seconds"]}
                    for s, v in manifest["splits"].items()}
     log.info("shards: %s", split_sizes)
 
-    songs = test_songs(work / "corpus", work / "shards")
-    log.info("test songs: %s", [s.name for s in songs])
+    song_ids = test_songs(work / "corpus", work / "shards", args.split)
+    songs = [load_song(work / "corpus", s) for s in song_ids]
+    log.info("test songs: %s", song_ids)
     results: dict = {
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
         "date": time.strftime("%Y-%m-%d"),
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "splits": split_sizes, "skipped_pairs": len(shard_summary.skipped), "timings": timings,
-        "test_songs": [s.name for s in songs], "models": {}, "oracle": oracle(songs),
+        "test_songs": song_ids, "variants": {}, "systems": {},
     }
-    for arch in args.archs.split(","):
-        run = work / "runs" / manifest["build_key"][:12] / arch  # other shards, other runs: never resume across
-        cfg = TrainConfig(shards_dir=str(work / "shards"), run_dir=str(run), target="vocals", arch=arch,
-                          batch_size=args.batch_size, max_steps=args.steps, valid_every=100, checkpoint_every=100,
-                          log_every=20, seed=args.seed, device=args.device, progress=False,
-                          resume=(run / "checkpoint.pt").exists())
+    wanted = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in wanted if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    runs = {}
+    for name in wanted:
+        run = work / "runs" / manifest["build_key"][:12] / name  # other shards, other runs: never resume across
+        overrides = {k: v for k, v in VARIANTS[name].items()}
+        cfg = TrainConfig(shards_dir=str(work / "shards"), run_dir=str(run), batch_size=args.batch_size,
+                          max_steps=args.steps, valid_every=50, valid_patches=256, checkpoint_every=100, log_every=20,
+                          seed=args.seed, device=args.device, progress=False, tensorboard=False,
+                          resume=(run / "checkpoint.pt").exists(), **overrides)
         t = time.perf_counter()
         res = train(cfg)
-        summary = json.loads((run / "train_summary.json").read_text())
-        model = load_model(run, target="vocals", device=args.device)
-        report = evaluate_songs(songs, model_estimator(model), progress=False)
-        write_report(report, work / "eval" / arch, {"model": str(run), "arch": arch}, title=f"{arch} on demo test songs")
-        results["models"][arch] = {
-            "train_seconds_this_call": time.perf_counter() - t,
-            "steps": res.steps, "last_loss": summary["last_loss"], "valid_history": summary["valid_history"],
-            "patches_per_s": summary["patches_per_s"], "summary": report.summary, "songs": report.rows,
-            "failures": report.failures,
+        summ = json.loads((run / "train_summary.json").read_text())
+        results["variants"][name] = {
+            "config": overrides, "train_seconds_this_call": time.perf_counter() - t, "steps": res.steps,
+            "last_loss": summ["last_loss"], "valid_history": summ["valid_history"],
+            "patches_per_s": summ["patches_per_s"],
         }
-        log.info("%s: vocal NSDR mean %.2f dB over %d songs", arch, report.summary["vocals"]["nsdr"]["mean"],
-                 len(report.rows))
+        runs[name] = run
+        log.info("%s: trained to step %d", name, res.steps)
 
+    systems = {"mixture as estimate": lambda st: {"vocals": st.mixture, "accompaniment": st.mixture}}
+    repet = repet_estimator()
+    if repet is not None:
+        systems["REPET-SIM (librosa example, song's rate)"] = repet
+    for label, voc, inst, combine, which in SYSTEMS:
+        if voc not in runs or (inst and inst not in runs):
+            continue
+        v = load_model(runs[voc], target="vocals", device=args.device, which=which)
+        if which == "latest" and v.step == load_model(runs[voc], device=args.device).step:
+            log.info("%s: the latest checkpoint is the best one (step %d): not scored twice", label, v.step)
+            continue
+        i = load_model(runs[inst], target="instrumental", device=args.device, which=which) if inst else None
+        systems[f"{label} (step {v.step})"] = model_estimate(v, i, combine or "sum-to-one")
+    systems["oracle: the vocal target from the true accompaniment"] = oracle_estimate
+    fixed_systems = {"REPET-SIM (librosa example, song's rate)", "mixture as estimate"}
+    # The models first, then the training-free systems (another run may be filling REPET-SIM's cache). Every
+    # system's rows are cached by its label (which names the checkpoint step): delete WORK/scores to rescore.
+    for label in sorted(systems, key=lambda name: name in fixed_systems):
+        t = time.perf_counter()
+        slug = "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")
+        cache = work / "scores" / manifest["build_key"][:12] / slug
+        results["systems"][label] = run_system(songs, systems[label], cache)
+        log.info("%s: vocal NSDR %.2f dB (%.0f s)", label, results["systems"][label]["summary"]["vocals_nsdr"],
+                 time.perf_counter() - t)
+    results["systems"] = {label: results["systems"][label] for label in systems}
+
+    train_lines = [f"{n}: {r['steps']} steps, valid loss best "
+                   + (f"{min(v for _, v in r['valid_history']):.4g} at step "
+                      f"{min(r['valid_history'], key=lambda sv: sv[1])[0]}" if r["valid_history"] else "-")
+                   + f", {r['patches_per_s']:.1f} patches/s" for n, r in results["variants"].items()]
     md = "\n".join([
         f"Demo corpus: {args.songs} songs x {args.seconds:g} s (seed {args.seed}); shards with patch hop "
-        f"{args.patch_hop} frames, split {args.ratios} by artist: " + ", ".join(f"{s} {v['pairs']} pairs / {v['patches']} patches"
-                                                  for s, v in split_sizes.items()) + ".",
-        f"Training: {args.steps} steps of {args.batch_size} patches, Adam 1e-4, seed {args.seed}, "
-        f"{results['machine']}, {results['date']}.",
-        "Scored: the " + str(len(songs)) + " test-split songs against their true stems (BSS Eval v3 via mir_eval, "
-        "8192 Hz mono, whole songs), dB. 'oracle target': the paper's vocal target max(0, |X| - |A|) computed "
-        "from the true accompaniment and applied to the mixture, a ceiling for a model trained on that target.",
+        f"{args.patch_hop} frames, split "
+        + ("by the corpus' split_hint (--split-file truth/songs.csv)" if args.split == "hint" else f"{args.ratios} by artist")
+        + ": " + ", ".join(f"{s} {v['pairs']} pairs / {v['patches']} patches" for s, v in split_sizes.items()) + ".",
+        f"Training: {args.steps} steps of {args.batch_size} patches per model, seed {args.seed}, validation every 50 "
+        f"steps on 256 patches, {results['machine']}, {results['date']}.",
+        f"Scored: the {len(songs)} held-out songs ({', '.join(song_ids)}) against their true stems (BSS Eval v3 via "
+        "mir_eval, 8192 Hz mono, whole songs), dB; mean over the songs with a voice.",
         "",
         table(results),
         "",
-        per_song(results),
+        per_song(results, [n for n in results["systems"] if n.startswith(("REPET", "paper", "recipe: all three, best",
+                                                                         "recipe + instrumental model, sum", "no-skip"))]),
         "",
-        "Training: " + "; ".join(
-            f"{a} final train loss {r['last_loss']:.4g}, valid loss "
-            + (f"{r['valid_history'][-1][1]:.4g}" if r["valid_history"] else "-")
-            + f", {r['patches_per_s']:.1f} patches/s" for a, r in results["models"].items()) + ".",
+        "Models: " + "; ".join(train_lines) + ".",
     ])
     (work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (work / "results.md").write_text(md + "\n")

@@ -89,16 +89,34 @@ def _decode_ffmpeg(path: str) -> Decoded:
     return Decoded(np.ascontiguousarray(pcm, dtype=np.float32), rate)
 
 
+def _check_readable(path: str) -> None:
+    """``AudioError("unreadable")`` saying why a path cannot be decoded before any decoder tries (their own
+    words would be "Format not recognised" or "System error.")."""
+    if os.path.isdir(path):
+        raise AudioError("unreadable", f"{path}: is a directory, not an audio file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1)
+    except PermissionError:
+        raise AudioError("unreadable", f"{path}: permission denied (this user may not read the file)") from None
+    except OSError as exc:
+        raise AudioError("unreadable", f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if not head:
+        raise AudioError("unreadable", f"{path}: empty file (0 bytes)")
+
+
 def decode(path: str | os.PathLike) -> Decoded:
     """Decode a whole file (WAV, FLAC, MP3, Ogg via libsndfile; other formats via ffmpeg).
 
-    Raises ``AudioError`` with reason ``missing-file``, ``unreadable`` or ``empty``.
+    Raises ``AudioError`` with reason ``missing-file`` or ``unreadable`` (the detail says why: a directory, an
+    empty file, no permission, no decoder reads it, no samples, non-finite samples).
     """
     if storage.is_url(path):
         return _decode_url(str(path))
     path = os.fspath(path)
     if not os.path.exists(path):
         raise AudioError("missing-file", path)
+    _check_readable(path)
     try:
         data, rate = sf.read(path, dtype="float32", always_2d=True)
         decoded = Decoded(np.ascontiguousarray(data.T), int(rate))

@@ -58,15 +58,41 @@ def _fail(msg: str) -> UserInputError:
     return UserInputError(msg)
 
 
+def _damaged(shard_path: Path, root: Path, what: str) -> UserInputError:
+    return UserInputError(
+        f"shard {shard_path} is damaged ({what}): rebuild the shards (delete {root} and re-run "
+        f"`build-shards PAIRS_DIR -o {root}`)"
+    )
+
+
+def check_shard(shard_path: Path, entry: dict, root: Path, verify: bool = False) -> None:
+    """Check one shard file against its manifest entry: ``bytes`` (when recorded) always, ``sha1`` with
+    ``verify``. ``UserInputError`` naming the file and what to re-run when it differs."""
+    size = storage.size(shard_path)
+    if "bytes" in entry and size != int(entry["bytes"]):
+        raise _damaged(shard_path, root, f"{size} bytes, the manifest says {int(entry['bytes'])}; truncated or "
+                                         "replaced")
+    if verify and "sha1" in entry:
+        from features.audio import file_sha1
+
+        digest = file_sha1(shard_path)
+        if digest != entry["sha1"]:
+            raise _damaged(shard_path, root, f"sha1 {digest[:12]}..., the manifest says {entry['sha1'][:12]}...; "
+                                             "its content changed")
+
+
 class ShardDataset:
     """The patches of one split of a shard directory written by ``build-shards``.
 
     ``columns``: which of ``mix``, ``instrumental``, ``vocals`` to read (fewer columns read faster).
-    Raises ``UserInputError`` when the directory, manifest or split is missing, the split is empty, or the
-    shards are not the paper's STFT (8192 Hz, n_fft 1024, hop 768) with [512, 128] patches.
+    Raises ``UserInputError`` when the directory, manifest or split is missing, the split is empty, the
+    shards are not the paper's STFT (8192 Hz, n_fft 1024, hop 768) with [512, 128] patches, or a shard does
+    not match the manifest: its size always (when the manifest records it), its sha1 too with ``verify``, and a
+    shard Parquet cannot read (truncated, damaged) is named with what to re-run.
     """
 
-    def __init__(self, shards_dir: str | os.PathLike, split: str, columns: Sequence[str] = ("mix", "vocals", "instrumental")):
+    def __init__(self, shards_dir: str | os.PathLike, split: str, columns: Sequence[str] = ("mix", "vocals", "instrumental"),
+                 verify: bool = False):
         self.root = storage.path(shards_dir)  # a Path, or a URLPath: shards streamed from object storage
         self.split = split
         self.columns = tuple(columns)
@@ -104,7 +130,11 @@ class ShardDataset:
             shard_path = self.root / shard["path"]
             if not shard_path.is_file():
                 raise _fail(f"shard {shard_path} listed in {path} is missing")
-            meta = storage.parquet_file(shard_path).metadata
+            check_shard(shard_path, shard, self.root, verify)
+            try:
+                meta = storage.parquet_file(shard_path).metadata
+            except (pa.ArrowException, OSError) as exc:
+                raise _damaged(shard_path, self.root, "Parquet cannot read its footer") from exc
             if not self.row_groups:  # the first shard: do its columns hold [512, 128] float16 cells?
                 schema = meta.schema.to_arrow_schema()
                 for name in self.columns:
@@ -153,8 +183,11 @@ class ShardDataset:
         if pf is None:
             pf = files[ref.path] = (storage.parquet_file(ref.path) if storage.is_url(ref.path)
                                     else pq.ParquetFile(ref.path, memory_map=True))
-        table = pf.read_row_group(ref.index, columns=["pair_id", "start_frame", "scale", *self.columns],
-                                  use_threads=False)
+        try:
+            table = pf.read_row_group(ref.index, columns=["pair_id", "start_frame", "scale", *self.columns],
+                                      use_threads=False)
+        except (pa.ArrowException, OSError) as exc:
+            raise _damaged(storage.path(ref.path), self.root, f"row group {ref.index} cannot be read") from exc
         n = table.num_rows
         arrays = {}
         for name in self.columns:

@@ -87,6 +87,8 @@ class ShardConfig:
     - ``workers``: threads of the local scheduler (None: one per core); ignored on a cluster.
     - ``keep_work``: keep ``.work/parts`` after a successful build (lets a later build with other split or
       shard options skip the audio work).
+    - ``fixed_splits``: ``(artist key, split)`` pairs that override the hashed split (``--split-file``,
+      ``features.splits.read_split_file``); part of the build key by content.
     """
 
     stft: StftParams = PAPER_STFT
@@ -100,6 +102,7 @@ class ShardConfig:
     compression: str = "none"
     workers: int | None = None
     keep_work: bool = False
+    fixed_splits: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -259,7 +262,8 @@ def plan_jobs(accepted: pa.Table, base_dir: Path, config: ShardConfig) -> tuple[
         unique.append(row)
     artist_of = {r["pair_id"]: artist_key_of(r["artist_key"], r["artist"], r["pair_id"]) for r in unique}
     split_of = assign_splits(
-        (PairKeys(r["pair_id"], artist_of[r["pair_id"]], r["content_group"]) for r in unique), config.split_config
+        (PairKeys(r["pair_id"], artist_of[r["pair_id"]], r["content_group"]) for r in unique), config.split_config,
+        fixed=dict(config.fixed_splits) or None,
     )
     params = config.patch_params.as_dict()
     jobs = []
@@ -535,6 +539,7 @@ def build_shards(
         "params": config.patch_params.as_dict(),
         "config": {
             "ratios": list(config.ratios),
+            "fixed_split_artists": len(config.fixed_splits),
             "seed": config.seed,
             "shard_bytes": config.shard_bytes,
             "rows_per_shard": config.rows_per_shard,

@@ -6,14 +6,21 @@ split comes from a hash of ``(seed, the group's smallest key)`` compared with th
 stable: adding other artists never moves an existing one unless they get linked. When that leaves ``valid`` or
 ``test`` empty and there are at least three groups, the group whose hash lies nearest the empty split's range
 is moved there from the split with the most groups (deterministic too).
+
+A fixed assignment (``read_split_file``: artist -> split, e.g. a held-out test set) overrides the hash: a group
+with a listed artist goes where the list says (two listed artists of one group in different splits are an
+error); unlisted groups are hashed as above.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import os
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
+from vocalmine.errors import UserInputError
 from vocalmine.unionfind import SmallestRootUnionFind
 
 SPLITS = ("train", "valid", "test")
@@ -69,15 +76,60 @@ def _split_of(u: float, bounds: Sequence[float]) -> str:
     return SPLITS[-1]
 
 
-def assign_splits(pairs: Iterable[PairKeys], config: SplitConfig = SplitConfig()) -> dict[str, str]:
-    """``pair_id -> 'train' | 'valid' | 'test'`` (see the module doc)."""
+def read_split_file(path: str | os.PathLike) -> dict[str, str]:
+    """``artist key -> split`` from a CSV with an ``artist`` column and a ``split`` column (``train``, ``valid``
+    or ``test``; a ``split_hint`` column serves when there is no ``split``, so the demo corpus'
+    ``truth/songs.csv`` works as it is). Artists are keyed as the miner keys them (``miner.normalize``)."""
+    from miner.normalize import artist_key
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            fields = reader.fieldnames or []
+            column = "split" if "split" in fields else "split_hint" if "split_hint" in fields else None
+            if "artist" not in fields or column is None:
+                raise UserInputError(f"--split-file {path} needs the columns artist and split; found "
+                                     f"{', '.join(fields) or 'none'}")
+            out: dict[str, str] = {}
+            for line, row in enumerate(reader, start=2):
+                artist, split = (row.get("artist") or "").strip(), (row.get(column) or "").strip()
+                if split not in SPLITS:
+                    raise UserInputError(f"--split-file {path}, line {line}: split must be one of "
+                                         f"{', '.join(SPLITS)}, got {split!r}")
+                key = artist_key(artist) if artist else ""
+                if not key:
+                    raise UserInputError(f"--split-file {path}, line {line}: empty artist")
+                if out.setdefault(key, split) != split:
+                    raise UserInputError(f"--split-file {path}, line {line}: artist {artist!r} is listed in "
+                                         f"both {out[key]} and {split}")
+            return out
+    except OSError as exc:
+        raise UserInputError(f"--split-file {path}: cannot be read ({exc.strerror})") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UserInputError(f"--split-file {path}: not a UTF-8 CSV ({exc})") from None
+
+
+def assign_splits(pairs: Iterable[PairKeys], config: SplitConfig = SplitConfig(),
+                  fixed: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``pair_id -> 'train' | 'valid' | 'test'`` (see the module doc); ``fixed``: artist key -> split."""
+    pairs = list(pairs)
     groups = link_groups(pairs)
     total = sum(config.ratios)
     bounds = [sum(config.ratios[: i + 1]) / total for i in range(3)]
     keys = sorted(set(groups.values()))
     u = {k: _unit_hash(config.seed, k) for k in keys}
     split = {k: _split_of(u[k], bounds) for k in keys}
-    if len(keys) >= 3:
+    pinned: dict[str, str] = {}
+    for p in pairs if fixed else ():
+        want = fixed.get(p.artist_key or "")
+        if want is None:
+            continue
+        g = groups[p.pair_id]
+        if pinned.setdefault(g, want) != want:
+            raise UserInputError(f"the split file puts artists of one group (linked by artist or identical audio, "
+                                 f"e.g. {p.artist_key!r}) in both {pinned[g]} and {want}")
+    split.update(pinned)
+    if len(keys) >= 3 and not fixed:  # a fixed assignment is the user's: no group is moved to fill a split
         lo_hi = {name: (bounds[i - 1] if i else 0.0, bounds[i]) for i, name in enumerate(SPLITS)}
         for name in ("test", "valid"):
             if config.ratios[SPLITS.index(name)] == 0 or name in split.values():

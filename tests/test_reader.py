@@ -7,6 +7,7 @@ import json
 import pickle
 import shutil
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -135,6 +136,9 @@ def test_errors_say_what_is_wrong(shards, tmp_path):
     table = table.set_column(table.schema.get_field_index("mix"), "mix",
                              pa.array([b"x" * 16] * table.num_rows, pa.binary(16)))
     pq.write_table(table, f"{foreign}/{first_shard}")
+    manifest = json.loads(Path(foreign, "manifest.json").read_text())  # a consistent manifest: the schema is what is wrong
+    manifest["splits"]["train"]["shards"][0]["bytes"] = Path(foreign, first_shard).stat().st_size
+    Path(foreign, "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(UserInputError, match=r"column 'mix' must be fixed_size_binary\[131072\] .* found fixed_size_binary\[16\]"):
         ShardDataset(foreign, "train")
     broken = altered(lambda m: None)

@@ -140,3 +140,90 @@ def test_very_short_and_silent_inputs(models, full_band):
         assert sep.vocals.shape == sep.instrumental.shape == (2, n) and np.all(np.isfinite(sep.vocals))
     silent = separate_waveform(np.zeros((1, 5000), np.float32), 22050, m, full_band=full_band)
     assert not np.any(silent.vocals) and not np.any(silent.instrumental)
+
+
+# ------------------------------------------------------------------------------------------ names, bad paths
+
+
+def test_inputs_sharing_a_stem_get_distinct_output_folders(tmp_path, models):
+    from training.separate import output_names
+
+    rate = 8000
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    inputs = {tmp_path / "a" / "song.wav": 0.1, tmp_path / "b" / "song.wav": 0.2, tmp_path / "song.flac": 0.3,
+              tmp_path / "solo.wav": 0.4}
+    rng = np.random.default_rng(5)
+    for path, amp in inputs.items():
+        sf.write(path, (amp * rng.uniform(-1, 1, rate)).astype(np.float32), rate)
+    names = output_names([*inputs, tmp_path / "a" / ".." / "solo.wav"])  # the same file twice: one input
+    assert list(names.values()) == ["a-song.wav", "b-song.wav", "song.flac", "solo"]
+    assert output_names([Path("x/Song.wav"), Path("y/song.mp3")]) == {Path("x/Song.wav"): "Song.wav",
+                                                                       Path("y/song.mp3"): "song.mp3"}
+
+    out = tmp_path / "out"
+    r = CliRunner().invoke(separate_main, [*map(str, inputs), "-o", str(out), "--model", str(models["half"]),
+                                           "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert "shares its stem with another input: written to" in r.output
+    assert sorted(p.name for p in out.iterdir()) == ["a-song.wav", "b-song.wav", "solo", "song.flac"]
+    for path, amp in inputs.items():  # each folder holds its own input's separation: half of its level
+        x, _ = sf.read(path)
+        v, _ = sf.read(out / names[path] / "vocals.wav")
+        ratio = np.sqrt(np.mean(v**2) / np.mean(x**2))
+        assert 0.4 < ratio < 0.55, (path, ratio)
+
+
+def test_directory_and_empty_file_are_named_for_what_they_are(tmp_path, models):
+    from features.audio import AudioError, decode
+
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(AudioError, match="is a directory"):
+        decode(tmp_path)
+    with pytest.raises(AudioError, match=r"empty file \(0 bytes\)"):
+        decode(empty)
+    good = tmp_path / "good.wav"
+    sf.write(good, np.zeros(4000, np.float32) + 0.1, 8000)
+    r = CliRunner().invoke(separate_main, [str(tmp_path), str(empty), str(good), "-o", str(tmp_path / "out"),
+                                           "--model", str(models["half"]), "--device", "cpu"])
+    assert r.exit_code == 2 and "2 of 3 files could not be separated" in r.output
+    assert f"cannot separate {tmp_path}: is a directory" in r.output
+    assert f"cannot separate {empty}: empty file (0 bytes)" in r.output
+    assert "Format not recognised" not in r.output and "System error" not in r.output
+    assert (tmp_path / "out" / "good" / "vocals.wav").is_file()
+
+
+def _drop_file_capabilities() -> None:
+    """In the child before exec: drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the bounding set, so root
+    then obeys file modes (a file with mode 000 is unreadable) like any user."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def test_an_input_without_read_permission_is_skipped_like_a_corrupt_one(tmp_path, models):
+    """The tests run as root, who may read anything: the command runs with root's file capabilities dropped."""
+    import os
+    import subprocess
+    import sys
+
+    locked, good = tmp_path / "locked.wav", tmp_path / "good.wav"
+    for p in (locked, good):
+        sf.write(p, 0.1 * np.ones(8000, np.float32), 8000)
+    locked.chmod(0o000)
+    cmd = [sys.executable, "-c", "from vocalmine.cli.train import separate_main; separate_main()",
+           str(locked), str(good), "-o", str(tmp_path / "out"), "--model", str(models["half"]), "--device", "cpu"]
+    probe = subprocess.run([sys.executable, "-c", f"open({str(locked)!r}, 'rb')"],
+                           preexec_fn=_drop_file_capabilities if os.geteuid() == 0 else None, capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip("this process may read a file of mode 000 even without its capabilities")
+    r = subprocess.run(cmd, preexec_fn=_drop_file_capabilities if os.geteuid() == 0 else None,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert f"cannot separate {locked}: permission denied" in r.stderr
+    assert "1 of 2 files could not be separated" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "out" / "good" / "vocals.wav").is_file()

@@ -232,8 +232,8 @@ def test_resumed_run_matches_uninterrupted_run(shards, tmp_path):
     resumed = train(_config(shards, tmp_path / "resumed", max_steps=4, resume=True))
     assert resumed.start_step == 2 and resumed.steps == 4
 
-    a = load_checkpoint(tmp_path / "straight", target="vocals", arch="unet")
-    b = load_checkpoint(tmp_path / "resumed", target="vocals", arch="unet")
+    a = load_checkpoint(tmp_path / "straight", target="vocals", arch="unet", which="latest")
+    b = load_checkpoint(tmp_path / "resumed", target="vocals", arch="unet", which="latest")
     assert a["step"] == b["step"] == 4
     for name, t in a["model"].items():
         assert torch.allclose(t.float(), b["model"][name].float(), atol=1e-6, rtol=0), name
@@ -313,7 +313,7 @@ def test_bad_inputs_give_one_clear_error(shards, tmp_path):
     bad.mkdir()
     (bad / "checkpoint.pt").write_bytes(pickle.dumps({"format": "x", "f": print}))
     r = _run(["--shards", str(shards), "-o", str(bad), "--device", "cpu", "--resume"])
-    assert r.exit_code == 2 and "is not a loadable vocalmine checkpoint" in r.output
+    assert r.exit_code == 2 and "is not a safe vocalmine checkpoint" in r.output and "weights_only" not in r.output
 
 
 def test_validation_runs_every_valid_every_steps_even_between_log_rows(shards, tmp_path):

@@ -30,14 +30,14 @@ def test_two_process_run_ends_with_identical_weights_and_one_writer(tmp_path):
     d0, d1 = summary["weight_digests"]
     assert d0 == d1  # both ranks end with the same parameters and BatchNorm buffers
 
-    ckpt = load_checkpoint(run, target="vocals", arch="unet")
+    ckpt = load_checkpoint(run, target="vocals", arch="unet", which="latest")
     assert ckpt["world_size"] == 2 and ckpt["writer_rank"] == 0 and ckpt["step"] == 3
     assert state_digest(ckpt["model"]) == d0
     # Each rank read its own row groups: its position is where 3 steps x 2 patches end in its own share.
     shares = [expected_position(shards, seed=5, patches=6, rank=r, world_size=2) for r in range(2)]
     assert ckpt["data_position"] == [{"next_worker": 0, "workers": [s]} for s in shares]
     # Rank 0 alone wrote: one TensorBoard event file, one log, no temporary leftovers.
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt", "tensorboard", "train_log.csv",
+    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "checkpoint.pt", "tensorboard", "train_log.csv",
                                                       "train_summary.json"]
     assert len(list((run / "tensorboard").iterdir())) == 1
     rows = (run / "train_log.csv").read_text().splitlines()

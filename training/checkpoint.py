@@ -18,7 +18,12 @@ Contents (keys of the top-level dict)::
                              "workers": [DataPosition.to_dict() per loader thread]}
     world_size, writer_rank  the run's world size; the rank that wrote the file (always 0)
     best_valid_loss          float or None
+    config_changes           [{"step", "changes": [str]}]: options changed on --resume with --allow-config-change
+    shards_build_key         the shard manifest's build_key (what "the same data" means on --resume)
     code_version             vocalmine.code_version() of the writer
+
+``best.pt`` (the best validation so far) holds the model part only (format ... step, code_version) with
+``valid_loss`` and ``train_config``.
 """
 
 from __future__ import annotations
@@ -41,14 +46,21 @@ log = logging.getLogger(__name__)
 FORMAT = "vocalmine-separation-checkpoint"
 FORMAT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.pt"
+#: The run's best weights by validation loss (model part, ``valid_loss``): what a run folder resolves to.
+BEST_NAME = "best.pt"
 TARGETS = ("vocals", "instrumental")
 
 
-def resolve_checkpoint(path: str | os.PathLike) -> Path:
-    """A run folder (-> its ``checkpoint.pt``) or a checkpoint file; ``UserInputError`` when there is none."""
+def resolve_checkpoint(path: str | os.PathLike, which: str = "best") -> Path:
+    """A run folder or a checkpoint file -> the file; ``UserInputError`` when there is none.
+
+    A run folder gives its ``best.pt`` (lowest validation loss) with ``which="best"`` when it has one, else its
+    ``checkpoint.pt`` (the latest weights; ``which="latest"`` always)."""
+    if which not in ("best", "latest"):
+        raise ValueError(f"which must be 'best' or 'latest', got {which!r}")
     p = Path(path)
     if p.is_dir():
-        p = p / CHECKPOINT_NAME
+        p = p / BEST_NAME if which == "best" and (p / BEST_NAME).is_file() else p / CHECKPOINT_NAME
     if not p.is_file():
         raise UserInputError(f"no checkpoint at {p} (give a run folder written by `train` or a .pt file)")
     return p
@@ -89,18 +101,20 @@ def load_checkpoint(
     target: str | None = None,
     arch: str | None = None,
     map_location: str | torch.device = "cpu",
+    which: str = "best",
 ) -> dict[str, Any]:
     """Load a checkpoint safely (``weights_only=True``) and check its target and architecture.
 
     Raises ``UserInputError`` when the file is missing, is not a vocalmine checkpoint, holds anything but plain
-    data, or was trained for another ``target`` / ``arch`` than asked (``None`` accepts any).
+    data, or was trained for another ``target`` / ``arch`` than asked (``None`` accepts any). A run folder gives
+    its best checkpoint (``which``, see ``resolve_checkpoint``).
     """
-    p = resolve_checkpoint(path)
+    p = resolve_checkpoint(path, which)
     try:
         ckpt = torch.load(p, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserInputError(f"{p} is not a loadable vocalmine checkpoint ({first[:200]})") from exc
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, UnicodeDecodeError) as exc:
+        log.debug("torch.load(%s) failed: %s", p, exc)
+        raise UserInputError(f"{p}: {_load_failure(p, exc)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserInputError(f"{p} is not a vocalmine checkpoint (no format marker {FORMAT!r})")
     if int(ckpt.get("format_version", -1)) != FORMAT_VERSION:
@@ -118,6 +132,29 @@ def load_checkpoint(
             + f"; it was trained with --target {ckpt['target']} --arch {ckpt['arch']}"
         )
     return ckpt
+
+
+def _load_failure(p: Path, exc: BaseException) -> str:
+    """Why a checkpoint did not load, in our words (torch's text is cut mid-sentence and its advice for an
+    unsafe file, loading with ``weights_only=False``, is the one thing not to do)."""
+    if isinstance(exc, OSError):
+        return f"cannot be read ({exc.strerror or type(exc).__name__})."
+    try:
+        size = p.stat().st_size
+        with p.open("rb") as fh:
+            head = fh.read(4)
+    except OSError as err:
+        return f"cannot be read ({err.strerror or type(err).__name__})."
+    if size == 0:
+        return "is empty (0 bytes), not a vocalmine checkpoint; train again or copy the file again."
+    if head != b"PK\x03\x04":  # torch.save writes a zip archive
+        return ("is not a safe vocalmine checkpoint: not a PyTorch checkpoint archive (random bytes, a plain "
+                "pickle or another format); it was not loaded and nothing in it was run.")
+    if isinstance(exc, pickle.UnpicklingError):
+        return ("is not a safe vocalmine checkpoint: it holds Python objects other than tensors and plain data, "
+                "which vocalmine never writes; it was refused without running anything in it.")
+    return ("is damaged or truncated (a PyTorch archive that cannot be read to the end); train again, or copy "
+            "the file again.")
 
 
 # ---------------------------------------------------------------------------------------------- RNG states

@@ -62,10 +62,18 @@ class Batch:
     target: torch.Tensor
     position: DataPosition
     worker: int = 0
+    other: torch.Tensor | None = None  # the complementary source, when the stream was asked for it
 
 
-def open_split(shards_dir: str | Path, split: str, target: str):
-    """``features.reader.ShardDataset`` of ``split`` reading the ``mix`` and ``target`` columns.
+def other_source(target: str) -> str:
+    """The source complementary to ``target`` in the shards: ``instrumental`` for ``vocals`` and vice versa."""
+    return "instrumental" if target == "vocals" else "vocals"
+
+
+def open_split(shards_dir: str | Path, split: str, target: str, *, with_other: bool = False, verify: bool = False):
+    """``features.reader.ShardDataset`` of ``split`` reading the ``mix`` and ``target`` columns (and the
+    complementary source with ``with_other``, for the remix augmentation). ``verify``: check every shard's
+    sha1 against the manifest (sizes are always checked).
 
     The reader raises ``UserInputError`` for a missing or empty split and for foreign patch shapes or STFT
     parameters; this only checks ``target``.
@@ -74,7 +82,8 @@ def open_split(shards_dir: str | Path, split: str, target: str):
 
     if target not in TARGETS:
         raise UserInputError(f"target must be one of {TARGETS}, got {target!r}")
-    return ShardDataset(shards_dir, split, columns=("mix", target))
+    columns = ("mix", target, other_source(target)) if with_other else ("mix", target)
+    return ShardDataset(shards_dir, split, columns=columns, verify=verify)
 
 
 class PatchStream(IterableDataset):
@@ -97,6 +106,7 @@ class PatchStream(IterableDataset):
         num_workers: int = 1,
         start: DataPosition = DataPosition(),
         pin_memory: bool = False,
+        other: str | None = None,
     ):
         super().__init__()
         if batch_size < 1:
@@ -111,15 +121,20 @@ class PatchStream(IterableDataset):
         self.num_workers = num_workers
         self.start = start
         self.pin_memory = pin_memory
+        self.other = other
 
     def _row_groups(self, dataset, epoch: int, skip: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """``(row-group index in the epoch, mix [N, 512, 128], target [N, 512, 128])`` from ``skip`` on."""
+        """``(row-group index in the epoch, mix [N, 512, 128], target [N, 512, 128] or [N, 2, 512, 128])``
+        from ``skip`` on; with ``other``, the target's second plane is the complementary source."""
         batches = dataset.iter_batches(
             seed=self.seed, epoch=epoch, rank=self.rank, world_size=self.world_size, worker=self.worker,
             num_workers=self.num_workers, skip=skip,
         )
         for i, pb in enumerate(batches, start=skip):
-            yield i, pb.arrays["mix"], pb.arrays[self.target]
+            if self.other is None:
+                yield i, pb.arrays["mix"], pb.arrays[self.target]
+            else:
+                yield i, pb.arrays["mix"], np.stack([pb.arrays[self.target], pb.arrays[self.other]], axis=1)
 
     def __iter__(self) -> Iterator[Batch]:
         dataset = self.dataset  # safe to share between loader threads: the reader opens files per thread
@@ -168,10 +183,15 @@ class PatchStream(IterableDataset):
 
     def _make(self, mixes: list[np.ndarray], tgts: list[np.ndarray], pos: DataPosition) -> Batch:
         mix = torch.from_numpy(np.concatenate(mixes)[:, None])
-        tgt = torch.from_numpy(np.concatenate(tgts)[:, None])
+        both = np.concatenate(tgts)
+        if self.other is None:
+            tgt, other = torch.from_numpy(both[:, None]), None
+        else:
+            tgt, other = torch.from_numpy(both[:, :1].copy()), torch.from_numpy(both[:, 1:].copy())
         if self.pin_memory:
             mix, tgt = mix.pin_memory(), tgt.pin_memory()
-        return Batch(mix, tgt, pos, self.worker)
+            other = other.pin_memory() if other is not None else None
+        return Batch(mix, tgt, pos, self.worker, other)
 
 
 class Prefetcher:

@@ -15,7 +15,10 @@ Pipeline for one song (``separate_waveform``):
      Above the model's band (4096 Hz at 8192 Hz) each frame gets the mean of its mask over the top octave
      (2048-4096 Hz): vocal activity up there follows vocal activity below.
 5. Instrumental: from ``instrumental_model``'s own mask when given, else the mixture minus the vocals (at the
-   rate the masking ran at, so the two add up to the mixture's band that was processed).
+   rate the masking ran at, so the two add up to the mixture's band that was processed). With both models the
+   two masks are combined (``combine_masks``): ``wiener`` (default, measured best in docs/training.md: the
+   ratio of their squares, a single-channel Wiener filter of the two estimates ``m_v |X|`` and ``m_i |X|``),
+   ``sum-to-one`` (each mask divided by their sum), or ``independent`` (each mask as it is).
 
 Outputs have the input's sample rate, channel count and exact length.
 """
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 
 PATCH_FRAMES = 128
 PATCH_HOP = 64
+COMBINE = ("sum-to-one", "wiener", "independent")
 
 
 @dataclass
@@ -58,12 +62,16 @@ class LoadedModel:
     step: int
 
 
-def load_model(path: str | os.PathLike, *, target: str | None = None, device: str | torch.device = "cpu") -> LoadedModel:
-    """Rebuild the model of a checkpoint (run folder or file) in eval mode. ``UserInputError`` on a wrong target."""
+def load_model(path: str | os.PathLike, *, target: str | None = None, device: str | torch.device = "cpu",
+               which: str = "best") -> LoadedModel:
+    """Rebuild the model of a checkpoint (run folder or file) in eval mode. ``UserInputError`` on a wrong target.
+
+    A run folder gives its best checkpoint by validation loss (``best.pt``) when it has one, else the latest
+    (``which="latest"``: always the latest)."""
     from training.train import resolve_device
 
     dev = resolve_device(device) if isinstance(device, str) else device
-    ckpt = load_checkpoint(path, target=target)
+    ckpt = load_checkpoint(path, target=target, which=which)
     model = UNet(UNetConfig.from_dict(ckpt["model_config"]))
     model.load_state_dict(ckpt["model"])
     model.to(dev).eval()
@@ -163,6 +171,27 @@ def upsample_mask(mask: np.ndarray, model_params: StftParams, params: StftParams
     return out.astype(np.float32)
 
 
+def combine_masks(vocals: np.ndarray, instrumental: np.ndarray, method: str = "wiener",
+                  eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    """The two models' masks (same shape, values in [0, 1]) -> the masks applied to the mixture.
+
+    ``sum-to-one``: ``m_v / (m_v + m_i)`` and ``m_i / (m_v + m_i)``; ``wiener``: ``m_v^2 / (m_v^2 + m_i^2)``
+    and the complement (the estimates' power ratio; ``|X|`` cancels); both sum to exactly one per bin (a bin
+    where both masks are 0 is split in half). ``independent``: the masks unchanged.
+    """
+    if method not in COMBINE:
+        raise UserInputError(f"mask combination must be one of {COMBINE}, got {method!r}")
+    if method == "independent":
+        return vocals, instrumental
+    v = vocals.astype(np.float64)
+    i = instrumental.astype(np.float64)
+    if method == "wiener":
+        v, i = v * v, i * i
+    total = v + i
+    mv = np.where(total > eps, v / np.maximum(total, eps), 0.5)
+    return mv.astype(np.float32), (1.0 - mv).astype(np.float32)
+
+
 @dataclass
 class Separated:
     """Separated stems, float32 ``[channels, samples]`` at ``sample_rate`` (the input's)."""
@@ -187,8 +216,13 @@ def separate_waveform(
     *,
     full_band: bool = False,
     batch_size: int = 8,
+    combine: str = "wiener",
 ) -> Separated:
-    """Vocals and instrumental of ``mixture`` float32 ``[channels, samples]`` (or ``[samples]``) at ``sample_rate``."""
+    """Vocals and instrumental of ``mixture`` float32 ``[channels, samples]`` (or ``[samples]``) at ``sample_rate``.
+
+    ``combine``: how the two masks are combined when ``instrumental_model`` is given (``combine_masks``)."""
+    if combine not in COMBINE:
+        raise UserInputError(f"mask combination must be one of {COMBINE}, got {combine!r}")
     mix = np.atleast_2d(np.asarray(mixture, np.float32))
     n = mix.shape[1]
     mp = vocals_model.params
@@ -198,6 +232,7 @@ def separate_waveform(
     masks = {"vocals": song_mask(vocals_model, mono_lo, batch_size)}
     if instrumental_model is not None:
         masks["instrumental"] = song_mask(instrumental_model, mono_lo, batch_size)
+        masks["vocals"], masks["instrumental"] = combine_masks(masks["vocals"], masks["instrumental"], combine)
 
     out: dict[str, list[np.ndarray]] = {"vocals": [], "instrumental": []}
     for ch in mix:
@@ -220,6 +255,39 @@ def separate_waveform(
     return Separated(np.stack(out["vocals"]), np.stack(out["instrumental"]), sample_rate)
 
 
+def output_names(paths: list[str | os.PathLike]) -> dict[Path, str]:
+    """The output folder name of each input (``Path`` as given -> name), never two inputs on one name.
+
+    A file's stem when no other input has it (compared case-blind, for case-insensitive file systems); for
+    inputs sharing a stem, the file name (``song.wav``, ``song.mp3``), else the parent folder and the file name
+    (``a-song.wav``), else a number (``song-2``). The same file given twice is one input (one entry).
+    """
+    unique: list[Path] = []
+    seen_files: set[str] = set()
+    for p in map(Path, paths):
+        real = os.path.realpath(p)
+        if real not in seen_files:
+            seen_files.add(real)
+            unique.append(p)
+    stems: dict[str, int] = {}
+    for p in unique:
+        stems[p.stem.casefold()] = stems.get(p.stem.casefold(), 0) + 1
+    taken = {p.stem.casefold() for p in unique if stems[p.stem.casefold()] == 1}
+    names: dict[Path, str] = {}
+    for p in unique:
+        if stems[p.stem.casefold()] == 1:
+            names[p] = p.stem
+            continue
+        parent = p.resolve().parent.name or "root"
+        same_name = sum(q.name.casefold() == p.name.casefold() for q in unique)
+        options = ([p.name] if same_name == 1 else []) + [f"{parent}-{p.name}"]
+        options += [f"{p.stem}-{k}" for k in range(2, len(unique) + 2)]
+        name = next(o for o in options if o.casefold() not in taken)
+        taken.add(name.casefold())
+        names[p] = name
+    return names
+
+
 def separate_file(
     path: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -228,17 +296,22 @@ def separate_file(
     *,
     full_band: bool = False,
     batch_size: int = 8,
+    combine: str = "wiener",
+    name: str | None = None,
 ) -> dict[str, Path]:
-    """Separate one file into ``out_dir/<file stem>/{vocals,instrumental}.wav`` (float WAV, input's rate and
-    length). Returns the two paths. ``UserInputError`` when the file cannot be decoded."""
+    """Separate one file into ``out_dir/<name>/{vocals,instrumental}.wav`` (float WAV, input's rate and
+    length; ``name`` defaults to the file stem, see ``output_names`` for several inputs). Returns the two paths.
+    ``UserInputError`` when the file cannot be decoded (missing, a directory, empty, unreadable)."""
     path = storage.path(path)  # a Path, or a URL (vocalmine.urlpath.URLPath)
     try:
         decoded = decode(path)
     except AudioError as exc:
-        raise UserInputError(f"cannot separate {path}: {exc}") from exc
+        why = "no such file" if exc.reason == "missing-file" else (exc.detail or str(exc))
+        why = why.removeprefix(f"{path}: ").removeprefix(f"{os.fspath(path)}: ")
+        raise UserInputError(f"cannot separate {path}: {why}") from exc
     sep = separate_waveform(decoded.samples, decoded.sample_rate, vocals_model, instrumental_model,
-                            full_band=full_band, batch_size=batch_size)
-    song_dir = storage.path(out_dir) / path.stem
+                            full_band=full_band, batch_size=batch_size, combine=combine)
+    song_dir = storage.path(out_dir) / (name or path.stem)
     song_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, audio in (("vocals", sep.vocals), ("instrumental", sep.instrumental)):

@@ -10,11 +10,16 @@ own share of the rank's row groups (``worker=, num_workers=``) and take turns su
 Run folder (``config.run_dir``)::
 
     checkpoint.pt        latest checkpoint (every ``checkpoint_every`` steps and at the end), see training.checkpoint
+    best.pt              the weights with the lowest validation loss so far (model part only); what
+                         ``separate`` and ``evaluate`` load from a run folder by default
     train_log.csv        step, loss, lr, patches_per_s, data_wait_share, valid_loss, elapsed_s
     tensorboard/         the same scalars for TensorBoard
     train_summary.json   the finished run: steps, losses, throughput, per-rank weight digests
 
 Loss (equation 1): mean over elements of ``|mask * X - Y|`` with X the mix patch and Y the target patch.
+The recipe around it: a learning-rate schedule (``training.schedule``), augmentation of each batch
+(``training.augment``: remixing, random gain; drawn from a generator seeded by ``(seed, step)``), and ``--resume``
+refusing options that change the run (``training.resume``) unless ``allow_config_change``.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ import torch.distributed as dist
 from torch import nn
 
 import vocalmine
+from training.augment import Augment, step_generator
 from training.checkpoint import (
+    BEST_NAME,
     CHECKPOINT_NAME,
     TARGETS,
     capture_rng_state,
@@ -43,8 +50,10 @@ from training.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from training.data import Batch, DataPosition, PatchStream, Prefetcher, open_split
+from training.data import Batch, DataPosition, PatchStream, Prefetcher, open_split, other_source
 from training.model import ARCHS, UNet, UNetConfig, masked_l1_loss
+from training.resume import run_changes
+from training.schedule import SCHEDULES, lr_at
 from vocalmine.atomic import atomic_path, write_json
 from vocalmine.errors import UserInputError
 
@@ -77,8 +86,23 @@ class TrainConfig:
     tensorboard: bool = True
     loader_threads: int | None = None
     prefetch: int = 4
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
+    remix_share: float = 0.0
+    gain_db: tuple[float, float] = (0.0, 0.0)
+    verify: bool = False
+    allow_config_change: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "gain_db", tuple(float(g) for g in self.gain_db))
+        if self.lr_schedule not in SCHEDULES:
+            raise UserInputError(f"--lr-schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
+        if self.warmup_steps < 0:
+            raise UserInputError(f"warmup-steps must be >= 0, got {self.warmup_steps}")
+        if not 0 <= self.remix_share <= 1:
+            raise UserInputError(f"remix-share must be between 0 and 1, got {self.remix_share}")
+        if len(self.gain_db) != 2 or self.gain_db[0] > self.gain_db[1] or self.gain_db[1] > 0:
+            raise UserInputError(f"gain-db must be LOW,HIGH with LOW <= HIGH <= 0, got {self.gain_db}")
         if self.target not in TARGETS:
             raise UserInputError(f"--target must be one of {TARGETS}, got {self.target!r}")
         if self.arch not in ARCHS:
@@ -95,8 +119,14 @@ class TrainConfig:
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise UserInputError(f"learning rate must be positive, got {self.lr}")
 
+    @property
+    def augment(self) -> Augment:
+        return Augment(remix_share=self.remix_share, gain_db=self.gain_db)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["gain_db"] = list(self.gain_db)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -266,8 +296,9 @@ def train(config: TrainConfig) -> TrainResult:
     ckpt_path = run_dir / CHECKPOINT_NAME
 
     # Every check that can fail on bad input runs on every rank before any collective call.
-    train_set = open_split(config.shards_dir, "train", config.target)
-    valid_set = open_split(config.shards_dir, "valid", config.target) if config.valid_every else None
+    train_set = open_split(config.shards_dir, "train", config.target, with_other=config.augment.needs_other,
+                           verify=config.verify)
+    valid_set = open_split(config.shards_dir, "valid", config.target, verify=config.verify) if config.valid_every else None
     if len(train_set.row_groups) < d.world_size:
         raise UserInputError(
             f"the train split has {len(train_set.row_groups)} row groups, fewer than the {d.world_size} "
@@ -289,6 +320,18 @@ def train(config: TrainConfig) -> TrainResult:
             raise UserInputError(
                 f"{ckpt_path} was trained on shards with STFT {ckpt['stft']}; {config.shards_dir} has {stft}"
             )
+        changes = run_changes(ckpt.get("train_config", {}), config.to_dict(), ckpt.get("shards_build_key"),
+                              train_set.manifest.get("build_key"))
+        if changes and not config.allow_config_change:
+            raise UserInputError(
+                f"--resume with other options than {ckpt_path} was trained with: " + "; ".join(changes)
+                + ". A resumed run must be the same run: use the checkpoint's options, another -o folder, or "
+                "--allow-config-change if the change is meant"
+            )
+        if changes:
+            log.warning("resuming %s with changed options (--allow-config-change): %s", ckpt_path, "; ".join(changes))
+            ckpt["config_changes"] = list(ckpt.get("config_changes", [])) + [
+                {"step": int(ckpt["step"]), "changes": changes}]
 
     if d.enabled:
         backend = "nccl" if device.type == "cuda" else "gloo"
@@ -328,8 +371,6 @@ def _train(config, d, device, train_set, valid_set, stft, ckpt, run_dir, ckpt_pa
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        for group in optimizer.param_groups:
-            group["lr"] = config.lr
         if "scaler" in ckpt and precision == "fp16":
             scaler.load_state_dict(ckpt["scaler"])
         start_step = int(ckpt["step"])
@@ -351,6 +392,11 @@ def _train(config, d, device, train_set, valid_set, stft, ckpt, run_dir, ckpt_pa
                         len(saved[0]["workers"]), d.world_size, threads, epoch)
         log.info("resuming %s at step %d", ckpt_path, start_step)
 
+    config_changes = list(ckpt.get("config_changes", [])) if ckpt is not None else []
+    shards_build_key = train_set.manifest.get("build_key")
+    augment = config.augment
+    other = other_source(config.target) if augment.needs_other else None
+
     train_model: nn.Module = model
     if d.enabled:
         train_model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if use_cuda else None)
@@ -369,7 +415,7 @@ def _train(config, d, device, train_set, valid_set, stft, ckpt, run_dir, ckpt_pa
     streams = [
         PatchStream(train_set, config.target, config.batch_size, seed=config.seed, rank=d.rank,
                     world_size=d.world_size, worker=w, num_workers=threads, start=positions[w],
-                    pin_memory=use_cuda)
+                    pin_memory=use_cuda, other=other)
         for w in range(threads)
     ]
     batches = Prefetcher(streams, depth=config.prefetch, first=next_worker)
@@ -392,11 +438,23 @@ def _train(config, d, device, train_set, valid_set, stft, ckpt, run_dir, ckpt_pa
             "best_valid_loss": best_valid,
             "valid_history": [[s, v] for s, v in valid_history],
             "last_loss": last_loss,
+            "config_changes": config_changes,
         })
+        if shards_build_key:
+            payload["shards_build_key"] = shards_build_key
         if precision == "fp16":
             payload["scaler"] = scaler.state_dict()
         save_checkpoint(payload, ckpt_path)
         log.debug("checkpoint at step %d -> %s", step, ckpt_path)
+
+    def save_best(step: int, valid_loss: float) -> None:
+        """The model part of a checkpoint, with its validation loss, to ``best.pt`` (rank 0)."""
+        if not d.is_main:
+            return
+        payload = model_payload(model, config.target, stft, step)
+        payload.update({"valid_loss": valid_loss, "train_config": config.to_dict()})
+        save_checkpoint(payload, run_dir / BEST_NAME)
+        log.debug("best validation loss %.6g at step %d -> %s", valid_loss, step, run_dir / BEST_NAME)
 
     from tqdm import tqdm
 
@@ -411,6 +469,12 @@ def _train(config, d, device, train_set, valid_set, stft, ckpt, run_dir, ckpt_pa
             batch: Batch = next(batches)
             x = _to_device(batch.mix, device)
             y = _to_device(batch.target, device)
+            if augment.enabled:
+                o = _to_device(batch.other, device) if batch.other is not None else None
+                x, y = augment(x, y, o, step_generator(config.seed + 7919 * d.rank, step))
+            lr = lr_at(step, config.lr, config.max_steps, config.lr_schedule, config.warmup_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
             with autocast():
                 mask = train_model(x)
             loss = masked_l1_loss(mask, x, y)
@@ -443,7 +507,9 @@ def _train(config, d, device, train_set, valid_set, stft, ckpt, run_dir, ckpt_pa
                 if valid_due:
                     v = _validate(model, valid_set, config.target, d, device, config, autocast)
                     valid_history.append((step, v))
-                    best_valid = v if best_valid is None else min(best_valid, v)
+                    if best_valid is None or v < best_valid:
+                        best_valid = v
+                        save_best(step, v)
                     row["valid_loss"] = f"{v:.6g}"
                     if writer:
                         writer.add_scalar("valid/loss", v, step)

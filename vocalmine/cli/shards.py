@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from features.shards import ShardConfig, build_shards
+from features.splits import read_split_file
 from vocalmine.cli.common import user_errors, verbose_option, writer_lock
 from vocalmine.errors import UserInputError
 
@@ -32,6 +33,8 @@ def _ratios(value: str) -> tuple[float, float, float]:
 @click.option("--normalisation", type=click.Choice(["track", "patch"]), default="track", show_default=True,
               help="Divide a patch's magnitudes by the max of |X| over the track, or over the patch.")
 @click.option("--ratios", default="0.8,0.1,0.1", show_default=True, help="train,valid,test shares (by artist).")
+@click.option("--split-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="CSV of artist,split (train/valid/test) fixing those artists' split; others follow --ratios.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the split and of the row order.")
 @click.option("--shard-mb", default=256.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Target shard size, MiB.")
@@ -47,7 +50,7 @@ def _ratios(value: str) -> tuple[float, float, float]:
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @verbose_option
 @user_errors
-def main(pairs_dir: str, out_dir: str, patch_hop: int, normalisation: str, ratios: str, seed: int,
+def main(pairs_dir: str, out_dir: str, patch_hop: int, normalisation: str, ratios: str, split_file: str | None, seed: int,
          shard_mb: float, row_group_size: int, compression: str, workers: int | None, keep_work: bool,
          scheduler: str | None, no_progress: bool) -> None:
     config = ShardConfig(
@@ -60,6 +63,7 @@ def main(pairs_dir: str, out_dir: str, patch_hop: int, normalisation: str, ratio
         compression=compression,
         workers=workers,
         keep_work=keep_work,
+        fixed_splits=tuple(sorted(read_split_file(split_file).items())) if split_file else (),
     )
     with writer_lock(out_dir, "build-shards"):
         summary = build_shards(pairs_dir, out_dir, config, scheduler=scheduler, progress=not no_progress)

@@ -43,20 +43,45 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
               help="Threads reading shards, each its own share of row groups [default: 1 on CPU, 4 on CUDA].")
 @click.option("--seed", default=0, type=int, help="Seed of initialisation, dropout and data order.")
 @click.option("--device", type=DEVICE, default="auto", help="auto: CUDA when available, else CPU.")
-@click.option("--resume", is_flag=True, help="Continue the checkpoint in the run folder.")
+@click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default="constant",
+              help="constant: the paper's; cosine: decay to 5% of --lr at --max-steps.")
+@click.option("--warmup-steps", default=0, type=click.IntRange(min=0), help="Linear learning-rate warm-up steps.")
+@click.option("--remix-share", default=0.0, type=click.FloatRange(0, 1),
+              help="Share of each batch remixed: a patch's target plus another patch's other source (magnitudes).")
+@click.option("--gain-db", default="0,0", metavar="LOW,HIGH",
+              help="Random gain per patch, uniform in [LOW, HIGH] dB (e.g. -12,0; 0,0: off).")
+@click.option("--verify", is_flag=True, help="Check every shard's sha1 against the manifest (sizes always are).")
+@click.option("--resume", is_flag=True, help="Continue the checkpoint in the run folder (same options).")
+@click.option("--allow-config-change", is_flag=True,
+              help="With --resume: accept options that differ from the checkpoint's (logged).")
 @click.option("--deterministic", is_flag=True, help="Deterministic algorithms (bit-exact resume; slower on GPU).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @verbose_option
 @user_errors
-def train_main(shards_dir: str, run_dir: str, no_progress: bool, **options) -> None:
+def train_main(shards_dir: str, run_dir: str, no_progress: bool, gain_db: str, **options) -> None:
+    from training.checkpoint import CHECKPOINT_NAME
     from training.train import TrainConfig, train
+    from vocalmine.errors import UserInputError
 
     from vocalmine import storage
     from vocalmine.staging import staged_folder
 
-    with writer_lock(run_dir, "train"), staged_folder(run_dir) as local_run:
-        result = train(TrainConfig(shards_dir=shards_dir, run_dir=str(local_run), progress=not no_progress,
-                                   **options))
+    try:
+        gains = tuple(float(g) for g in gain_db.split(","))
+    except ValueError:
+        gains = ()
+    if len(gains) != 2:
+        raise UserInputError(f"--gain-db wants LOW,HIGH in dB such as -12,0; got {gain_db!r}")
+    try:
+        with writer_lock(run_dir, "train"), staged_folder(run_dir) as local_run:
+            result = train(TrainConfig(shards_dir=shards_dir, run_dir=str(local_run), progress=not no_progress,
+                                       gain_db=gains, **options))
+    except KeyboardInterrupt:
+        ckpt = storage.join(run_dir, CHECKPOINT_NAME)
+        where = f"the last checkpoint is {ckpt}" if storage.exists(ckpt) else "no checkpoint was written yet"
+        again = "re-run the same command" if options.get("resume") else "re-run the same command with --resume added"
+        click.echo(f"Interrupted: {where}; to continue, {again}.", err=True)
+        raise SystemExit(130) from None
     if storage.is_url(run_dir):  # name the run's files where they now are
         result = dataclasses.replace(result, checkpoint=storage.join(run_dir, Path(result.checkpoint).name))
     if result.rank == 0:
@@ -76,37 +101,50 @@ def train_main(shards_dir: str, run_dir: str, no_progress: bool, **options) -> N
     "channels and length as the input.\n\nExample: separate song.mp3 other.flac -o out/ --model runs/vocals",
     context_settings={"show_default": True},
 )
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(readable=False))  # each checked by decode: one bad file never stops the rest
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--model", required=True, type=click.Path(exists=True),
               help="Vocals model: run folder of `train --target vocals` or its checkpoint file.")
 @click.option("--instrumental-model", type=click.Path(exists=True), default=None,
               help="Instrumental model; without it the instrumental is the mixture minus the vocals.")
+@click.option("--combine", type=click.Choice(["sum-to-one", "wiener", "independent"]), default="wiener",
+              help="With --instrumental-model: how the two masks are combined (docs/training.md).")
+@click.option("--latest", is_flag=True, help="Use a run folder's latest checkpoint, not its best by validation loss.")
 @click.option("--full-band", is_flag=True,
               help="Apply the upsampled mask at the input's own rate (keeps the input's bandwidth).")
 @click.option("--device", type=DEVICE, default="auto")
 @click.option("--batch-size", default=8, type=click.IntRange(min=1), help="Patches per forward pass.")
 @verbose_option
 @user_errors
-def separate_main(files: tuple[str, ...], out_dir: str, model: str, instrumental_model: str | None,
-                  full_band: bool, device: str, batch_size: int) -> None:
-    from training.separate import load_model, separate_file
+def separate_main(files: tuple[str, ...], out_dir: str, model: str, instrumental_model: str | None, combine: str,
+                  latest: bool, full_band: bool, device: str, batch_size: int) -> None:
+    from training.separate import load_model, output_names, separate_file
     from vocalmine.errors import UserInputError
 
-    voc = load_model(model, target="vocals", device=device)
-    inst = load_model(instrumental_model, target="instrumental", device=device) if instrumental_model else None
+    which = "latest" if latest else "best"
+    voc = load_model(model, target="vocals", device=device, which=which)
+    inst = (load_model(instrumental_model, target="instrumental", device=device, which=which)
+            if instrumental_model else None)
+    names = output_names(list(files))
+    if len(names) < len(files):
+        click.echo(f"note: {len(files) - len(names)} input(s) given twice are separated once", err=True)
+    for f, name in names.items():
+        if name != f.stem:
+            click.echo(f"note: {f} shares its stem with another input: written to {Path(out_dir) / name}", err=True)
     failed = []
     with writer_lock(out_dir, "separate"):
-        for f in files:
+        for path, name in names.items():
+            f = str(path)
             try:
-                paths = separate_file(f, out_dir, voc, inst, full_band=full_band, batch_size=batch_size)
+                paths = separate_file(f, out_dir, voc, inst, full_band=full_band, batch_size=batch_size,
+                                      combine=combine, name=name)
             except UserInputError as exc:  # one bad file never stops the others
                 click.echo(f"Error: {exc}", err=True)
                 failed.append(f)
                 continue
             click.echo(f"{f} -> {paths['vocals'].parent}")
     if failed:
-        raise UserInputError(f"{len(failed)} of {len(files)} files could not be separated: {', '.join(failed)}")
+        raise UserInputError(f"{len(failed)} of {len(names)} files could not be separated: {', '.join(failed)}")
 
 
 # `evaluate` lives in vocalmine.cli.evaluate; kept importable from here.
