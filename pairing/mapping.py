@@ -12,7 +12,7 @@ segments is placed where the original switches from matching the one to matching
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -96,7 +96,23 @@ def _chain(t: np.ndarray, lags: np.ndarray, tol: float, max_slope: float) -> lis
 
 
 def fit_map(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, sr: int, config: PairingConfig) -> MapFit:
-    """Segments and drift of the pair (see module doc). Segment bounds cover the whole original."""
+    """Segments and drift of the pair (see module doc). Segment bounds cover the whole original.
+
+    Searched with ``map_window_s`` windows, then, when they give no map, with windows half as long: a drift
+    moves the lag within a window (4 samples over 1 s at 0.05 %), which on bright, dense music (cymbals,
+    reverb: most of the pre-emphasised energy above 1 kHz) pulls a 1 s window's correlation below
+    ``map_min_peak`` even where the instrumental matches the original exactly; half as long halves that smear.
+    """
+    fit = _fit_map(o_pre, i_pre, lag, sr, config)
+    if fit.amap is None:
+        short = replace(config, map_window_s=config.map_window_s / 2, map_step_s=config.map_step_s / 2)
+        second = _fit_map(o_pre, i_pre, lag, sr, short)
+        if second.amap is not None:
+            return second
+    return fit
+
+
+def _fit_map(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, sr: int, config: PairingConfig) -> MapFit:
     ll = local_lags(o_pre, i_pre, lag, sr, config)
     ok = ll.peaks >= config.map_min_peak
     t, lags = ll.centres[ok], ll.lags[ok]

@@ -78,9 +78,12 @@ def test_level_match_undoes_the_eq_and_trust_drops_the_fade(released):
     pid, t = _by_kind(truth, "eq")
     gains = AlignmentMap.from_json(rows[pid]["alignment_map"]).band_gain_db
     # the instrumental got low_shelf_db below 250 Hz and high_shelf_db above 3 kHz: the match undoes them
-    # (relative to the main gain, which matches the loud low end)
     assert gains[-1] - gains[1] == pytest.approx(t["low_shelf_db"] - t["high_shelf_db"], abs=1.5)
-    assert abs(gains[1]) < 1.0
+    # below the low shelf, main gain and band gain together undo the file's gain and the shelf (the main gain is
+    # a broadband fit: on the dense, bright new songs it no longer sits on the low end alone, so the band gain
+    # there is not 0 but exactly what is left of the shelf after it)
+    want = rows[pid]["gain_db"] - float(truth[pid]["gain_db"]) - t["low_shelf_db"]
+    assert gains[1] == pytest.approx(want, abs=0.5)
 
     pid, t = _by_kind(truth, "fade")
     amap = AlignmentMap.from_json(rows[pid]["alignment_map"])
