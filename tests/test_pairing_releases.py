@@ -46,7 +46,7 @@ def test_every_release_kind_is_accepted_keeps_its_patches_and_gives_a_clean_targ
         assert m.status == "accepted", (m.pair_id, m.kind, m.reason)
         assert m.kept_share >= 0.6, (m.pair_id, m.kind, m.patches, m.clean_patches)
         assert m.ratio <= 1.3, (m.pair_id, m.kind, m.error, m.ideal_error)
-        assert m.ratio <= 1.1, (m.pair_id, m.kind, m.ratio)  # measured 1.00-1.05 on this corpus
+        assert m.ratio <= 1.1, (m.pair_id, m.kind, m.ratio)  # measured 1.00-1.09 on this corpus (new songs)
 
 
 def _by_kind(truth: dict, kind: str) -> tuple[str, dict]:
