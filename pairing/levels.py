@@ -4,7 +4,8 @@
 ``[bins, frames]``. The level match is what makes ``y`` equal the original's accompaniment where the voice is
 silent:
 
-1. per-band gains (a mastering EQ): energy ratio per band over the frames where the derived vocal is silent,
+1. per-band gains (a mastering EQ): the median per-frame energy ratio per band over the frames where the
+   derived vocal is silent,
    bounded to +-``max_band_gain_db``, applied as a smooth curve (``features.alignmap.band_curve_db``);
 2. a slowly varying gain (fades, a bus compressor, a limiter): per frame, the original-to-instrumental energy
    ratio where the voice is silent; where it sings, the ratio in the bands the voice leaves alone (a low
