@@ -11,7 +11,8 @@ import json
 from dataclasses import asdict, dataclass
 
 #: Bump when the per-pair computation changes in a way that changes verdict rows (invalidates cached verdicts).
-ALGORITHM_VERSION = "pairing-3"  # 3: alignment map, level match, trust mask (issue 10)
+ALGORITHM_VERSION = "pairing-4"  # 3: alignment map, level match, trust mask (issue 10); 4: map searched when no
+#   window agrees with the global offset (a drift on dense songs), and with half-length windows as a fallback
 
 _RUNTIME_FIELDS = frozenset({"batch_size", "decoded_cache_files", "workers"})
 

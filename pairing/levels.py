@@ -4,7 +4,8 @@
 ``[bins, frames]``. The level match is what makes ``y`` equal the original's accompaniment where the voice is
 silent:
 
-1. per-band gains (a mastering EQ): energy ratio per band over the frames where the derived vocal is silent,
+1. per-band gains (a mastering EQ): the median per-frame energy ratio per band over the frames where the
+   derived vocal is silent,
    bounded to +-``max_band_gain_db``, applied as a smooth curve (``features.alignmap.band_curve_db``);
 2. a slowly varying gain (fades, a bus compressor, a limiter): per frame, the original-to-instrumental energy
    ratio where the voice is silent; where it sings, the ratio in the bands the voice leaves alone (a low
@@ -27,6 +28,11 @@ import scipy.ndimage
 from features.alignmap import BAND_EDGES_HZ, AlignmentMap, apply_level, band_of_bins, frame_times
 from features.stft import StftParams
 from pairing.config import PairingConfig
+
+
+#: Quantile of the per-frame band ratios (over the vocal-free frames) that gives a band's gain: the median (a low
+#: quantile is biased low by a codec's noise and an EQ's frame-to-frame spread: 1.5x the ideal error on the demo).
+BAND_QUANTILE = 0.5
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,12 @@ def fit_levels(xc: np.ndarray, yc: np.ndarray, covered: np.ndarray, stft: StftPa
         by = _band_energy(py, band, n_bands)
         num, den = bx[:, free].sum(axis=1), by[:, free].sum(axis=1)
         ok = (den > 1e-9 * den.sum()) & (num > 0)
-        g = np.where(ok, 10 * np.log10(np.maximum(num, 1e-30) / np.maximum(den, 1e-30)), np.nan)
+        # per band, a low quantile of the per-frame ratios, not the pooled energy ratio: a voice quiet in the
+        # whole frame (a reverb tail, a soft line under a dense mix) can still be loud in its own bands and
+        # raises their ratio in some frames only; an EQ raises it in every frame
+        per_frame = np.where((by[:, free] > 0) & (bx[:, free] > 0),
+                             10 * np.log10(np.maximum(bx[:, free], 1e-30) / np.maximum(by[:, free], 1e-30)), np.nan)
+        g = np.where(ok, _column_quantile(per_frame.T, BAND_QUANTILE), np.nan)
         if not np.isfinite(g).any():
             break
         idx = np.arange(n_bands)

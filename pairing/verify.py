@@ -208,9 +208,13 @@ def verify_pair(candidate: dict[str, Any], original: PreparedAudio | AudioError 
     windows_disagree = n_disagree > 0
     amap = AlignmentMap(1.0, (Segment(0.0, len(o) / sr, lag / sr),))
     # One offset does not explain every window (a drift, an edit): search the alignment map. A pair whose
-    # windows all agree never pays for this search.
-    if ((n_disagree > 0 or q.misaligned_share > config.map_trigger_misaligned)
-            and (n_agree >= config.min_agreeing_windows or n_disagree >= config.drift_min_windows)):
+    # windows all agree never pays for this search. Nor does one offset when (almost) no window agrees with it:
+    # a clock drift smears the global correlation's peak over its whole range of lags (90 samples for 0.05 %
+    # over 22 s), and on loop-based music another beat's peak can then win; the map's local windows, searched
+    # +-map_search_s, find the true lags (an unrelated recording finds no map and keeps its verdict below).
+    if (((n_disagree > 0 or q.misaligned_share > config.map_trigger_misaligned)
+            and (n_agree >= config.min_agreeing_windows or n_disagree >= config.drift_min_windows))
+            or n_agree < config.min_agreeing_windows):
         fit = fit_map(o_pre, i_pre, lag, sr, config)
         if fit.amap is not None:
             amap = fit.amap
