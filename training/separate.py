@@ -256,7 +256,8 @@ def separate_waveform(
 
 
 def output_names(paths: list[str | os.PathLike]) -> dict[Path, str]:
-    """The output folder name of each input (``Path`` as given -> name), never two inputs on one name.
+    """The output folder name of each input (``Path`` as given, or a ``URLPath`` for a URL -> name), never two
+    inputs on one name.
 
     A file's stem when no other input has it (compared case-blind, for case-insensitive file systems); for
     inputs sharing a stem, the file name (``song.wav``, ``song.mp3``), else the parent folder and the file name
@@ -264,8 +265,8 @@ def output_names(paths: list[str | os.PathLike]) -> dict[Path, str]:
     """
     unique: list[Path] = []
     seen_files: set[str] = set()
-    for p in map(Path, paths):
-        real = os.path.realpath(p)
+    for p in map(storage.path, paths):
+        real = str(p) if storage.is_url(p) else os.path.realpath(p)
         if real not in seen_files:
             seen_files.add(real)
             unique.append(p)

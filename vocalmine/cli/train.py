@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from vocalmine import storage
 from vocalmine.cli.common import user_errors, verbose_option, writer_lock
 
 DEVICE = click.Choice(["auto", "cpu", "cuda"])
@@ -62,8 +63,6 @@ def train_main(shards_dir: str, run_dir: str, no_progress: bool, gain_db: str, *
     from training.checkpoint import CHECKPOINT_NAME
     from training.train import TrainConfig, train
     from vocalmine.errors import UserInputError
-
-    from vocalmine import storage
     from vocalmine.staging import staged_folder
 
     try:
@@ -130,7 +129,7 @@ def separate_main(files: tuple[str, ...], out_dir: str, model: str, instrumental
         click.echo(f"note: {len(files) - len(names)} input(s) given twice are separated once", err=True)
     for f, name in names.items():
         if name != f.stem:
-            click.echo(f"note: {f} shares its stem with another input: written to {Path(out_dir) / name}", err=True)
+            click.echo(f"note: {f} shares its stem with another input: written to {storage.join(out_dir, name)}", err=True)
     failed = []
     with writer_lock(out_dir, "separate"):
         for path, name in names.items():
