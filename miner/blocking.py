@@ -36,8 +36,8 @@ Q = 3
 #: 10 to 15 ns per score; ``_by_count`` about 12 ns per (query q-gram, core holding it) over the cores of
 #: every length (the product, its index conversions, the bound) plus about 1 us per core (its q-grams).
 _SCORE_S, _FLOP_S, _CORE_S = 11e-9, 12e-9, 1e-6
-#: Cores sampled to estimate the product's size.
-_SAMPLE = 1000
+#: Cores (and queries) sampled to estimate the product's size.
+_SAMPLE = 500
 _SLICE = 4_000_000
 #: Up to this many (query x core) pairs a block is scored with one plain ``cdist``.
 _SMALL = 200_000
@@ -210,18 +210,18 @@ def _length_bounds(lengths: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarra
 def _count_is_cheaper(queries: list[str], cores: list[str], thr: float) -> bool:
     """Whether ``_by_count`` is estimated cheaper than ``_by_length`` (costs measured: ``_SCORE_S``...): the
     length filter's scores are counted exactly, the product's size from the q-gram frequencies of a sample
-    of ``_SAMPLE`` cores."""
+    of ``_SAMPLE`` cores and as many queries."""
     nq, nc = len(queries), len(cores)
     core_len = np.sort(np.fromiter(map(len, cores), np.int64, nc))
     lengths, per_len = np.unique(np.fromiter(map(len, queries), np.int64, nq), return_counts=True)
     lo, hi, _ = _length_bounds(lengths.astype(np.float64), thr / 100.0)
     scores = int((per_len * (np.searchsorted(core_len, hi, "right") - np.searchsorted(core_len, lo, "left"))).sum())
-    step = max(1, nc // _SAMPLE)
-    _, s_codes = _flat_grams(cores[::step])
-    _, q_codes = _flat_grams(queries)
-    df = pd.Series(s_codes).value_counts()
-    flops = float(df.reindex(q_codes).fillna(0).to_numpy().sum()) * nc / len(cores[::step])
-    return flops * _FLOP_S + nc * _CORE_S < scores * _SCORE_S
+    if scores * _SCORE_S <= nc * _CORE_S:  # the cores' q-grams alone would cost more
+        return False
+    c_sample, q_sample = cores[::max(1, nc // _SAMPLE)], queries[::max(1, nq // _SAMPLE)]
+    df = pd.Series(_flat_grams(c_sample)[1]).value_counts()
+    flops = df.reindex(_flat_grams(q_sample)[1]).fillna(0).to_numpy().sum() * (nc / len(c_sample)) * (nq / len(q_sample))
+    return bool(flops * _FLOP_S + nc * _CORE_S < scores * _SCORE_S)
 
 
 def candidate_pairs(queries: list[str], cores: list[str], threshold: float, method: str | None = None

@@ -177,6 +177,29 @@ def test_qgram_blocking_finds_every_pair_above_the_threshold():
         assert set(zip(*blocking.candidate_pairs(queries, cores, thr)[:2])) == want  # the cost model's pick
 
 
+def test_cost_model_picks_the_count_filter_for_diverse_titles_only():
+    """Titles with rare q-grams (26 letters, words of any letters) take the count filter and score few
+    pairs; titles made of a handful of syllables, whose q-grams every title shares, take the length filter."""
+    rng = random.Random(2)
+
+    def titles(make, n):
+        return sorted({make() for _ in range(n)})
+
+    letters = lambda: " ".join("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 8)))
+                               for _ in range(rng.randint(2, 4)))
+    syllables = lambda: " ".join("".join(rng.choice(["ka", "lo", "mi", "ra"]) for _ in range(rng.randint(1, 3)))
+                                 for _ in range(rng.randint(2, 4)))
+    for make, count_wins in ((letters, True), (syllables, False)):
+        cores = titles(make, 6000)
+        queries = [c[:-1] + "x" for c in cores[::10]]
+        assert blocking._count_is_cheaper(queries, cores, 90.0) is count_wins
+        qi, ci, _, scored = blocking.candidate_pairs(queries, cores, 90.0)
+        m = process.cdist(queries, cores, scorer=fuzz.ratio, score_cutoff=90)
+        assert set(zip(qi.tolist(), ci.tolist())) == set(zip(*[a.tolist() for a in np.nonzero(m >= 90)]))
+        if count_wins:
+            assert scored < 0.01 * len(queries) * len(cores), scored
+
+
 def test_count_bound_holds_for_every_pair_at_the_threshold():
     """``count_bound`` never exceeds the q-grams (with multiplicity) two strings share when their
     ``fuzz.ratio`` reaches the threshold; checked on edited strings over a small alphabet (many repeats)."""
