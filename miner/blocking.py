@@ -107,7 +107,7 @@ def _flat_grams(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
     total = int(n_grams.sum())
     if not total:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    u = np.frombuffer("".join(strings).encode("utf-32-le"), np.uint32).astype(np.int64)
+    u = np.frombuffer("".join(strings).encode("utf-32-le", "surrogatepass"), np.uint32).astype(np.int64)
     codes = (u[:-2] << 42) | (u[1:-1] << 21) | u[2:]
     rows = np.repeat(np.arange(len(strings)), n_grams)
     first = np.cumsum(lens) - lens  # where each string starts in the buffer
@@ -190,8 +190,8 @@ def _by_count(queries: list[str], cores: list[str], thr: float) -> tuple[np.ndar
     cc = np.concatenate(out_c) if out_c else np.zeros(0, np.int64)
     if not len(qq):
         return qq, cc, np.zeros(0, np.float32), 0
-    sc = process.cpdist(np.asarray(queries, dtype=object)[qq].tolist(), np.asarray(cores, dtype=object)[cc].tolist(),
-                        scorer=fuzz.ratio, score_cutoff=thr, dtype=np.float32)
+    q_arr, c_arr = np.asarray(queries, dtype=object), np.asarray(cores, dtype=object)
+    sc = process.cpdist(q_arr[qq].tolist(), c_arr[cc].tolist(), scorer=fuzz.ratio, score_cutoff=thr, dtype=np.float32)
     good = sc >= thr
     return qq[good], cc[good], sc[good], len(qq)
 
@@ -220,7 +220,8 @@ def _count_is_cheaper(queries: list[str], cores: list[str], thr: float) -> bool:
         return False
     c_sample, q_sample = cores[::max(1, nc // _SAMPLE)], queries[::max(1, nq // _SAMPLE)]
     df = pd.Series(_flat_grams(c_sample)[1]).value_counts()
-    flops = df.reindex(_flat_grams(q_sample)[1]).fillna(0).to_numpy().sum() * (nc / len(c_sample)) * (nq / len(q_sample))
+    per_pair = df.reindex(_flat_grams(q_sample)[1]).fillna(0).to_numpy().sum() / (len(c_sample) * len(q_sample))
+    flops = per_pair * nc * nq
     return bool(flops * _FLOP_S + nc * _CORE_S < scores * _SCORE_S)
 
 
