@@ -2,42 +2,42 @@
 
 Scoring every marked title against every title of its block costs ``marked x block`` comparisons: the square
 of the biggest blocks ("Traditional", "Various Artists" hold hundreds of thousands of tracks in real
-exports). ``candidate_pairs`` finds, for each query (a marked title's core), the distinct cores of the block
-that can reach ``fuzz.ratio >= threshold`` and scores only those, with two filters that lose nothing:
+exports). ``candidate_pairs`` finds, for each query (a marked title's core), the cores of the block that can
+reach ``fuzz.ratio >= threshold`` and scores only those, with filters that lose nothing:
 
 - **Length**: ``ratio = 100 (1 - d / (|a| + |b|))`` with ``d`` the Indel distance, so a partner of a query of
-  length ``L`` has a length within ``[L t / (2 - t), L (2 - t) / t]`` (``t = threshold / 100``) and
-  ``d <= k = floor(2 L (1 - t) / t)``.
-- **q-gram prefix** (q = 3): one edit destroys at most q of a string's q-gram occurrences, and the Levenshtein
-  distance is at most the Indel distance, so at most ``q k`` of the query's distinct q-grams are missing
-  from any partner. Sorting the query's q-grams from rarest to commonest in the block, every partner holds
-  one of the first ``q k + 1``: only the cores listed under those few rare q-grams are scored. A query too
-  short for the bound (``q k + 1`` above its number of q-grams) is scored against every core of the right
-  length.
+  length ``L`` has a length within ``[L t / (2 - t), L (2 - t) / t]`` (``t = threshold / 100``).
+- **q-gram count** (q = 3, ``count_bound``): two strings of lengths ``m`` and ``n`` at ratio ``>= 100 t``
+  share at least ``max(m, n) - q + 1 - q floor((m + n)(1 - t))`` q-grams (proof in ``count_bound``). The
+  shared counts of a group of equally long queries and all cores of a possible length come from one sparse
+  product (``_by_count``); only the pairs that reach the bound are scored.
 
-Identical cores are scored once ("Amazing Grace" recorded 500 times in one block is one core), so the work
-grows with the number of marked titles times the few distinct titles that share their rare q-grams, not with
-the size of the block. Q-grams are computed with numpy on the code points (no Python loop per title).
+The caller scores identical cores once (``match.match_partition`` collapses them in every block that is not
+small: "Amazing Grace" recorded 500 times in one block is one core).
 
-Which path a block takes is a cost model measured on the benchmark catalog (``use_index``): a small block is
-one ``process.cdist`` (C++, about 15 ns a score); a big one with fewer than about 1,000 marked titles is
-scored group by group of equal query length against the cores of a possible length (the length filter
-alone, ``_by_length``); only the biggest take the q-gram index, whose postings of common q-grams cost more
-per pair than ``cdist`` does. ``MineSummary.compared`` counts the scores computed on whichever path.
+Which filter a block gets is a cost model measured on the benchmark catalog (``_count_is_cheaper``): a small
+block is one ``process.cdist`` (C++, bit-parallel: about 10 to 15 ns a score on short titles); a big one is
+scored group by group of equal query length against the cores of a possible length (``_by_length``), unless
+the count filter's sparse product, estimated from the q-gram frequencies of a sample of the cores, is
+cheaper. It costs about 12 ns per (query q-gram, core holding it) of the product, so it pays where titles'
+q-grams are rare (real titles in many words and scripts) and not where a few hundred q-grams make up every
+title (the benchmark generator's syllable words), though it scores 50 to 150 times fewer pairs there.
+``MineSummary.compared`` counts the scores computed on whichever path.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from rapidfuzz import fuzz, process
 
 Q = 3
-#: Measured costs (2-core VM, CPU time, the benchmark's catalogs): ``process.cdist`` about 15 ns per score;
-#: the index about 3 us per core of the block plus about 10 ns per (query, core) of the block (walking the
-#: postings of the rare q-grams: common q-grams make long postings). A block is scored whole (``cdist``, in
-#: slices of ``_SLICE`` scores, grouped by length) when that is cheaper: with fewer than about 1,000 marked
-#: titles.
-_CDIST_S, _CORE_S, _PAIR_S = 15e-9, 3e-6, 12e-9
+#: Measured costs (2-core VM, CPU time, the biggest blocks of the benchmark's 5M catalog): ``_by_length``
+#: 10 to 15 ns per score; ``_by_count`` about 12 ns per (query q-gram, core holding it) over the cores of
+#: every length (the product, its index conversions, the bound) plus about 1 us per core (its q-grams).
+_SCORE_S, _FLOP_S, _CORE_S = 11e-9, 12e-9, 1e-6
+#: Cores (and queries) sampled to estimate the product's size.
+_SAMPLE = 500
 _SLICE = 4_000_000
 #: Up to this many (query x core) pairs a block is scored with one plain ``cdist``.
 _SMALL = 200_000
@@ -58,40 +58,10 @@ def query_buckets(lengths: np.ndarray, threshold: float) -> tuple[np.ndarray, np
     return length_bucket(np.maximum(lo, 1)), length_bucket(np.minimum(hi, 1 << 20))
 
 
-def use_index(n_queries: int, n_cores: int) -> bool:
-    """Whether the q-gram index is cheaper than scoring every (query, core) pair."""
-    return n_queries * n_cores * (_CDIST_S - _PAIR_S) > n_cores * _CORE_S
-
-
-def _gram_codes(strings: list[str], distinct: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(row, code) of every q-gram of each string ([m] int64 each; each gram once per string when
-    ``distinct``); a string shorter than q is one gram of its own. Codes pack three code points (21 bits
-    each) into an int64."""
-    rows_out, codes_out = [], []
-    step = 20_000
-    for r0 in range(0, len(strings), step):
-        chunk = strings[r0:r0 + step]
-        width = max(Q, max((len(x) for x in chunk), default=0))
-        arr = np.array(chunk, dtype=f"U{width}")
-        u = arr.view(np.uint32).reshape(len(chunk), width).astype(np.int64)
-        lens = np.char.str_len(arr)
-        codes = (u[:, :width - 2] << 42) | (u[:, 1:width - 1] << 21) | u[:, 2:]
-        valid = np.arange(width - 2)[None, :] < (lens - 2)[:, None]
-        valid[:, 0] |= (lens > 0) & (lens < Q)
-        rr, cc = np.nonzero(valid)
-        rows_out.append(rr + r0)
-        codes_out.append(codes[rr, cc])
-    if not rows_out:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    rows, codes = np.concatenate(rows_out), np.concatenate(codes_out)
-    if not distinct:
-        return rows, codes
-    # distinct (row, code) pairs
-    order = np.lexsort((codes, rows))
-    rows, codes = rows[order], codes[order]
-    keep = np.ones(len(rows), bool)
-    keep[1:] = (rows[1:] != rows[:-1]) | (codes[1:] != codes[:-1])
-    return rows[keep], codes[keep]
+def is_small(n_queries: int, n_cores: int) -> bool:
+    """Whether a block is scored whole with one ``cdist`` (no filter, and no need to collapse identical
+    cores first)."""
+    return n_queries * n_cores <= _SMALL
 
 
 def _by_length(queries: list[str], cores: list[str], thr: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -128,6 +98,104 @@ def _by_length(queries: list[str], cores: list[str], thr: float) -> tuple[np.nda
     return np.concatenate(out_q), np.concatenate(out_c), np.concatenate(out_s), scored
 
 
+def _flat_grams(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(row, code) of every q-gram occurrence of each string ([m] int64 each, in row order; a string shorter
+    than q has none): one UTF-32 buffer of all the strings, no padding. Codes pack three code points (21
+    bits each) into an int64."""
+    lens = np.fromiter(map(len, strings), np.int64, len(strings))
+    n_grams = np.maximum(lens - (Q - 1), 0)
+    total = int(n_grams.sum())
+    if not total:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    u = np.frombuffer("".join(strings).encode("utf-32-le", "surrogatepass"), np.uint32).astype(np.int64)
+    codes = (u[:-2] << 42) | (u[1:-1] << 21) | u[2:]
+    rows = np.repeat(np.arange(len(strings)), n_grams)
+    first = np.cumsum(lens) - lens  # where each string starts in the buffer
+    pos = np.arange(total) - np.repeat(np.cumsum(n_grams) - n_grams - first, n_grams)
+    return rows, codes[pos]
+
+
+def count_bound(m: np.ndarray | int, n: np.ndarray | int, t: float) -> np.ndarray:
+    """The fewest q-grams (counted with multiplicity) two strings of lengths ``m`` and ``n`` share when their
+    ``fuzz.ratio`` is at least ``100 t``; at most 0 where the count filter cannot prune.
+
+    ``fuzz.ratio(a, b) = 100 (1 - d / (m + n))`` with ``d`` the Indel distance (insertions and deletions
+    only), so ``ratio >= 100 t`` means ``d <= D = floor((m + n)(1 - t))``. Turn ``a`` into ``b`` with ``d``
+    edits: a deleted character of ``a`` lies in at most ``q`` of its ``m - q + 1`` q-gram occurrences, an
+    insertion point inside at most ``q - 1``; every other occurrence of ``a`` survives whole and contiguous
+    in ``b``, each at its own position of ``b``, so the multisets of q-grams share at least
+    ``m - q + 1 - q d`` of them. The same argument from ``b`` (the reverse edits) gives ``n - q + 1 - q d``,
+    hence ``common >= max(m, n) - q + 1 - q D``. (Ukkonen's q-gram lemma, for the Indel distance.)"""
+    m, n = np.asarray(m, np.int64), np.asarray(n, np.int64)
+    d = np.floor((m + n) * (1.0 - t) + 1e-9).astype(np.int64)  # + 1e-9: never below the exact bound
+    return np.maximum(m, n) - Q + 1 - Q * d
+
+
+def _by_count(queries: list[str], cores: list[str], thr: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """``candidate_pairs`` with the length filter and the q-gram count filter (``count_bound``): each group
+    of equally long queries is multiplied (a sparse product, C++) with the q-gram incidence of the cores of a
+    possible length, and only the pairs sharing enough q-grams are scored.
+
+    The queries' q-grams are counted once each; a query with a repeated q-gram (``dup`` occurrences beyond
+    its distinct ones) may share that many fewer distinct q-grams, so its bound is lowered by ``dup``. A core's
+    repeated q-gram is counted as often as it occurs, which can only raise the count. Pairs whose bound is at
+    most 0 (short titles: at 90, both at most 5 characters) are scored without the filter."""
+    from scipy import sparse
+
+    t = thr / 100.0
+    nq, nc = len(queries), len(cores)
+    q_len = np.fromiter(map(len, queries), np.int64, nq)
+    core_len = np.fromiter(map(len, cores), np.int64, nc)
+    q_rows, q_codes = _flat_grams(queries)
+    order = np.lexsort((q_codes, q_rows))
+    q_rows, q_codes = q_rows[order], q_codes[order]
+    first = np.ones(len(q_rows), bool)
+    first[1:] = (q_rows[1:] != q_rows[:-1]) | (q_codes[1:] != q_codes[:-1])
+    dup = np.bincount(q_rows, minlength=nq) - np.bincount(q_rows[first], minlength=nq)
+    q_rows, q_codes = q_rows[first], q_codes[first]
+    c_rows, c_codes = _flat_grams(cores)
+    wanted = pd.Index(np.unique(q_codes))  # only the grams some query holds can count
+    n_g = max(1, len(wanted))
+    c_gram = wanted.get_indexer(c_codes)  # a hash lookup; -1: no query holds it
+    hit = c_gram >= 0
+    by_len = np.argsort(core_len, kind="stable")
+    pos = np.empty(nc, np.int64)
+    pos[by_len] = np.arange(nc)
+    sorted_len = core_len[by_len]
+    qm = sparse.csr_matrix((np.ones(len(q_rows), np.int32), (q_rows, wanted.get_indexer(q_codes))),
+                           shape=(nq, n_g))
+    # cores (sorted by length) x grams: a length range is a slice of rows
+    cm = sparse.csr_matrix((np.ones(int(hit.sum()), np.int32), (pos[c_rows[hit]], c_gram[hit])), shape=(nc, n_g))
+    lengths, q_group = np.unique(q_len, return_inverse=True)
+    lo, hi, _ = _length_bounds(lengths.astype(np.float64), t)
+    out_q, out_c = [], []
+    for g, m in enumerate(lengths.tolist()):
+        a, b = np.searchsorted(sorted_len, lo[g], "left"), np.searchsorted(sorted_len, hi[g], "right")
+        if b <= a:
+            continue
+        qs = np.flatnonzero(q_group == g)
+        need = count_bound(m, sorted_len[a:b], t)  # [b - a]
+        prod = (cm[a:b] @ qm[qs].T.tocsr()).tocoo()  # shared q-grams: [cores of the range, queries]
+        bound = need[prod.row] - dup[qs[prod.col]]
+        keep = (prod.data >= bound) & (bound > 0)
+        out_q.append(qs[prod.col[keep]])
+        out_c.append(by_len[a + prod.row[keep]])
+        for d in np.unique(dup[qs]).tolist():  # pairs the filter cannot prune: every one scored
+            free = by_len[a + np.flatnonzero(need - d <= 0)]
+            if len(free):
+                qd = qs[dup[qs] == d]
+                out_q.append(np.repeat(qd, len(free)))
+                out_c.append(np.tile(free, len(qd)))
+    qq = np.concatenate(out_q) if out_q else np.zeros(0, np.int64)
+    cc = np.concatenate(out_c) if out_c else np.zeros(0, np.int64)
+    if not len(qq):
+        return qq, cc, np.zeros(0, np.float32), 0
+    q_arr, c_arr = np.asarray(queries, dtype=object), np.asarray(cores, dtype=object)
+    sc = process.cpdist(q_arr[qq].tolist(), c_arr[cc].tolist(), scorer=fuzz.ratio, score_cutoff=thr, dtype=np.float32)
+    good = sc >= thr
+    return qq[good], cc[good], sc[good], len(qq)
+
+
 def _length_bounds(lengths: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(min partner length, max partner length, max edit distance k) for query lengths at ratio ``t``."""
     if t <= 0:
@@ -139,75 +207,43 @@ def _length_bounds(lengths: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarra
     return lo, hi, k
 
 
-def candidate_pairs(queries: list[str], cores: list[str], threshold: float, force_index: bool = False
+def _count_is_cheaper(queries: list[str], cores: list[str], thr: float) -> bool:
+    """Whether ``_by_count`` is estimated cheaper than ``_by_length`` (costs measured: ``_SCORE_S``...): the
+    length filter's scores are counted exactly, the product's size from the q-gram frequencies of a sample
+    of ``_SAMPLE`` cores and as many queries."""
+    nq, nc = len(queries), len(cores)
+    core_len = np.sort(np.fromiter(map(len, cores), np.int64, nc))
+    lengths, per_len = np.unique(np.fromiter(map(len, queries), np.int64, nq), return_counts=True)
+    lo, hi, _ = _length_bounds(lengths.astype(np.float64), thr / 100.0)
+    scores = int((per_len * (np.searchsorted(core_len, hi, "right") - np.searchsorted(core_len, lo, "left"))).sum())
+    if scores * _SCORE_S <= nc * _CORE_S:  # the cores' q-grams alone would cost more
+        return False
+    c_sample, q_sample = cores[::max(1, nc // _SAMPLE)], queries[::max(1, nq // _SAMPLE)]
+    df = pd.Series(_flat_grams(c_sample)[1]).value_counts()
+    per_pair = df.reindex(_flat_grams(q_sample)[1]).fillna(0).to_numpy().sum() / (len(c_sample) * len(q_sample))
+    flops = per_pair * nc * nq
+    return bool(flops * _FLOP_S + nc * _CORE_S < scores * _SCORE_S)
+
+
+def candidate_pairs(queries: list[str], cores: list[str], threshold: float, method: str | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Every (query, core) pair with ``fuzz.ratio >= threshold``: (query index [p], core index [p], score [p]
-    float32, number of scores computed). ``cores`` should be distinct (each is scored once per query).
-    ``force_index``: use the q-gram index even where scoring every pair would be cheaper (tests)."""
+    float32, number of scores computed). Each core is scored once per query (collapse identical cores first).
+    ``method``: "all", "length" or "count" to force a path (tests, benchmarks); None: the cost model."""
     nq, nc = len(queries), len(cores)
     empty = np.zeros(0, np.int64)
     if not nq or not nc:
         return empty, empty, np.zeros(0, np.float32), 0
     thr = float(threshold)
-    if nq * nc <= _SMALL:
+    if method is None:
+        method = ("all" if is_small(nq, nc) else
+                  "count" if _count_is_cheaper(queries, cores, thr) else "length")
+    if method == "all":
         m = process.cdist(queries, cores, scorer=fuzz.ratio, score_cutoff=thr, dtype=np.float32)
         qi, ci = np.nonzero(m >= thr)
         return qi, ci, m[qi, ci], nq * nc
-    if not (force_index or use_index(nq, nc)):
+    if method == "count":
+        return _by_count(queries, cores, thr)
+    if method == "length":
         return _by_length(queries, cores, thr)
-    t = thr / 100.0
-    core_arr = np.asarray(cores, dtype=object)
-    query_arr = np.asarray(queries, dtype=object)
-    core_len = np.fromiter(map(len, cores), np.int64, nc)
-    q_len = np.fromiter(map(len, queries), np.int64, nq)
-    lo, hi, k = _length_bounds(q_len.astype(np.float64), t)
-    q_rows, q_codes = _gram_codes(queries)
-    c_rows, c_codes = _gram_codes(cores, distinct=False)  # a repeated gram only repeats a posting
-    # Postings of the grams the queries hold, and each gram's document frequency in the block.
-    wanted = np.unique(q_codes)
-    at = np.minimum(np.searchsorted(wanted, c_codes), len(wanted) - 1)
-    hit = wanted[at] == c_codes
-    c_rows, c_codes = c_rows[hit], c_codes[hit]
-    g_of_c = np.searchsorted(wanted, c_codes)
-    df = np.bincount(g_of_c, minlength=len(wanted))
-    # Postings sorted by (gram, core length): a query takes only the slice of lengths it can pair with.
-    span = int(core_len.max()) + 2
-    post_key = g_of_c * span + core_len[c_rows]
-    porder = np.argsort(post_key, kind="stable")
-    post_key, post_rows = post_key[porder], c_rows[porder]
-    # Each query's prefix: its q k + 1 rarest grams (ranked by df within the query).
-    g_of_q = np.searchsorted(wanted, q_codes)
-    order = np.lexsort((df[g_of_q], q_rows))
-    q_rows, g_of_q = q_rows[order], g_of_q[order]
-    n_grams = np.bincount(q_rows, minlength=nq)
-    first = np.concatenate([[0], np.cumsum(n_grams)])[:-1]
-    rank = np.arange(len(q_rows)) - first[q_rows]
-    need = Q * k + 1
-    short = need > n_grams  # too short for the q-gram bound
-    sel = (rank < need[q_rows]) & ~short[q_rows]
-    sq, sg = q_rows[sel], g_of_q[sel]
-    # Expand each selected (query, gram) into its postings of a possible length: (query, core) pairs.
-    a = np.searchsorted(post_key, sg * span + np.clip(lo[sq], 0, span - 1).astype(np.int64), "left")
-    b = np.searchsorted(post_key, sg * span + np.clip(hi[sq], 0, span - 1).astype(np.int64), "right")
-    lens = b - a
-    pq = np.repeat(sq, lens)
-    starts = np.repeat(a - np.concatenate([[0], np.cumsum(lens)])[:-1], lens)
-    pc_ = post_rows[starts + np.arange(lens.sum())] if lens.sum() else np.zeros(0, np.int64)
-    pairs = [np.unique(pq * nc + pc_)]
-    if short.any():  # every core of a possible length
-        by_len = np.argsort(core_len, kind="stable")
-        sorted_len = core_len[by_len]
-        for i in np.flatnonzero(short).tolist():
-            a, b = np.searchsorted(sorted_len, lo[i], "left"), np.searchsorted(sorted_len, hi[i], "right")
-            pairs.append(i * nc + by_len[a:b])
-    code = np.concatenate(pairs)
-    qq, cc = code // nc, code % nc
-    cl = core_len[cc]
-    ok = (cl >= lo[qq]) & (cl <= hi[qq])
-    qq, cc = qq[ok], cc[ok]
-    if not len(qq):
-        return empty, empty, np.zeros(0, np.float32), 0
-    sc = process.cpdist(query_arr[qq].tolist(), core_arr[cc].tolist(), scorer=fuzz.ratio, score_cutoff=thr,
-                        dtype=np.float32)
-    good = sc >= thr
-    return qq[good], cc[good], sc[good], len(qq)
+    raise ValueError(f"unknown method {method!r}: give all, length or count")

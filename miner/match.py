@@ -37,7 +37,7 @@ from rapidfuzz import fuzz
 
 from catalog_schemas import CANDIDATES
 from miner.alternates import alternate_free, without_alternates
-from miner.blocking import candidate_pairs, length_bucket, use_index
+from miner.blocking import candidate_pairs, is_small, length_bucket
 from miner.evidence import ReleaseEvidence
 from miner.markers import MarkerSet, version_tags
 from miner.normalize import fold, title_cores
@@ -265,9 +265,9 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
             stats["sub_blocks"] += 1
             if not len(o_str):
                 continue
-        if not use_index(len(q_str), len(o_str)):  # each variant its own entry
+        if is_small(len(q_str), len(o_str)):  # each variant its own entry
             entries, members, m_start = o_str, None, None
-        else:  # identical cores scored once
+        else:  # identical cores scored once (a giant credit records "Amazing Grace" hundreds of times)
             entry_of, entries = pd.factorize(o_str)
             members = np.argsort(entry_of, kind="stable")
             m_start = np.concatenate([[0], np.cumsum(np.bincount(entry_of, minlength=len(entries)))])

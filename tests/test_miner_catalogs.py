@@ -147,12 +147,13 @@ def test_clean_and_explicit_originals_both_pair(tmp_path):
 
 
 def test_qgram_blocking_finds_every_pair_above_the_threshold():
-    """The index path against brute force: the same pairs at several thresholds (typos, other scripts)."""
+    """The count filter and the length filter against brute force: the same pairs at several thresholds
+    (typos, other scripts, repeated q-grams such as "lalala", titles shorter than a q-gram)."""
     rng = random.Random(1)
     alpha = "abcdefghij 둘셋é"
     cores = sorted({"".join(rng.choice(alpha) for _ in range(rng.randint(1, 30))).strip() or "x"
-                    for _ in range(2000)})
-    queries = []
+                    for _ in range(2000)} | {"la la la la", "lalalala", "abab abab", "ab", "a"})
+    queries = ["la la la l", "lalalal", "abab abb", "ab", "b"]
     for _ in range(200):
         c = list(rng.choice(cores))
         for _ in range(rng.randint(0, 3)):
@@ -162,15 +163,68 @@ def test_qgram_blocking_finds_every_pair_above_the_threshold():
             else:
                 c.insert(p, rng.choice(alpha))
         queries.append("".join(c) or "y")
-    for thr in (100, 90, 75):
+    for thr in (100, 95, 90, 80, 75):
         m = process.cdist(queries, cores, scorer=fuzz.ratio, score_cutoff=thr)
         want = set(zip(*[a.tolist() for a in np.nonzero(m >= thr)]))
-        qi, ci, _, scored = blocking.candidate_pairs(queries, cores, thr, force_index=True)
+        assert (0, cores.index("la la la la")) in want or thr > 95  # "la la la l": 95.2
+        qi, ci, sc, scored = blocking.candidate_pairs(queries, cores, thr, method="count")
         assert set(zip(qi.tolist(), ci.tolist())) == want
+        assert np.allclose(sc, m[qi, ci])
         if thr >= 90:
-            assert scored < 0.1 * len(queries) * len(cores)
-        qi, ci, _, scored = blocking._by_length(queries, cores, thr)  # the length filter alone
+            assert scored < 0.05 * len(queries) * len(cores), scored
+        qi, ci, _, scored = blocking.candidate_pairs(queries, cores, thr, method="length")
         assert set(zip(qi.tolist(), ci.tolist())) == want and scored < len(queries) * len(cores)
+        assert set(zip(*blocking.candidate_pairs(queries, cores, thr)[:2])) == want  # the cost model's pick
+
+
+def test_cost_model_picks_the_count_filter_for_diverse_titles_only():
+    """Titles with rare q-grams (26 letters, words of any letters) take the count filter and score few
+    pairs; titles made of a handful of syllables, whose q-grams every title shares, take the length filter."""
+    rng = random.Random(2)
+
+    def titles(make, n):
+        return sorted({make() for _ in range(n)})
+
+    letters = lambda: " ".join("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 8)))
+                               for _ in range(rng.randint(2, 4)))
+    syllables = lambda: " ".join("".join(rng.choice(["ka", "lo", "mi", "ra"]) for _ in range(rng.randint(1, 3)))
+                                 for _ in range(rng.randint(2, 4)))
+    for make, count_wins in ((letters, True), (syllables, False)):
+        cores = titles(make, 6000)
+        queries = [c[:-1] + "x" for c in cores[::10]]
+        assert blocking._count_is_cheaper(queries, cores, 90.0) is count_wins
+        qi, ci, _, scored = blocking.candidate_pairs(queries, cores, 90.0)
+        m = process.cdist(queries, cores, scorer=fuzz.ratio, score_cutoff=90)
+        assert set(zip(qi.tolist(), ci.tolist())) == set(zip(*[a.tolist() for a in np.nonzero(m >= 90)]))
+        if count_wins:
+            assert scored < 0.01 * len(queries) * len(cores), scored
+
+
+def test_count_bound_holds_for_every_pair_at_the_threshold():
+    """``count_bound`` never exceeds the q-grams (with multiplicity) two strings share when their
+    ``fuzz.ratio`` reaches the threshold; checked on edited strings over a small alphabet (many repeats)."""
+    from collections import Counter
+
+    rng = random.Random(7)
+    checked = 0
+    for _ in range(4000):
+        a = "".join(rng.choice("ab c") for _ in range(rng.randint(0, 25)))
+        b = list(a)
+        for _ in range(rng.randint(0, 4)):
+            if rng.random() < 0.5 and b:
+                b.pop(rng.randrange(len(b)))
+            else:
+                b.insert(rng.randrange(len(b) + 1), rng.choice("ab c"))
+        b = "".join(b)
+        r = fuzz.ratio(a, b)
+        shared = sum((Counter(a[i:i + 3] for i in range(len(a) - 2))
+                      & Counter(b[i:i + 3] for i in range(len(b) - 2))).values())
+        for thr in (70, 80, 90, 95):
+            if r >= thr:
+                assert shared >= blocking.count_bound(len(a), len(b), thr / 100), (a, b, thr)
+                checked += 1
+    assert checked > 3000
+    assert blocking.count_bound(15, 15, 0.9) == 4 and blocking.count_bound(5, 5, 0.9) == 0
 
 
 def giant_catalog(n_orig: int = 20_000, n_inst: int = 1000, seed: int = 3) -> tuple[list[tuple], set[tuple[str, str]]]:
@@ -198,9 +252,9 @@ def giant_catalog(n_orig: int = 20_000, n_inst: int = 1000, seed: int = 3) -> tu
 
 def test_giant_credit_stays_below_the_comparison_bound(tmp_path):
     """One block of 21,000 rows: all pairs would be 1,000 x 20,000 = 20 million comparisons; the bound is a
-    quarter of that (measured: 3.9 million with the length filter the cost model picks here, 0.74 million
-    with the q-gram index; the titles are drawn from 16 syllables, so their q-grams are far commoner than in
-    real titles). Every true pair is found, and nothing else: the same title is recorded about 100 times,
+    quarter of that (measured: 1.8 million: identical titles scored once, then the length filter the cost
+    model picks here; the titles are drawn from 16 syllables, so their q-grams are far commoner than in real
+    titles and the count filter's product would cost more than the scores it saves). Every true pair is found, and nothing else: the same title is recorded about 100 times,
     and the album decides."""
     rows, truth = giant_catalog()
     pairs, s = mine(tmp_path, rows)
