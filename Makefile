@@ -33,8 +33,8 @@ demo: setup
 		$(BIN)/train --target $$target --shards $(DEMO)/shards -o $(DEMO)/runs/$$target $(DEMO_RECIPE) \
 			$$(test -f $(DEMO)/runs/$$target/checkpoint.pt && echo --resume) || exit $$?; \
 	done
-	$(BIN)/evaluate --model $(DEMO)/runs/vocals --instrumental-model $(DEMO)/runs/instrumental $(DEMO)/shards \
-		--write-audio $(DEMO)/separated
+	$(BIN)/evaluate --model $(DEMO)/runs/vocals --instrumental-model $(DEMO)/runs/instrumental $(DEMO)/corpus \
+		--subset test --write-audio $(DEMO)/separated
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -195,9 +195,16 @@ def test_separate_and_evaluate_read_and_write_urls(s3, tmp_path):
     vocals, rate = sf.read(io.BytesIO(storage.read_bytes(f"{s3}/sep/song/vocals.wav")))
     assert rate == 8192 and len(vocals) == len(voc)
 
-    r = CliRunner().invoke(evaluate_main, [str(tmp_path / "songs"), "--model", str(model), "-o", f"{s3}/eval",
+    # the model itself from the bucket: a run folder URL (train -o s3://... writes one) gives its checkpoint
+    storage.write_bytes(model.read_bytes(), f"{s3}/runs/half/checkpoint.pt")
+    r = CliRunner().invoke(evaluate_main, [str(tmp_path / "songs"), "--model", f"{s3}/runs/half", "-o", f"{s3}/eval",
                                            "--device", "cpu", "--no-progress", "--write-audio", f"{s3}/est"])
     assert r.exit_code == 0, r.output + repr(r.exception)
     result = storage.read_json(f"{s3}/eval/evaluation.json")
     assert [row["song"] for row in result["songs"]] == ["s1"]
     assert storage.isfile(f"{s3}/eval/evaluation.md") and storage.isfile(f"{s3}/est/s1/vocals.wav")
+    assert result["meta"]["model"].startswith(f"{s3}/runs/half")
+
+    r = CliRunner().invoke(separate_main, [f"{s3}/in/song.wav", "-o", str(tmp_path / "sep2"), "--model",
+                                           f"{s3}/runs/nothing-here", "--device", "cpu"])
+    assert r.exit_code == 2 and f"no checkpoint at {s3}/runs/nothing-here " in r.output

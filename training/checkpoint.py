@@ -28,6 +28,7 @@ Contents (keys of the top-level dict)::
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import pickle
@@ -38,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vocalmine import storage
 from vocalmine.atomic import atomic_path
 from vocalmine.errors import UserInputError
 
@@ -52,13 +54,14 @@ TARGETS = ("vocals", "instrumental")
 
 
 def resolve_checkpoint(path: str | os.PathLike, which: str = "best") -> Path:
-    """A run folder or a checkpoint file -> the file; ``UserInputError`` when there is none.
+    """A run folder or a checkpoint file (local, or a URL: ``vocalmine.storage``) -> the file; ``UserInputError``
+    when there is none.
 
     A run folder gives its ``best.pt`` (lowest validation loss) with ``which="best"`` when it has one, else its
     ``checkpoint.pt`` (the latest weights; ``which="latest"`` always)."""
     if which not in ("best", "latest"):
         raise ValueError(f"which must be 'best' or 'latest', got {which!r}")
-    p = Path(path)
+    p = storage.path(path)  # a Path, or a URLPath
     if p.is_dir():
         p = p / BEST_NAME if which == "best" and (p / BEST_NAME).is_file() else p / CHECKPOINT_NAME
     if not p.is_file():
@@ -111,7 +114,8 @@ def load_checkpoint(
     """
     p = resolve_checkpoint(path, which)
     try:
-        ckpt = torch.load(p, map_location=map_location, weights_only=True)
+        source = io.BytesIO(storage.read_bytes(p)) if storage.is_url(p) else p
+        ckpt = torch.load(source, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, UnicodeDecodeError) as exc:
         log.debug("torch.load(%s) failed: %s", p, exc)
         raise UserInputError(f"{p}: {_load_failure(p, exc)}") from None
@@ -140,8 +144,8 @@ def _load_failure(p: Path, exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return f"cannot be read ({exc.strerror or type(exc).__name__})."
     try:
-        size = p.stat().st_size
-        with p.open("rb") as fh:
+        size = storage.size(p)
+        with storage.open_file(p, "rb") as fh:
             head = fh.read(4)
     except OSError as err:
         return f"cannot be read ({err.strerror or type(err).__name__})."

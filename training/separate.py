@@ -77,7 +77,7 @@ def load_model(path: str | os.PathLike, *, target: str | None = None, device: st
     model.to(dev).eval()
     p = ckpt["stft"]
     params = StftParams(sample_rate=int(p["sample_rate"]), n_fft=int(p["n_fft"]), hop=int(p["hop"]))
-    return LoadedModel(model, ckpt["target"], ckpt["arch"], params, dev, Path(path), int(ckpt["step"]))
+    return LoadedModel(model, ckpt["target"], ckpt["arch"], params, dev, storage.path(path), int(ckpt["step"]))
 
 
 def patch_window(frames: int = PATCH_FRAMES) -> np.ndarray:

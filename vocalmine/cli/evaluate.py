@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from vocalmine import storage
 from vocalmine.cli.common import user_errors, verbose_option, writer_lock
 
 DEVICE = click.Choice(["auto", "cpu", "cuda"])
@@ -23,8 +24,8 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
     context_settings={"show_default": True},
 )
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
-@click.option("--model", type=click.Path(exists=True), default=None, help="Vocals model (run folder or file).")
-@click.option("--instrumental-model", type=click.Path(exists=True), default=None,
+@click.option("--model", default=None, help="Vocals model (run folder or file; a path or a URL).")
+@click.option("--instrumental-model", default=None,
               help="Instrumental model, combined with the vocals model as `separate` does; without it the "
               "accompaniment estimate is the mixture minus the vocals.")
 @click.option("--estimates", type=click.Path(exists=True, file_okay=False), default=None,
@@ -59,7 +60,7 @@ def evaluate_main(data: str, model: str | None, instrumental_model: str | None, 
 
     if out_dir is None:
         if model is not None:
-            base = Path(model) if Path(model).is_dir() else Path(model).parent
+            base = storage.path(model) if storage.isdir(model) else storage.path(storage.parent(model))
         else:
             base = Path(estimates) if estimates else Path(".")
         out_dir = str(base / "evaluation" / Path(data).resolve().name)

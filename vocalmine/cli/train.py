@@ -102,9 +102,9 @@ def train_main(shards_dir: str, run_dir: str, no_progress: bool, gain_db: str, *
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path(readable=False))  # each checked by decode: one bad file never stops the rest
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--model", required=True, type=click.Path(exists=True),
-              help="Vocals model: run folder of `train --target vocals` or its checkpoint file.")
-@click.option("--instrumental-model", type=click.Path(exists=True), default=None,
+@click.option("--model", required=True,
+              help="Vocals model: run folder of `train --target vocals` or its checkpoint file (a path or a URL).")
+@click.option("--instrumental-model", default=None,
               help="Instrumental model; without it the instrumental is the mixture minus the vocals.")
 @click.option("--combine", type=click.Choice(["sum-to-one", "wiener", "independent"]), default="wiener",
               help="With --instrumental-model: how the two masks are combined (docs/training.md).")
