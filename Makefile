@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo
 # The demo's training recipe (docs/training.md, "The recipe"): both of the paper's models get the same.
-DEMO_RECIPE := --max-steps 400 --valid-every 50 --valid-patches 256 --checkpoint-every 100 \
+DEMO_RECIPE := --max-steps 300 --valid-every 50 --valid-patches 256 --checkpoint-every 100 \
 	--lr 3e-4 --lr-schedule cosine --warmup-steps 20 --remix-share 0.5 --gain-db=-12,0
 
 .PHONY: setup sysdeps demo test bench clean-demo
