@@ -19,7 +19,6 @@ non-positive durations are reasons, in that order of precedence.
 
 from __future__ import annotations
 
-import codecs
 import glob as globmod
 import gzip
 import io
@@ -33,7 +32,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
-import pyarrow.parquet as pq
 
 from catalog_schemas import CATALOG_OPTIONAL, CATALOG_REQUIRED, DURATION_COLUMNS
 from vocalmine import storage
@@ -179,11 +177,6 @@ def _find_url_files(url: str) -> list[str]:
     raise UserInputError(f"{url}: no such file or folder")
 
 
-def _parquet_source(path: str):
-    """What pyarrow's Parquet reader opens: the path itself when local, an fsspec file for a URL."""
-    return storage.open_file(path, "rb") if storage.is_url(path) else path
-
-
 def _map_columns(columns: tuple[str, ...]) -> dict[str, str]:
     """canonical -> as found, exact names first, then case/space-insensitive ("Track ID" -> track_id)."""
     found: dict[str, str] = {}
@@ -245,7 +238,7 @@ def open_catalog(catalog: str | os.PathLike, encoding: str = "utf-8") -> list[Ca
         apath = storage.absolute(path)
         if fmt == "parquet":
             try:
-                columns = tuple(pq.read_schema(_parquet_source(apath)).names)
+                columns = tuple(storage.parquet_file(apath).schema_arrow.names)
             except (pa.ArrowInvalid, OSError) as exc:
                 raise UserInputError(f"{path}: not a readable Parquet file ({exc})") from None
             data_start, data_line = 0, 1
@@ -387,7 +380,7 @@ def plan_partitions(files: list[CatalogFile], blocksize: int = DEFAULT_BLOCKSIZE
     parts: list[PartSpec] = []
     for f in files:
         if f.fmt == "parquet":
-            md = pq.ParquetFile(f.path).metadata
+            md = storage.parquet_file(f.path).metadata
             row = 0
             for rg in range(md.num_row_groups):
                 parts.append(PartSpec(f, len(parts), rg, -1, row + 1, row))
@@ -559,7 +552,7 @@ def _read_partition(spec: PartSpec, encoding: str) -> RawPart:
 
 def _read_parquet_part(spec: PartSpec) -> RawPart:
     f = spec.file
-    pf = pq.ParquetFile(_parquet_source(f.path))
+    pf = storage.parquet_file(f.path)
     t = pf.read_row_group(spec.start, columns=[a for _, a in f.column_map])
     t = t.rename_columns([c for c, _ in f.column_map])
     cols = []
@@ -577,7 +570,7 @@ def _read_parquet_part(spec: PartSpec) -> RawPart:
 
 def _parquet_rows_json(f: CatalogFile, rows: list[int]) -> list[str]:
     """The given 0-based rows of a Parquet file as JSON objects of all their columns."""
-    pf = pq.ParquetFile(_parquet_source(f.path))
+    pf = storage.parquet_file(f.path)
     md = pf.metadata
     bounds = np.cumsum([0] + [md.row_group(i).num_rows for i in range(md.num_row_groups)])
     out = {}

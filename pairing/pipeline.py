@@ -26,7 +26,6 @@ from typing import Any
 
 import dask
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from catalog_schemas import CANDIDATES, PAIRS
 from features.audio import AudioError, file_sha1

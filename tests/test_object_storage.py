@@ -208,3 +208,21 @@ def test_separate_and_evaluate_read_and_write_urls(s3, tmp_path):
     r = CliRunner().invoke(separate_main, [f"{s3}/in/song.wav", "-o", str(tmp_path / "sep2"), "--model",
                                            f"{s3}/runs/nothing-here", "--device", "cpu"])
     assert r.exit_code == 2 and f"no checkpoint at {s3}/runs/nothing-here " in r.output
+
+
+def test_a_parquet_catalog_in_a_bucket_is_mined_like_the_same_file_on_disk(s3, tmp_path):
+    rows = [("1", "Ann Lee", "Blue Sky", "200"), ("2", "Ann Lee", "Blue Sky (Instrumental)", "201"),
+            ("3", "Bo Kay", "Red Road", "180"), ("4", "Bo Kay", "Red Road - Instrumental", "179.5"),
+            ("5", "Bo Kay", "Green Hill (Instrumental)", "150")]
+    table = pa.table({name: [r[i] for r in rows] for i, name in enumerate(("track_id", "artist", "title",
+                                                                             "duration_s"))})
+    pq.write_table(table, tmp_path / "catalog.parquet", row_group_size=2)  # three row groups: three partitions
+    storage.write_bytes((tmp_path / "catalog.parquet").read_bytes(), f"{s3}/cat/catalog.parquet")
+    config = MinerConfig()
+    local = mine_pairs(tmp_path / "catalog.parquet", tmp_path / "out", config)
+    remote = mine_pairs(f"{s3}/cat/catalog.parquet", f"{s3}/out", config)
+    assert (local.partitions, remote.partitions) == (3, 3)
+    ids = [("1", "2"), ("3", "4")]
+    for out in (tmp_path / "out", f"{s3}/out"):
+        cand = storage.read_parquet(storage.join(out, "candidates.parquet"))
+        assert list(zip(cand["original_id"].to_pylist(), cand["instrumental_id"].to_pylist())) == ids
