@@ -21,9 +21,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from training.eval_layouts import Stems  # noqa: E402
-from training.eval_metrics import score_song  # noqa: E402
-from training.repet import repet_sim  # noqa: E402
+from evaluation.layouts import Stems  # noqa: E402
+from evaluation.metrics import score_song  # noqa: E402
+from separation.repet import repet_sim  # noqa: E402
 
 
 def song(seconds: float, seed: int, rate: int = 44100) -> Stems:

@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/bench_separate.py [--seconds 60] [--device cpu|cuda]
 
 Separates a synthetic stereo 44.1 kHz song (FLAC, ``--seconds`` long) with a U-Net (random weights: the speed
-does not depend on them) through ``training.separate.separate_file`` -- decode, resample, STFT, the model on
+does not depend on them) through ``separation.separate.separate_file`` -- decode, resample, STFT, the model on
 overlapping patches, iSTFT, resample, write -- at the model's band and with ``--full-band``; then times the
-model alone, and ``training.evaluate.score_song`` (two ``bss_eval_sources`` calls) on songs of 30 s and 2 min.
+model alone, and ``evaluation.evaluate.score_song`` (two ``bss_eval_sources`` calls) on songs of 30 s and 2 min.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from training.checkpoint import model_payload, save_checkpoint  # noqa: E402
-from training.evaluate import Stems, score_song  # noqa: E402
+from evaluation.evaluate import Stems, score_song  # noqa: E402
 from training.model import UNet  # noqa: E402
-from training.separate import load_model, predict_mask, separate_file  # noqa: E402
+from separation.separate import load_model, predict_mask, separate_file  # noqa: E402
 
 STFT = {"sample_rate": 8192, "n_fft": 1024, "hop": 768}
 

@@ -7,7 +7,7 @@ no-skip baseline and the oracle of the training target.
 
 Every stage is the project's library function (``democorpus.make_corpus``, ``miner.pipeline.mine_pairs``,
 ``pairing.pipeline.pair_candidates``, ``features.shards.build_shards``, ``training.train.train``,
-``training.separate``), each re-runnable: a second run reuses what is done (a finished model is not retrained).
+``separation.separate``), each re-runnable: a second run reuses what is done (a finished model is not retrained).
 The split is the corpus' own (``--split hint``: ``truth/songs.csv``'s ``split_hint`` through
 ``build-shards --split-file``, the generalisation split when the generator makes one), or by artist hash
 (``--split ratios``). Every variant gets the same shards, seed, batch size and number of steps; ``VARIANTS``
@@ -45,13 +45,13 @@ from features.stft import PAPER_STFT, istft, stft  # noqa: E402
 from miner.pipeline import MinerConfig, mine_pairs  # noqa: E402
 from pairing.config import PairingConfig  # noqa: E402
 from pairing.pipeline import pair_candidates  # noqa: E402
-from training.separate import load_model, separate_waveform  # noqa: E402
+from separation.separate import load_model, separate_waveform  # noqa: E402
 from training.train import TrainConfig, train  # noqa: E402
 
-try:  # the scoring function (moved to training.eval_metrics by the evaluation work)
-    from training.eval_metrics import score_song  # noqa: E402
+try:  # the scoring function (moved to evaluation.metrics by the evaluation work)
+    from evaluation.metrics import score_song  # noqa: E402
 except ImportError:  # pragma: no cover
-    from training.evaluate import score_song  # noqa: E402
+    from evaluation.evaluate import score_song  # noqa: E402
 
 log = logging.getLogger("demo_train_eval")
 BEGIN, END = "<!-- demo-results:begin -->", "<!-- demo-results:end -->"
@@ -145,9 +145,9 @@ def run_system(songs, estimate, cache: Path | None = None) -> dict:
 
 
 def repet_estimator():
-    """REPET-SIM at the song's own rate (``training.repet``, from the evaluation work), or None without it."""
+    """REPET-SIM at the song's own rate (``separation.repet``, from the evaluation work), or None without it."""
     try:
-        from training.repet import repet_sim
+        from separation.repet import repet_sim
     except ImportError as exc:
         log.warning("REPET-SIM not available (%s): its row is left out", exc)
         return None

@@ -117,7 +117,7 @@ def _file_hashes(paths: list[str], memo_path: Path) -> dict[str, str | None]:
     """Content SHA-1 of each path (None when it cannot be read); unchanged files (same size and mtime) reuse
     the hash remembered in ``memo_path``."""
     try:
-        memo = json.loads(memo_path.read_text())  # memo_path: a Path or a URLPath (vocalmine.urlpath)
+        memo = json.loads(memo_path.read_text())  # memo_path: a Path or a URLPath (vocalmine.storage.urlpath)
     except (OSError, ValueError):
         memo = {}
     out: dict[str, str | None] = {}

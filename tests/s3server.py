@@ -32,7 +32,7 @@ def s3_endpoint():
         os.environ.pop(k, None)
     from vocalmine import storage
 
-    storage._fs_cache.clear()
+    storage.forget_filesystems()
     yield endpoint
     server.stop()
     for k, v in saved.items():
@@ -40,7 +40,7 @@ def s3_endpoint():
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
-    storage._fs_cache.clear()
+    storage.forget_filesystems()
 
 
 @pytest.fixture

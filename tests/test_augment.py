@@ -12,7 +12,7 @@ import torch
 from training.augment import Augment, random_gain, remix, step_generator
 from training.resume import run_changes
 from training.schedule import MIN_RATIO, lr_at
-from training.separate import combine_masks
+from separation.separate import combine_masks
 from training.train import TrainConfig
 
 

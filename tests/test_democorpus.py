@@ -19,7 +19,7 @@ from scipy.signal import resample, resample_poly
 from democorpus import AUDIO_DECOYS, CATALOG_COLUMNS, PAIRS_COLUMNS, TRACKS_COLUMNS, DemoConfig, make_corpus
 from democorpus.synth import random_spec
 from features.audio import AudioError, decode
-from vocalmine.cli.demo import main
+from commands.demo import main
 
 LOSSY = {"mp3", "ogg"}
 

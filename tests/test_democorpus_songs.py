@@ -137,7 +137,7 @@ def test_rendering_is_deterministic_whatever_came_before_or_the_thread():
 def test_a_missing_soundfont_is_a_one_line_message_and_exit_2(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from vocalmine.cli.demo import main
+    from commands.demo import main
 
     monkeypatch.setenv("VOCALMINE_SOUNDFONT", str(tmp_path / "nowhere.sf2"))
     result = CliRunner().invoke(main, [str(tmp_path / "corpus"), "--songs", "4", "--seconds", "4", "--workers", "1"])

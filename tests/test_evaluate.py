@@ -13,8 +13,8 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from test_separate import constant_model
-from training.evaluate import PairSong, Stems, find_songs, score_song, shard_songs, summarize
-from vocalmine.cli.train import evaluate_main
+from evaluation.evaluate import PairSong, Stems, find_songs, score_song, shard_songs, summarize
+from commands.evaluate import main as evaluate_main
 
 SR = 8192
 

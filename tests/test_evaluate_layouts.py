@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from features.audio import resample
 from test_evaluate import voice_and_band
 from test_separate import constant_model
-from training.eval_layouts import detect_layout, dsd100_songs, musdb_songs, wavfile_songs
-from training.repet import repet_sim
-from vocalmine.cli.evaluate import evaluate_main
+from evaluation.layouts import detect_layout, dsd100_songs, musdb_songs, wavfile_songs
+from separation.repet import repet_sim
+from commands.evaluate import main as evaluate_main
 
 SR = 8192
 
@@ -215,7 +215,7 @@ def test_demo_truth_subset_from_songs_csv_and_instrumental_only_songs(tmp_path):
 
 
 def test_medleydb_style_stems_without_a_mixture_file_sum_to_the_mixture(tmp_path):
-    from training.eval_layouts import READERS
+    from evaluation.layouts import READERS
 
     v, a = voice_and_band(1.0, 30, 22050)
     _write(tmp_path / "MusicDelta_Rock" / "vocals.wav", np.stack([v, 0.5 * v]), 22050)

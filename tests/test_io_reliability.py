@@ -23,9 +23,9 @@ from democorpus import DemoConfig, make_corpus
 from features.shards import ShardConfig, build_shards
 from test_separate import constant_model
 from test_shards_fixtures import SongSpec, write_pairs
-from vocalmine.cli.mine import main as mine_main
-from vocalmine.cli.report import main as report_main
-from vocalmine.cli.shards import main as shards_main
+from commands.mine import main as mine_main
+from commands.report import main as report_main
+from commands.shards import main as shards_main
 from vocalmine.locking import INFO_FILE, output_lock
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 from democorpus import DemoConfig, make_corpus
-from vocalmine.cli.mine import main
+from commands.mine import main
 
 
 def test_mine_pairs_runs_audio_stage_and_report_and_counts_every_reason(tmp_path):

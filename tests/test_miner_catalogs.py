@@ -283,7 +283,7 @@ def test_giant_block_split_into_tasks_finds_the_same_pairs(tmp_path):
 def test_cli_uninformative_artist_and_release_evidence(tmp_path):
     from click.testing import CliRunner
 
-    from vocalmine.cli.mine import main as cli
+    from commands.mine import main as cli
 
     cat = tmp_path / "c.csv"
     cat.write_text("track_id,artist,title,duration_s,album\n"

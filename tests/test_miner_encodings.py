@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from miner import MinerConfig, mine_pairs
 from miner.catalog_io import DURATION_FORMATS
-from vocalmine.cli.mine import main as cli
+from commands.mine import main as cli
 
 TEXT = ("track_id\tartist\ttitle\tduration_s\tannée\n"
         "1\tBeyoncé\tCafé Noir\t200\t2019\n"

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from miner import MinerConfig, mine_pairs
 from miner.catalog_io import open_catalog, plan_partitions, read_partition
-from vocalmine.cli.mine import main as cli
+from commands.mine import main as cli
 from vocalmine.errors import UserInputError
 
 HEADER = "track_id,artist,title,duration_s,album,audio_path\n"

@@ -21,9 +21,9 @@ from pairing import PairingConfig, pair_candidates
 from s3server import s3, s3_endpoint  # noqa: F401 (fixtures)
 from vocalmine import storage
 from vocalmine.atomic import read_json, update_json, write_json, write_table
-from vocalmine.cli.mine import main as mine_main
-from vocalmine.cli.shards import main as shards_main
-from vocalmine.cli.train import train_main
+from commands.mine import main as mine_main
+from commands.shards import main as shards_main
+from commands.train import main as train_main
 
 VERDICT_COLUMNS = ["pair_id", "status", "reason", "offset_s", "gain_db", "polarity", "content_group",
                    "fingerprint_similarity", "alignment_confidence", "original_sha1", "instrumental_sha1"]
@@ -127,7 +127,7 @@ def test_missing_bucket_refused_credentials_and_unreachable_endpoint_are_one_lin
     import moto.settings
 
     monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)  # the server now checks keys
-    storage._fs_cache.clear()
+    storage.forget_filesystems()
     r = runner.invoke(shards_main, [f"{s3}/pairs", "-o", str(tmp_path / "shards")])
     assert r.exit_code == 2
     line = r.output.strip().splitlines()[-1]
@@ -136,8 +136,8 @@ def test_missing_bucket_refused_credentials_and_unreachable_endpoint_are_one_lin
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("VOCALMINE_STORAGE_OPTIONS", "")
-    monkeypatch.setattr(storage, "_options", None)
-    storage._fs_cache.clear()
+    monkeypatch.setattr(storage.backends, "_options", None)
+    storage.forget_filesystems()
     r = runner.invoke(mine_main, [f"{s3}/catalog.csv", "-o", str(tmp_path / "out"), "--storage-options",
                                   '{"config_kwargs": {"connect_timeout": 1, "retries": {"max_attempts": 1}}}'])
     assert r.exit_code == 2
@@ -146,7 +146,7 @@ def test_missing_bucket_refused_credentials_and_unreachable_endpoint_are_one_lin
         "check AWS_ENDPOINT_URL" in line, r.output
     r = runner.invoke(mine_main, [str(cat), "-o", str(tmp_path / "o2"), "--storage-options", "{nope"])
     assert r.exit_code == 2 and "Error: --storage-options is not valid JSON" in r.output
-    storage._fs_cache.clear()
+    storage.forget_filesystems()
 
 
 def test_a_url_folder_lock_held_elsewhere_stops_a_second_run_and_a_stale_one_is_taken_over(s3, tmp_path):
@@ -177,7 +177,8 @@ def test_separate_and_evaluate_read_and_write_urls(s3, tmp_path):
     import soundfile as sf
 
     from test_separate import constant_model
-    from vocalmine.cli.train import evaluate_main, separate_main
+    from commands.evaluate import main as evaluate_main
+    from commands.separate import main as separate_main
 
     model = constant_model(tmp_path / "half.pt")
     rng = np.random.default_rng(0)

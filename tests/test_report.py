@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from report import ReportConfig, build_report
 from report.media import align_pair
 from report.sample import INJECTED_TITLE, make_sample_pairs_dir, read_summary
-from vocalmine.cli.report import main as pair_report
+from commands.report import main as pair_report
 
 AUDIO_URI = re.compile(r"data:audio/(?:ogg|wav);base64,[A-Za-z0-9+/]")  # a clip, not the script's prefix check
 JPEG_URI = re.compile(r"data:image/jpeg;base64,[A-Za-z0-9+/]")

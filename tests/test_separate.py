@@ -14,8 +14,8 @@ from features.audio import decode
 from features.stft import PAPER_STFT
 from training.checkpoint import model_payload, save_checkpoint
 from training.model import UNet
-from training.separate import load_model, predict_mask, separate_waveform
-from vocalmine.cli.train import separate_main
+from separation.separate import load_model, predict_mask, separate_waveform
+from commands.separate import main as separate_main
 
 STFT = {"sample_rate": 8192, "n_fft": 1024, "hop": 768}
 
@@ -146,7 +146,7 @@ def test_very_short_and_silent_inputs(models, full_band):
 
 
 def test_inputs_sharing_a_stem_get_distinct_output_folders(tmp_path, models):
-    from training.separate import output_names
+    from separation.separate import output_names
 
     rate = 8000
     (tmp_path / "a").mkdir()
@@ -215,7 +215,7 @@ def test_an_input_without_read_permission_is_skipped_like_a_corrupt_one(tmp_path
     for p in (locked, good):
         sf.write(p, 0.1 * np.ones(8000, np.float32), 8000)
     locked.chmod(0o000)
-    cmd = [sys.executable, "-c", "from vocalmine.cli.train import separate_main; separate_main()",
+    cmd = [sys.executable, "-c", "from commands.separate import main; main()",
            str(locked), str(good), "-o", str(tmp_path / "out"), "--model", str(models["half"]), "--device", "cpu"]
     probe = subprocess.run([sys.executable, "-c", f"open({str(locked)!r}, 'rb')"],
                            preexec_fn=_drop_file_capabilities if os.geteuid() == 0 else None, capture_output=True)

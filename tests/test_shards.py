@@ -22,7 +22,7 @@ from features.splits import SPLITS, PairKeys, SplitConfig, assign_splits
 from test_shards_fixtures import (
     SongSpec, default_specs, reference_magnitude, stored_tensor, vocal_distance, write_pairs,
 )
-from vocalmine.cli.shards import main as cli_main
+from commands.shards import main as cli_main
 from vocalmine.errors import UserInputError
 
 CONFIG = ShardConfig(row_group_size=2, shard_bytes=5 * ROW_BYTES)  # 4 rows per shard: several shards per split

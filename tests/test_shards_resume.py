@@ -75,7 +75,7 @@ def test_killed_build_resumes_to_the_uninterrupted_dataset(reference, tmp_path, 
         tmp = [p for split in SPLITS if (out / split).exists() for p in (out / split).glob(".part-*.tmp-*")]
         return f"writing {tmp[0].name}" if tmp else ""
 
-    cmd = [sys.executable, "-m", "vocalmine.cli.shards", str(pairs_dir), "-o", str(out), "--no-progress",
+    cmd = [sys.executable, "-m", "commands.shards", str(pairs_dir), "-o", str(out), "--no-progress",
            "--row-group-size", str(ROW_GROUP), "--shard-mb", str(SHARD_BYTES / 2**20), "--workers", "1"]
     seen = _kill_when(cmd, ready)
     assert not (out / "manifest.json").exists(), seen

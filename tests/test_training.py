@@ -23,7 +23,7 @@ from features.patches import PatchParams, spectrogram_patches
 from training.checkpoint import load_checkpoint
 from training.model import UNet, UNetConfig, count_parameters, masked_l1_loss
 from training.train import TrainConfig, state_digest, train
-from vocalmine.cli.train import train_main
+from commands.train import main as train_main
 
 SR = 8192
 

@@ -19,7 +19,7 @@ def test_two_process_run_ends_with_identical_weights_and_one_writer(tmp_path):
     run = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "vocalmine.cli.train", "--target", "vocals", "--shards", str(shards), "-o", str(run),
+           "-m", "commands.train", "--target", "vocals", "--shards", str(shards), "-o", str(run),
            "--device", "cpu", "--max-steps", "3", "--batch-size", "2", "--log-every", "1", "--valid-every", "3",
            "--valid-patches", "4", "--checkpoint-every", "2", "--seed", "5", "--no-progress"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)

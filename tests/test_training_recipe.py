@@ -24,7 +24,7 @@ from features.reader import ShardDataset
 from training.checkpoint import load_checkpoint
 from training.model import UNet, UNetConfig, masked_l1_loss
 from training.train import TrainConfig, train
-from vocalmine.cli.train import train_main
+from commands.train import main as train_main
 
 from test_training import write_shards
 
@@ -179,7 +179,7 @@ def test_checkpoints_that_are_not_safe_or_not_whole_get_our_words(shards, tmp_pa
 
 def test_ctrl_c_says_to_resume(shards, tmp_path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "vocalmine.cli.train", "--shards", str(shards), "-o", str(run), "--device", "cpu",
+    cmd = [sys.executable, "-m", "commands.train", "--shards", str(shards), "-o", str(run), "--device", "cpu",
            "--no-progress", "--batch-size", "2", "--valid-every", "0", "--max-steps", "100000", "--log-every", "1",
            "--loader-threads", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

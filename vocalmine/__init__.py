@@ -1,8 +1,13 @@
-"""vocalmine: mine (original, instrumental) pairs from music catalogs, train singing-voice separation on them.
+"""vocalmine's foundation: what every stage stands on and which imports no stage.
 
-The stages live in top-level packages, each importing only earlier ones:
-``catalog_schemas`` -> ``miner`` -> ``features`` -> ``pairing`` -> ``training`` / ``report``.
-This package holds the command-line entry points (``vocalmine.cli``) and the version.
+``storage`` (local paths and fsspec URLs through one door), ``atomic`` (outputs written whole, with their
+``provenance``), ``locking`` (one writer per output folder), ``staging`` (a local working copy of a URL folder),
+``scheduling`` (the Dask client), ``errors`` (``UserInputError``), ``unionfind``, and the code version.
+
+The stages sit above it in top-level packages, each importing only earlier ones (docs/architecture.md):
+``catalog_schemas`` -> ``miner`` -> ``features`` -> ``pairing`` -> ``training`` -> ``separation`` ->
+``evaluation``, with ``report`` and ``democorpus`` beside them; ``workflows`` composes stages and ``commands``
+(the click entry points) is the top layer.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ is uploaded once, complete. ``provenance=`` records which run wrote the file and
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -16,7 +15,7 @@ from typing import Any, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vocalmine import storage
+from vocalmine import provenance, storage
 from vocalmine.storage import atomic_path
 
 __all__ = ["atomic_path", "write_table", "write_json", "update_json", "read_json"]
@@ -25,8 +24,6 @@ __all__ = ["atomic_path", "write_table", "write_json", "update_json", "read_json
 def _record(path: Any, inputs: Sequence[str] | None, section: str | None = None) -> None:
     if inputs is None:
         return
-    from vocalmine import provenance
-
     name = storage.name(path) + (f"#{section}" if section else "")
     provenance.record(storage.parent(path), name, inputs)
 
@@ -45,8 +42,7 @@ def write_table(table: pa.Table, path: str | os.PathLike, *, inputs: Sequence[st
 
 def write_json(obj: Any, path: str | os.PathLike, *, inputs: Sequence[str] | None = None) -> Path:
     """Write ``obj`` as indented JSON atomically; returns the final path."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    storage.write_json(obj, path)
     _record(path, inputs)
     return path if storage.is_url(path) else Path(path)
 
@@ -68,13 +64,3 @@ def update_json(path: str | os.PathLike, section: str, value: Any, *,
     write_json(data, path)
     _record(path, inputs, section)
     return data
-
-
-def remove_json_section(path: str | os.PathLike, section: str) -> bool:
-    """Drop ``section`` from the JSON object in ``path``; returns whether it was there."""
-    data = read_json(path, None)
-    if not isinstance(data, dict) or section not in data:
-        return False
-    del data[section]
-    write_json(data, path)
-    return True

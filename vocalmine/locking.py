@@ -29,6 +29,7 @@ from typing import Any, Iterator
 
 from vocalmine import storage
 from vocalmine.errors import UserInputError
+from vocalmine.provenance import run_info
 
 LOCK_FILE = ".vocalmine.lock"
 INFO_FILE = LOCK_FILE  # the lock file names its holder
@@ -57,8 +58,6 @@ def _holder_text(info: Any) -> str:
 
 
 def _info(command: str | None) -> dict[str, Any]:
-    from vocalmine.provenance import run_info
-
     info = run_info()
     if command:
         info["command"] = command

@@ -43,25 +43,35 @@ def run_info() -> dict[str, Any]:
 
 def load(folder: Any) -> dict[str, dict]:
     """The records of ``folder``: ``{output name: {token, run, written, inputs: {name: token}}}``."""
-    from vocalmine.atomic import read_json
-
-    data = read_json(storage.join(folder, PROVENANCE_FILE), {}) or {}
+    try:
+        data = storage.read_json(storage.join(folder, PROVENANCE_FILE)) or {}
+    except FileNotFoundError:
+        data = {}
     return data.get("outputs", {}) if isinstance(data, dict) else {}
 
 
 def _save(folder: Any, records: dict[str, dict]) -> None:
-    from vocalmine.atomic import write_json
+    storage.write_json({"outputs": records}, storage.join(folder, PROVENANCE_FILE))
 
-    write_json({"outputs": records}, storage.join(folder, PROVENANCE_FILE))
+
+def _remove_json_section(path: Any, section: str) -> bool:
+    """Drop ``section`` from the JSON object in ``path``; returns whether it was there."""
+    try:
+        data = storage.read_json(path)
+    except FileNotFoundError:
+        return False
+    if not isinstance(data, dict) or section not in data:
+        return False
+    del data[section]
+    storage.write_json(data, path)
+    return True
 
 
 def _remove_output(folder: Any, name: str) -> None:
-    from vocalmine.atomic import remove_json_section
-
     file, _, section = name.partition("#")
     path = storage.join(folder, file)
     if section:
-        removed = remove_json_section(path, section)
+        removed = _remove_json_section(path, section)
     else:
         removed = storage.remove(path)
     if removed:

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from vocalmine.cli.common import user_errors, verbose_option
+from commands.common import user_errors, verbose_option
 from vocalmine.errors import UserInputError
 
 

@@ -3,11 +3,11 @@
 A song (``SongFiles``) names where its mixture, vocals and accompaniment come from, as ``Part``s: a whole
 file, one audio stream of a multi-stream file (NI Stems), or one channel of a file (iKala / MIR-1K). A stem
 given as several parts is their sum. ``SongFiles.load_native`` decodes them at the file's own rate and
-channels (``Stems``); the scoring code (``training.evaluate``) never knows where the audio came from.
+channels (``Stems``); the scoring code (``evaluation.evaluate``) never knows where the audio came from.
 
 Layouts (``LAYOUTS``; ``detect_layout`` picks one from the folder):
 
-- ``shards``: a shard folder (``manifest.json``): the pairs of one split (``training.evaluate.shard_songs``).
+- ``shards``: a shard folder (``manifest.json``): the pairs of one split (``evaluation.evaluate.shard_songs``).
 - ``demo``: the demo corpus truth, ``truth/stems/<song>/{mixture,vocals,accompaniment}.wav`` with
   ``truth/songs.csv`` (its ``split_hint`` is the subset); DATA is the corpus, ``truth`` or ``truth/stems``.
 - ``musdb18``: ``{train,test}/*.stem.mp4`` (stream 0 mixture, 1 drums, 2 bass, 3 other, 4 vocals; decoded
@@ -259,7 +259,7 @@ def demo_songs(data_dir: str | os.PathLike) -> list[SongFiles]:
     return [SongFiles(s.name, s.mixture, s.vocals, s.accompaniment, hint.get(s.name)) for s in find_songs(stems)]
 
 
-#: Layout name -> reader (``shards`` is handled by ``training.evaluate``: its songs are pairs).
+#: Layout name -> reader (``shards`` is handled by ``evaluation.evaluate``: its songs are pairs).
 READERS: dict[str, Callable[[Path], list]] = {
     "demo": demo_songs, "musdb18": musdb_songs, "musdb18hq": find_songs, "folders": find_songs,
     "medleydb": find_songs, "dsd100": dsd100_songs, "ikala": wavfile_songs, "mir1k": wavfile_songs,

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import click
 
-from report import ReportConfig, build_report
-from vocalmine.cli.common import record_report, user_errors, verbose_option, writer_lock
+from commands.common import user_errors, verbose_option, writer_lock
+from report import ReportConfig
+from vocalmine import storage
+from vocalmine.errors import UserInputError
+from workflows import write_report
 
 _DEFAULTS = ReportConfig()
 
@@ -35,14 +38,8 @@ def main(pairs_dir: str, sample_accepted: int, sample_rejected: int, flagged_med
     config = ReportConfig(sample_accepted=sample_accepted, sample_rejected=sample_rejected,
                           flagged_media=flagged_media, clip_seconds=clip_seconds, clip_format=clip_format,
                           media=not no_media, seed=seed)
-    from vocalmine import storage
-    from vocalmine.errors import UserInputError
-
     if not storage.isdir(pairs_dir):
         raise UserInputError(f"{pairs_dir} is not a mine-pairs output folder (no such folder)")
-    from vocalmine.staging import staged_folder
-
-    with writer_lock(pairs_dir, "pair-report"), staged_folder(pairs_dir, exclude=(".cache/",)) as local:
-        summary = build_report(local, config)
-        record_report(pairs_dir)
+    with writer_lock(pairs_dir, "pair-report"):
+        summary = write_report(pairs_dir, config, exclude=(".cache/",))
     click.echo(summary.text)

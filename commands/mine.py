@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
 import sys
-from pathlib import Path
 
 import click
 
-from vocalmine.cli.common import record_report, user_errors, verbose_option, writer_lock
+from commands.common import user_errors, verbose_option, writer_lock
+from miner.evidence import EVIDENCE_KINDS
+from miner.pipeline import MinerConfig
+from workflows import mine_and_verify
 
 log = logging.getLogger(__name__)
 
@@ -24,42 +27,6 @@ def _parse_size(text: str) -> int:
     if size < 1:
         raise click.BadParameter(f"{text!r} is not a positive size such as 32MB", param_hint="--blocksize")
     return size
-
-
-def run_audio_stage(out_dir: str | Path, scheduler: str | None, progress: bool) -> None:
-    """The audio stage: verify, deduplicate and align each candidate of ``out_dir/candidates.parquet``
-    (``pairing``), writing ``pairs.parquet`` and the ``audio`` section of ``summary.json``."""
-    from pairing import PairingConfig, format_summary, pair_candidates
-
-    summary = pair_candidates(out_dir, PairingConfig(), scheduler=scheduler, progress=progress)
-    click.echo(format_summary(summary))
-
-
-def write_report(out_dir: str | Path) -> None:
-    """The pair-quality report (``report.html``, ``report.json``) of whatever the run produced."""
-    from report import build_report
-    from vocalmine.staging import staged_folder
-
-    # the report reads its folder as files: on object storage, from a local copy (caches left out)
-    with staged_folder(out_dir, exclude=(".cache/", ".mine-work")) as local:
-        click.echo(build_report(local).text)
-    record_report(out_dir)
-
-
-def _echo_summary(s) -> None:
-    click.echo(
-        f"{s.rows_read:,} rows read: {s.rows_used:,} used, {s.rows_rejected:,} rejected"
-        + (f" ({', '.join(f'{k} {v:,}' for k, v in s.rejected_by_reason.items())})" if s.rows_rejected else "")
-    )
-    click.echo(
-        f"{s.marked:,} instrumental titles in {s.blocks:,} artist blocks; {s.compared:,} title comparisons"
-        + (f"; {s.same_release_missing:,} of {s.same_release_checked:,} pairs under uninformative credits "
-           "rejected for no same-release evidence" if s.same_release_checked else "")
-    )
-    click.echo(
-        f"{s.candidates:,} candidate pairs ({s.instrumentals_matched:,} instrumentals, "
-        f"{s.originals_matched:,} originals) in {s.seconds:.1f} s -> {Path(s.out_dir) / 'candidates.parquet'}"
-    )
 
 
 @click.command(
@@ -102,11 +69,6 @@ def main(catalog: str, out_dir: str, metadata_only: bool, report: bool, strict: 
          release_evidence: str, release_max_days: int, progress: bool | None) -> None:
     """Find (original, instrumental) pairs in CATALOG: a CSV/TSV/Parquet file, a folder of part-files, or a
     glob (quote it). Required columns: track_id, artist, title, duration_s or duration_ms."""
-    import codecs
-
-    from miner.evidence import EVIDENCE_KINDS
-    from miner.pipeline import MinerConfig, mine_pairs
-
     try:
         codecs.lookup(encoding)
     except LookupError:
@@ -132,12 +94,8 @@ def main(catalog: str, out_dir: str, metadata_only: bool, report: bool, strict: 
         progress=sys.stderr.isatty() if progress is None else progress,
     )
     with writer_lock(out_dir, "mine-pairs"):
-        summary = mine_pairs(catalog, out_dir, config, scheduler=scheduler)
-        _echo_summary(summary)
-        if not metadata_only:
-            run_audio_stage(out_dir, scheduler, config.progress)
-        if report:
-            write_report(out_dir)
+        mine_and_verify(catalog, out_dir, config, audio=not metadata_only, report=report, scheduler=scheduler,
+                        echo=click.echo)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """Evaluate separations on songs with known stems: the model, REPET-SIM and other tools' estimates side by side.
 
-Songs come from a layout reader (``training.eval_layouts``: demo truth, MUSDB18, MUSDB18-HQ, DSD100, iKala,
+Songs come from a layout reader (``evaluation.layouts``: demo truth, MUSDB18, MUSDB18-HQ, DSD100, iKala,
 MIR-1K, MedleyDB-style folders) or from a shard folder's split (``shard_songs``: the pairs of the split, read
 from the pairs table the shards were built from: mixture = the original, accompaniment = the instrumental
 aligned onto it, vocals = mixture - accompaniment; as good as the pair's alignment).
 
 Each *system* (``System``: the model, ``repet-sim``, a folder of estimates) separates every song; scores come
-from ``training.eval_metrics`` (BSS Eval ``v3`` or ``v4``). By default the references and estimates are scored
+from ``evaluation.metrics`` (BSS Eval ``v3`` or ``v4``). By default the references and estimates are scored
 at the model's rate (8192 Hz) in mono, the model being given the mono mixture at its rate (the paper's protocol);
 ``native_rate`` scores at the song's own rate (and channels, for v4), the model then separating each channel at
 the song's rate as ``separate --full-band`` does (its 8192 Hz mask applied at the song's rate). REPET-SIM and estimate folders always work at the song's own rate.
@@ -31,11 +31,11 @@ import numpy as np
 
 from features.audio import AudioError, load_aligned, resample
 from features.patches import Alignment
-from training.eval_layouts import (LENGTH_TOLERANCE_S, LAYOUTS, READERS, SongFiles, Stems, detect_layout,  # noqa: F401
+from evaluation.layouts import (LENGTH_TOLERANCE_S, LAYOUTS, READERS, SongFiles, Stems, detect_layout,  # noqa: F401
                                    find_songs, select_subset)
-from training.eval_metrics import (METRICS, SOURCES, STATS, level_db, mixture_sdr_of, score_song,  # noqa: F401
+from evaluation.metrics import (METRICS, SOURCES, STATS, level_db, mixture_sdr_of, score_song,  # noqa: F401
                                    silent_sources, summarize, summarize_levels, summary_markdown)
-from training.eval_report import EvalReport, write_report  # noqa: F401
+from evaluation.tables import EvalReport, write_report  # noqa: F401
 from vocalmine import storage
 from vocalmine.errors import UserInputError
 
@@ -136,9 +136,9 @@ def load_stems(song: SongFiles, sample_rate: int = 8192) -> Stems:
 
 def model_estimator(vocals_model, instrumental_model=None, batch_size: int = 8, full_band: bool = False) -> Estimator:
     """``(mixture [samples] or [channels, samples], rate) -> {"vocals", "accompaniment"}`` (same shape) with
-    ``training.separate.separate_waveform`` (and its combination of the two models when both are given);
+    ``separation.separate.separate_waveform`` (and its combination of the two models when both are given);
     ``full_band``: the mask applied at the input's rate (``separate --full-band``)."""
-    from training.separate import separate_waveform
+    from separation.separate import separate_waveform
 
     def estimate(mix: np.ndarray, rate: int) -> dict[str, np.ndarray]:
         sep = separate_waveform(np.atleast_2d(mix), rate, vocals_model, instrumental_model, full_band=full_band,
@@ -150,8 +150,8 @@ def model_estimator(vocals_model, instrumental_model=None, batch_size: int = 8, 
 
 
 def repet_system() -> System:
-    """REPET-SIM (``training.repet``) at the song's own rate."""
-    from training.repet import repet_sim
+    """REPET-SIM (``separation.repet``) at the song's own rate."""
+    from separation.repet import repet_sim
 
     return System("repet-sim", lambda mix, rate, song: repet_sim(mix, rate), native_input=True)
 
@@ -279,10 +279,10 @@ def evaluate(
     audio_dir: str | os.PathLike | None = None,
 ) -> EvalReport:
     """Evaluate a vocals model (and optionally an instrumental model) and/or a folder of ``estimates`` on
-    ``data`` (``layout``: see ``training.eval_layouts``; ``subset``: a split/subset of it, ``split`` the older
+    ``data`` (``layout``: see ``evaluation.layouts``; ``subset``: a split/subset of it, ``split`` the older
     name), beside REPET-SIM unless ``reference`` is False. Writes ``evaluation.json`` / ``evaluation.md`` to
     ``out_dir`` when given."""
-    from training.eval_estimates import FolderEstimates
+    from evaluation.estimates import FolderEstimates
 
     if model is None and estimates is None:
         raise UserInputError("nothing to evaluate: give --model and/or --estimates")
@@ -303,7 +303,7 @@ def evaluate(
     sample_rate = 8192
     title = f"on {data.name}"
     if model is not None:
-        from training.separate import load_model
+        from separation.separate import load_model
 
         voc = load_model(model, target="vocals", device=device)
         inst = load_model(instrumental_model, target="instrumental", device=device) if instrumental_model else None

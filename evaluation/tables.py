@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.eval_metrics import METRICS, SOURCES, summary_markdown
+from evaluation.metrics import METRICS, SOURCES, summary_markdown
 from vocalmine import storage
 from vocalmine.atomic import atomic_path, write_json
 
@@ -55,7 +55,7 @@ def comparison_markdown(report: EvalReport) -> str:
 def write_report(report: EvalReport, out_dir: str | os.PathLike, meta: dict | None = None, title: str = "") -> EvalReport:
     """``out_dir/evaluation.json`` (meta, the primary's summary and songs, failures, every system) and
     ``out_dir/evaluation.md`` (summary, comparison, per-song and instrumental-only tables, failures)."""
-    out = storage.path(out_dir)  # a Path, or a URL (vocalmine.urlpath.URLPath)
+    out = storage.path(out_dir)  # a Path, or a URL (vocalmine.storage.urlpath.URLPath)
     out.mkdir(parents=True, exist_ok=True)
     report.json_path = write_json(
         {"meta": meta or {}, "metrics": report.metrics, "summary": report.summary, "songs": report.rows,

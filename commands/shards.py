@@ -6,7 +6,7 @@ import click
 
 from features.shards import ShardConfig, build_shards
 from features.splits import read_split_file
-from vocalmine.cli.common import user_errors, verbose_option, writer_lock
+from commands.common import user_errors, verbose_option, writer_lock
 from vocalmine.errors import UserInputError
 
 

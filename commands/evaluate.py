@@ -1,4 +1,4 @@
-"""``evaluate``: a thin click command over ``training.evaluate``."""
+"""``evaluate``: a thin click command over ``evaluation.evaluate``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from pathlib import Path
 import click
 
 from vocalmine import storage
-from vocalmine.cli.common import user_errors, verbose_option, writer_lock
+from commands.common import DEVICE, user_errors, verbose_option, writer_lock
 
-DEVICE = click.Choice(["auto", "cpu", "cuda"])
 
 
 @click.command(
@@ -53,10 +52,10 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @verbose_option
 @user_errors
-def evaluate_main(data: str, model: str | None, instrumental_model: str | None, estimates: str | None, layout: str,
+def main(data: str, model: str | None, instrumental_model: str | None, estimates: str | None, layout: str,
                   subset: str | None, metrics: str, native_rate: bool, pad: bool, no_reference: bool,
                   out_dir: str | None, write_audio: str | None, device: str, no_progress: bool) -> None:
-    from training.evaluate import evaluate
+    from evaluation.evaluate import evaluate
 
     if out_dir is None:
         if model is not None:
@@ -73,7 +72,5 @@ def evaluate_main(data: str, model: str | None, instrumental_model: str | None, 
     click.echo(f"written: {report.json_path}, {report.markdown_path}")
 
 
-main = evaluate_main
-
 if __name__ == "__main__":
-    evaluate_main()
+    main()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from features.audio import AudioError, decode, resample
-from training.eval_layouts import AUDIO_EXTENSIONS
+from evaluation.layouts import AUDIO_EXTENSIONS
 from vocalmine.errors import UserInputError
 
 ACCOMPANIMENT_NAMES = ("accompaniment", "instrumental", "no_vocals", "residual")

@@ -1,12 +1,15 @@
 """``URLPath``: the part of ``pathlib.Path`` the stages use, for a folder or file on object storage, so stage
-code written with ``/`` works on both (``vocalmine.storage.path(x)`` gives a ``Path`` or one of these)."""
+code written with ``/`` works on both (``path(x)`` gives a ``Path`` or one of these)."""
 
 from __future__ import annotations
 
 import errno
 import posixpath
+from pathlib import Path
+from typing import Any
 
-from vocalmine import storage
+from vocalmine.storage import files as storage
+from vocalmine.storage import names
 
 
 class URLPath:
@@ -35,11 +38,11 @@ class URLPath:
         return self.url < str(other)
 
     def __truediv__(self, part: str) -> "URLPath":
-        return URLPath(storage.join(self.url, str(part)))
+        return URLPath(names.join(self.url, str(part)))
 
     @property
     def name(self) -> str:
-        return storage.name(self.url)
+        return names.name(self.url)
 
     @property
     def suffix(self) -> str:
@@ -51,7 +54,7 @@ class URLPath:
 
     @property
     def parent(self) -> "URLPath":
-        return URLPath(storage.parent(self.url))
+        return URLPath(names.parent(self.url))
 
     def with_name(self, new: str) -> "URLPath":
         return self.parent / new
@@ -75,7 +78,7 @@ class URLPath:
         """Folders are key prefixes on object stores: nothing to create."""
 
     def glob(self, pattern: str) -> list["URLPath"]:
-        return [URLPath(u) for u in storage.glob(storage.join(self.url, pattern))]
+        return [URLPath(u) for u in storage.glob(names.join(self.url, pattern))]
 
     def iterdir(self) -> list["URLPath"]:
         return [self / n for n in storage.listdir(self.url)]
@@ -92,3 +95,10 @@ class URLPath:
     def unlink(self, missing_ok: bool = False) -> None:
         if not storage.remove(self.url) and not missing_ok:
             raise FileNotFoundError(errno.ENOENT, "no such object", self.url)
+
+
+def path(p: Any) -> Any:
+    """A ``Path`` for a local path, a ``URLPath`` (``/``, ``exists``, ``glob``, ...) for a URL."""
+    if isinstance(p, URLPath):
+        return p
+    return URLPath(str(p)) if names.is_url(p) else Path(names.local(p))

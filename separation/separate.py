@@ -303,7 +303,7 @@ def separate_file(
     """Separate one file into ``out_dir/<name>/{vocals,instrumental}.wav`` (float WAV, input's rate and
     length; ``name`` defaults to the file stem, see ``output_names`` for several inputs). Returns the two paths.
     ``UserInputError`` when the file cannot be decoded (missing, a directory, empty, unreadable)."""
-    path = storage.path(path)  # a Path, or a URL (vocalmine.urlpath.URLPath)
+    path = storage.path(path)  # a Path, or a URL (vocalmine.storage.urlpath.URLPath)
     try:
         decoded = decode(path)
     except AudioError as exc:

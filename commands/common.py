@@ -3,17 +3,23 @@ one-line message and exit code 2 (the one place that does)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import logging
+import os
 import sys
 from typing import Any, Callable
 
 import click
 
+from vocalmine import storage
 from vocalmine.errors import UserInputError
+from vocalmine.locking import output_lock
 
 log = logging.getLogger("vocalmine")
+
+DEVICE = click.Choice(["auto", "cpu", "cuda"])
 
 
 def setup_logging(verbose: bool) -> None:
@@ -40,8 +46,6 @@ def verbose_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, verbose: bool, storage_options: str | None, **kwargs: Any) -> Any:
         setup_logging(verbose)
         if storage_options is not None:
-            from vocalmine import storage
-
             try:
                 storage.configure(storage_options)
             except UserInputError as exc:
@@ -128,24 +132,6 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 def writer_lock(folder: Any, command: str):
     """The writer lock of output ``folder`` for this command (``vocalmine.locking``); under torchrun only
     rank 0 takes it (the other ranks write nothing there)."""
-    import contextlib
-    import os
-
-    from vocalmine.locking import output_lock
-
     if int(os.environ.get("RANK", "0") or 0) != 0:
         return contextlib.nullcontext()
     return output_lock(folder, command)
-
-
-REPORT_FILES = ("report.html", "report.json")
-
-
-def record_report(pairs_dir: Any) -> None:
-    """Record the pair-quality report as made from this run's candidates and pairs, so a later run that
-    rewrites them removes the old report with them (``vocalmine.provenance``)."""
-    from vocalmine import provenance, storage
-
-    for name in REPORT_FILES:
-        if storage.exists(storage.join(pairs_dir, name)):
-            provenance.record(pairs_dir, name, inputs=["candidates.parquet", "pairs.parquet"])
