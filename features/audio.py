@@ -52,6 +52,13 @@ class Decoded:
         return self.samples.mean(axis=0, dtype=np.float32)
 
 
+def fit_length(x: np.ndarray, n: int) -> np.ndarray:
+    """``x`` cut or zero-padded along its last axis to ``n`` samples (any leading shape, dtype kept)."""
+    if x.shape[-1] >= n:
+        return x[..., :n]
+    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, n - x.shape[-1])])
+
+
 def file_sha1(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
     """SHA-1 of the file's bytes (hex): the key of on-disk caches."""
     h = hashlib.sha1()
