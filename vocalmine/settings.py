@@ -72,18 +72,20 @@ class Leaf:
     def flag(self) -> str:
         return self.info.flag or "--" + self.name.replace("_", "-")
 
-    def check(self, value: Any) -> None:
-        """``UserInputError`` naming the option when ``value`` is outside ``choices`` or the bounds."""
+    def check(self, value: Any, where: str | None = None) -> None:
+        """``UserInputError`` naming ``where`` (default: the option) when ``value`` is outside ``choices`` or
+        the bounds."""
         i = self.info
+        what = where or self.flag
         if value is None:
             return
         if i.choices is not None and value not in i.choices:
-            raise UserInputError(f"{self.flag} must be one of {', '.join(map(str, i.choices))}; got {value!r}")
+            raise UserInputError(f"{what} must be one of {', '.join(map(str, i.choices))}; got {value!r}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             too_low = i.low is not None and (value < i.low or (i.open_low and value == i.low))
             too_high = i.high is not None and (value > i.high or (i.open_high and value == i.high))
             if too_low or too_high or value != value:  # NaN is never in range
-                raise UserInputError(f"{self.flag} must be {_range_text(i)}; got {value!r}")
+                raise UserInputError(f"{what} must be {_range_text(i)}; got {value!r}")
 
 
 def _range_text(i: SettingInfo) -> str:
@@ -208,10 +210,10 @@ def load_toml(cls: type, path: str | Path, base: Any | None = None, **fixed: Any
     unknown = sorted(set(flat) - set(known))
     if unknown:
         raise UserInputError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    for key, value in flat.items():
-        want = known[key].default
-        if want is not MISSING and want is not None and not _same_kind(want, value):
-            raise UserInputError(f"{path}: {key} = {value!r} is not a {type(want).__name__}")
+    for key, value in list(flat.items()):
+        leaf = known[key]
+        flat[key] = _from_toml(value, leaf, f"{path}: {key}")
+        leaf.check(flat[key], f"{path}: {key}")
     values = flat_dict(base) if base is not None else {}
     values.update(flat)
     if base is not None:
@@ -222,11 +224,28 @@ def load_toml(cls: type, path: str | Path, base: Any | None = None, **fixed: Any
     return config
 
 
-def _same_kind(default: Any, value: Any) -> bool:
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(default, bool) and isinstance(value, bool)
-    if isinstance(default, (int, float)):
-        return isinstance(value, (int, float))
-    if isinstance(default, (tuple, list)):
-        return isinstance(value, list)
-    return isinstance(value, type(default))
+def _from_toml(value: Any, leaf: Leaf, where: str) -> Any:
+    """A TOML value as the leaf's type: a whole number where a float is wanted becomes a float (so ``10`` and
+    ``10.0`` record alike), a fraction where an int is wanted, or any other kind, is ``UserInputError``."""
+    tp = leaf.type
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = args[0] if len(args) == 1 else tp
+    kind = typing.get_origin(tp) or tp
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+        tuple: isinstance(value, list),
+    }.get(kind, True)
+    if not ok:
+        raise UserInputError(f"{where} = {value!r} is not {_kind_name(kind)}")
+    if kind is float:
+        return float(value)
+    return _coerce(value, leaf.type)
+
+
+def _kind_name(kind: Any) -> str:
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string",
+            tuple: "a list"}.get(kind, getattr(kind, "__name__", str(kind)))
