@@ -167,11 +167,15 @@ def _coerce(value: Any, tp: Any) -> Any:
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return value if value is None or len(args) != 1 else _coerce(value, args[0])
-    if origin is tuple and isinstance(value, list):
+    if origin is tuple and isinstance(value, (list, tuple)):
         inner = typing.get_args(tp)
         if len(inner) == 2 and inner[1] is Ellipsis:
             return tuple(_coerce(v, inner[0]) for v in value)
+        if len(inner) == len(value):
+            return tuple(_coerce(v, t) for v, t in zip(value, inner))
         return tuple(value)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
     return value
 
 
