@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_shards import make_pairs  # noqa: E402
 from features.reader import ShardDataset  # noqa: E402
 from features.shards import ShardConfig, build_shards  # noqa: E402
+from features.splits import SplitConfig  # noqa: E402
 
 COLUMN_SETS = (("mix", "vocals"), ("mix", "vocals", "instrumental"), ("mix",))
 
@@ -79,7 +80,7 @@ def object_store_rows(work: Path, pairs_dir: Path, train_steps: int) -> None:
     from vocalmine import storage
 
     out = work / "shards"
-    build_shards(pairs_dir, out, ShardConfig(ratios=(1, 0, 0), keep_work=True), progress=False)
+    build_shards(pairs_dir, out, ShardConfig(split=SplitConfig((1, 0, 0)), keep_work=True), progress=False)
     proc, endpoint = start_object_store()
     try:
         fs, _ = storage.filesystem("s3://bench")
@@ -136,8 +137,8 @@ def main() -> None:
     for codec in args.codecs.split(","):
         for rg in (int(x) for x in args.row_groups.split(",")):
             out = work / "shards"  # one directory: keep_work lets every build after the first reuse the patches
-            build_shards(pairs_dir, out, ShardConfig(compression=codec, row_group_size=rg, ratios=(1, 0, 0),
-                                                     keep_work=True), progress=False)
+            build_shards(pairs_dir, out, ShardConfig(split=SplitConfig((1, 0, 0)), row_group_size=rg,
+                                                     compression=codec, keep_work=True), progress=False)
             manifest = json.loads((out / "manifest.json").read_text())
             shards = manifest["splits"]["train"]["shards"]
             kb = sum(s["bytes"] for s in shards) / manifest["splits"]["train"]["patches"] / 1e3

@@ -39,8 +39,9 @@ sys.path.insert(0, str(ROOT))
 
 from democorpus import DemoConfig, make_corpus  # noqa: E402
 from features.audio import decode, load_mono, resample  # noqa: E402
+from features.patches import PatchParams  # noqa: E402
 from features.shards import ShardConfig, build_shards  # noqa: E402
-from features.splits import read_split_file  # noqa: E402
+from features.splits import SplitConfig, read_split_file  # noqa: E402
 from features.stft import PAPER_STFT, istft, stft  # noqa: E402
 from miner.pipeline import MinerConfig, mine_pairs  # noqa: E402
 from pairing.config import PairingConfig  # noqa: E402
@@ -246,8 +247,9 @@ def main() -> None:
     t = time.perf_counter()
     fixed = tuple(sorted(read_split_file(work / "corpus" / "truth" / "songs.csv").items())) if args.split == "hint" else ()
     ratios = tuple(float(r) for r in args.ratios.split(","))
-    shard_summary = build_shards(work / "pairs", work / "shards", ShardConfig(
-        patch_hop=args.patch_hop, ratios=ratios, seed=args.seed, fixed_splits=fixed), progress=False)
+    shard_config = ShardConfig(patches=PatchParams(patch_hop=args.patch_hop), split=SplitConfig(ratios, args.seed),
+                               fixed_splits=fixed)
+    shard_summary = build_shards(work / "pairs", work / "shards", shard_config, progress=False)
     timings["shards_s"] = time.perf_counter() - t
     manifest = json.loads((work / "shards" / "manifest.json").read_text())
     split_sizes = {s: {"pairs": v["pairs"], "patches": v["patches"], "seconds": v["seconds"]}

@@ -20,6 +20,8 @@ from catalog_schemas.shards import PATCH_BINS, PATCH_FRAMES, TENSOR_COLUMNS
 from features.alignmap import AlignmentMap, apply_level, load_aligned_map, trusted_frames
 from features.audio import AudioError, load_aligned
 from features.stft import PAPER_STFT, StftParams, magnitude
+from vocalmine.errors import UserInputError
+from vocalmine.settings import check, setting
 
 #: Where the normalisation scale comes from: the whole track's max of |X| (default) or each patch's own max.
 NORMALISATIONS = ("track", "patch")
@@ -33,23 +35,26 @@ PATCH_DTYPE = np.dtype(
 
 @dataclass(frozen=True)
 class PatchParams:
-    """How a pair becomes patches: the STFT, patch length and step (frames), and the normalisation."""
+    """How a pair becomes patches: the STFT, patch length and step (frames), and the normalisation.
+
+    ``stft`` and ``patch_frames`` are fixed by the shard format (512 bins x 128 frames); ``patch_hop`` and
+    ``normalisation`` are user settings (``build-shards --patch-hop``, ``--normalisation``).
+    Raises ``UserInputError`` for values the format or the settings do not allow.
+    """
 
     stft: StftParams = PAPER_STFT
     patch_frames: int = PATCH_FRAMES
-    patch_hop: int = PATCH_FRAMES
-    normalisation: str = "track"
+    patch_hop: int = setting(PATCH_FRAMES, "Frames between patch starts (128: no overlap).", low=1)
+    normalisation: str = setting("track", "Divide a patch's magnitudes by the max of |X| over the track, or over "
+                                 "the patch.", choices=NORMALISATIONS)
 
     def __post_init__(self) -> None:
         if self.stft.n_fft // 2 != PATCH_BINS or self.patch_frames != PATCH_FRAMES:
-            raise ValueError(
+            raise UserInputError(
                 f"the shard format fixes patches of {PATCH_BINS} bins x {PATCH_FRAMES} frames; got "
                 f"n_fft={self.stft.n_fft} ({self.stft.n_fft // 2} bins), patch_frames={self.patch_frames}"
             )
-        if self.patch_hop < 1:
-            raise ValueError(f"patch_hop must be >= 1 frame, got {self.patch_hop}")
-        if self.normalisation not in NORMALISATIONS:
-            raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {self.normalisation!r}")
+        check(self)
 
     def as_dict(self) -> dict:
         return {

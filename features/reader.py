@@ -25,11 +25,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from catalog_schemas.shards import PATCH_BINS, PATCH_FRAMES, TENSOR_BYTES, TENSOR_COLUMNS
+from features.audio import file_sha1
+from features.shard_manifest import MANIFEST
 from features.stft import PAPER_STFT, StftParams
 from vocalmine import storage
 from vocalmine.errors import UserInputError
-
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,6 @@ def check_shard(shard_path: Path, entry: dict, root: Path, verify: bool = False)
         raise _damaged(shard_path, root, f"{size} bytes, the manifest says {int(entry['bytes'])}; truncated or "
                                          "replaced")
     if verify and "sha1" in entry:
-        from features.audio import file_sha1
-
         digest = file_sha1(shard_path)
         if digest != entry["sha1"]:
             raise _damaged(shard_path, root, f"sha1 {digest[:12]}..., the manifest says {entry['sha1'][:12]}...; "

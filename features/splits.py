@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from vocalmine.errors import UserInputError
+from vocalmine.settings import setting
 from vocalmine.unionfind import SmallestRootUnionFind
 
 SPLITS = ("train", "valid", "test")
@@ -28,14 +29,16 @@ SPLITS = ("train", "valid", "test")
 
 @dataclass(frozen=True)
 class SplitConfig:
-    """Split ratios (train, valid, test; they need not sum to 1, they are normalised) and the hash seed."""
+    """Split ratios (train, valid, test; they need not sum to 1, they are normalised) and the hash seed.
+    Raises ``UserInputError`` for ratios that are not three non-negative numbers with a positive sum."""
 
-    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    seed: int = 0
+    ratios: tuple[float, float, float] = setting((0.8, 0.1, 0.1), "train,valid,test shares (by artist).",
+                                                    metavar="TRAIN,VALID,TEST")
+    seed: int = setting(0, "Seed of the split and of the row order.")
 
     def __post_init__(self) -> None:
         if len(self.ratios) != 3 or any(r < 0 for r in self.ratios) or sum(self.ratios) <= 0:
-            raise ValueError(f"ratios must be three non-negative numbers with a positive sum, got {self.ratios}")
+            raise UserInputError(f"ratios must be three non-negative numbers with a positive sum, got {self.ratios}")
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class PairKeys:
     content_group: str | None = None
 
 
-def _unit_hash(seed: int, key: str) -> float:
+def unit_hash(seed: int, key: str) -> float:
     """A deterministic number in [0, 1) from ``(seed, key)``."""
     digest = hashlib.sha1(f"{seed}\x00{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
@@ -80,6 +83,9 @@ def read_split_file(path: str | os.PathLike) -> dict[str, str]:
     """``artist key -> split`` from a CSV with an ``artist`` column and a ``split`` column (``train``, ``valid``
     or ``test``; a ``split_hint`` column serves when there is no ``split``, so the demo corpus'
     ``truth/songs.csv`` works as it is). Artists are keyed as the miner keys them (``miner.normalize``)."""
+    # Imported here for start-up speed: importing ``miner`` runs its __init__, which loads the Dask pipeline
+    # (pandas, dask.dataframe: about 4 s more for every build-shards run, --help included), and only
+    # --split-file needs the artist key.
     from miner.normalize import artist_key
 
     try:
@@ -117,7 +123,7 @@ def assign_splits(pairs: Iterable[PairKeys], config: SplitConfig = SplitConfig()
     total = sum(config.ratios)
     bounds = [sum(config.ratios[: i + 1]) / total for i in range(3)]
     keys = sorted(set(groups.values()))
-    u = {k: _unit_hash(config.seed, k) for k in keys}
+    u = {k: unit_hash(config.seed, k) for k in keys}
     split = {k: _split_of(u[k], bounds) for k in keys}
     pinned: dict[str, str] = {}
     for p in pairs if fixed else ():

@@ -20,7 +20,9 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from democorpus import DemoConfig, make_corpus
+from features.patches import PatchParams
 from features.shards import ShardConfig, build_shards
+from features.splits import SplitConfig
 from test_separate import constant_model
 from test_shards_fixtures import SongSpec, write_pairs
 from commands.mine import main as mine_main
@@ -167,8 +169,8 @@ def _can_drop_caps() -> bool:
 def inputs(tiny_pairs, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("inputs")
     shards = root / "shards"
-    build_shards(tiny_pairs, shards, ShardConfig(patch_hop=32, ratios=(0.34, 0.33, 0.33), workers=1),
-                 progress=False)
+    config = ShardConfig(patches=PatchParams(patch_hop=32), split=SplitConfig((0.34, 0.33, 0.33)), workers=1)
+    build_shards(tiny_pairs, shards, config, progress=False)
     model = constant_model(root / "model.pt")
     song = root / "songs" / "s1"
     song.mkdir(parents=True)

@@ -15,7 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from democorpus import DemoConfig, make_corpus
+from features.patches import PatchParams
 from features.shards import ShardConfig, build_shards
+from features.splits import SplitConfig
 from miner.pipeline import MinerConfig, mine_pairs
 from pairing import PairingConfig, pair_candidates
 from s3server import s3, s3_endpoint  # noqa: F401 (fixtures)
@@ -58,7 +60,7 @@ def test_every_stage_from_a_bucket_on_a_cluster_without_shared_disk_equals_the_l
     from distributed import LocalCluster
 
     info = make_corpus(tmp_path / "corpus", DemoConfig(songs=6, seconds=6.0, seed=5, decoys=False), progress=False)
-    shard_config = ShardConfig(patch_hop=32, ratios=(0.4, 0.3, 0.3), workers=1)
+    shard_config = ShardConfig(patches=PatchParams(patch_hop=32), split=SplitConfig((0.4, 0.3, 0.3)), workers=1)
 
     # The same run on local files.
     local = tmp_path / "local"

@@ -15,7 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from features.reader import PatchBatch, RowGroupRef, ShardDataset
-from features.shards import ROW_BYTES, ShardConfig, build_shards
+from features.shard_config import ROW_BYTES, ShardConfig
+from features.shards import build_shards
+from features.splits import SplitConfig
 from test_shards_fixtures import SongSpec, write_pairs
 from vocalmine.errors import UserInputError
 
@@ -27,7 +29,7 @@ def shards(tmp_path_factory):
              for i in range(12)]
     pairs_dir = write_pairs(root, specs)
     # Row groups of 3 patches, shards of 2 row groups; everything in train but one artist in valid, none in test.
-    config = ShardConfig(row_group_size=3, shard_bytes=7 * ROW_BYTES, ratios=(0.8, 0.2, 0.0))
+    config = ShardConfig(split=SplitConfig((0.8, 0.2, 0.0)), row_group_size=3, shard_bytes=7 * ROW_BYTES)
     build_shards(pairs_dir, root / "out", config, progress=False)
     return root / "out"
 

@@ -16,8 +16,9 @@ from click.testing import CliRunner
 
 from catalog_schemas import PAIRS, SHARD
 from features.audio import file_sha1
-from features.patches import patch_starts
-from features.shards import ROW_BYTES, ShardConfig, build_shards
+from features.patches import PatchParams, patch_starts
+from features.shard_config import ROW_BYTES, ShardConfig
+from features.shards import build_shards
 from features.splits import SPLITS, PairKeys, SplitConfig, assign_splits
 from test_shards_fixtures import (
     SongSpec, default_specs, reference_magnitude, stored_tensor, vocal_distance, write_pairs,
@@ -122,7 +123,7 @@ def test_aligned_vocals_match_the_true_stem_and_misaligned_do_not(tmp_path):
         bad = dict(row, pair_id=row["pair_id"] + "-shifted", offset_s=row["offset_s"] + 0.25)
         wrong.append(bad)
     pq.write_table(pa.Table.from_pylist(table + wrong, schema=PAIRS), pairs_dir / "pairs.parquet")
-    build_shards(pairs_dir, tmp_path / "out", ShardConfig(ratios=(1, 0, 0)), progress=False)
+    build_shards(pairs_dir, tmp_path / "out", ShardConfig(split=SplitConfig((1, 0, 0))), progress=False)
     rows = _all_rows(tmp_path / "out")
     for spec in specs:
         good = _vocal_error(tmp_path, rows, spec.pair_id, spec.original_id)
@@ -138,7 +139,7 @@ def test_only_frames_the_instrumental_covers_give_patches(tmp_path):
         SongSpec("s3", "s3i", "C", seconds=6.0, offset_s=-9.0),  # the instrumental covers nothing of the song
     ]
     pairs_dir = write_pairs(tmp_path, specs)
-    summary = build_shards(pairs_dir, tmp_path / "out", ShardConfig(ratios=(1, 0, 0)), progress=False)
+    summary = build_shards(pairs_dir, tmp_path / "out", ShardConfig(split=SplitConfig((1, 0, 0))), progress=False)
     assert summary.skipped == [("s3~s3i", "no-overlap")]
     sub = _rows_of(_all_rows(tmp_path / "out"), "s1~s1i")
     end = 26 * 8192  # covered samples [0, 26 s) of the original's timeline
@@ -244,7 +245,7 @@ def test_rerun_is_a_noop_and_parts_are_reused(built, tmp_path):
     # With keep_work, a build with another seed reuses every pair's patches and re-cuts the shards.
     first = build_shards(pairs_dir, tmp_path / "o", ShardConfig(keep_work=True), progress=False)
     assert first.computed_pairs == 7
-    second = build_shards(pairs_dir, tmp_path / "o", ShardConfig(keep_work=True, seed=5), progress=False)
+    second = build_shards(pairs_dir, tmp_path / "o", ShardConfig(split=SplitConfig(seed=5), keep_work=True), progress=False)
     assert second.computed_pairs == 0 and second.reused_pairs == 7 and second.patches == first.patches
 
 
@@ -257,7 +258,7 @@ def test_patch_starts_cover_every_frame():
 
 def test_patch_normalisation(built, tmp_path):
     root, _, pairs_dir, _, summary = built
-    result = build_shards(pairs_dir, tmp_path / "p", ShardConfig(normalisation="patch"), progress=False)
+    result = build_shards(pairs_dir, tmp_path / "p", ShardConfig(patches=PatchParams(normalisation="patch")), progress=False)
     rows = _all_rows(tmp_path / "p")
     sub = _rows_of(rows, "a1~a1i")  # 14 s: 151 frames -> starts 0 and 23 (end-aligned)
     assert sub["start_frame"].to_pylist() == [0, 23]
@@ -307,7 +308,7 @@ def test_bad_inputs_give_a_message_and_exit_code_2(tmp_path):
     (tmp_path / "cols").mkdir()
     pq.write_table(pa.table({"pair_id": ["a~b"], "status": ["accepted"]}), tmp_path / "cols" / "pairs.parquet")
     result = runner.invoke(cli_main, [str(tmp_path / "cols"), "-o", str(tmp_path / "o")])
-    assert result.exit_code == 2 and "lacks the columns artist, artist_key" in result.output
+    assert result.exit_code == 2 and "lacks the column(s) artist, artist_key" in result.output
 
     (tmp_path / "none").mkdir()
     row = {"pair_id": "a~b", "original_id": "a", "instrumental_id": "b", "status": "rejected", "reason": "drift"}
@@ -316,9 +317,9 @@ def test_bad_inputs_give_a_message_and_exit_code_2(tmp_path):
     assert result.exit_code == 2 and "has no accepted pairs" in result.output
 
     result = runner.invoke(cli_main, [str(tmp_path / "none"), "-o", str(tmp_path / "o"), "--ratios", "1,0"])
-    assert result.exit_code == 2 and "--ratios wants three numbers" in result.output
+    assert result.exit_code == 2 and "'--ratios': wants 3 comma-separated float values" in result.output
     with pytest.raises(UserInputError, match="512 bins x 128 frames"):
-        ShardConfig(patch_frames=64)
+        ShardConfig(patches=PatchParams(patch_frames=64))
 
 
 def test_to_float16_is_numpys_cast_bit_for_bit():

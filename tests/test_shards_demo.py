@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from catalog_schemas import PAIRS
 from democorpus import DemoConfig, make_corpus
 from features.shards import ShardConfig, build_shards
+from features.splits import SplitConfig
 from test_shards_fixtures import reference_magnitude, vocal_distance
 
 SHIFT_S = 0.5
@@ -69,7 +70,7 @@ def test_aligned_demo_pairs_give_the_true_vocals_and_misaligned_ones_do_not(tmp_
     assert len(rows) == 8
     (tmp_path / "pairs").mkdir()
     pq.write_table(pa.Table.from_pylist(rows, schema=PAIRS), tmp_path / "pairs" / "pairs.parquet")
-    summary = build_shards(tmp_path / "pairs", tmp_path / "shards", ShardConfig(ratios=(1, 0, 0)), progress=False)
+    summary = build_shards(tmp_path / "pairs", tmp_path / "shards", ShardConfig(split=SplitConfig((1, 0, 0))), progress=False)
     assert summary.skipped == [] and summary.splits["train"].pairs == 8
     stored = pa.concat_tables([pq.read_table(f) for f in sorted((tmp_path / "shards").glob("train/*.parquet"))])
     for row in rows[::2]:

@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from features.shards import ROW_BYTES, ShardConfig, build_shards
+from features.shard_config import ROW_BYTES, ShardConfig
+from features.shards import build_shards
 from features.splits import SPLITS
 from test_shards_fixtures import SongSpec, write_pairs
 
