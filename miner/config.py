@@ -50,8 +50,8 @@ class MinerConfig:
     wave_rows: int = 2_000_000
     uninformative_artists: tuple[str, ...] = setting(
         DEFAULT_UNINFORMATIVE + DEFAULT_COMPOSERS,
-        "Credits that say nothing about the performer (Various Artists, Unknown Artist, Anonymous, Traditional "
-        "and common composers): their pairs need same-release evidence.",
+        "Another credit that says nothing about the performer (repeatable), added to Various Artists, Unknown "
+        "Artist, Anonymous, Traditional and common composers: its pairs need same-release evidence.",
         flag="--uninformative-artist", metavar="NAME")
     uninformative_genres: tuple[str, ...] = DEFAULT_GENRES
     release_evidence: tuple[str, ...] = setting(
