@@ -22,6 +22,11 @@ with the instrumental, which has no words to clean.
 
 Titles that both carry a marker never pair (an instrumental is not an original), and every copy of an
 original released twice (album and single) pairs with the instrumental.
+
+``match_partition`` runs these steps: ``PartitionRows.of`` (what the rules read of each row),
+``marked_blocks`` (the blocks with a marked title), then per block ``match_block``: ``block_variants``
+(the cores to compare), ``title_hits`` (the scores that reach the threshold), the cheap rules at once and
+the rest pair by pair; ``candidate_table`` writes the pairs found.
 """
 
 from __future__ import annotations
@@ -164,6 +169,7 @@ class PartitionRows:
 
     @classmethod
     def of(cls, t: pa.Table, markers: MarkerSet) -> "PartitionRows":
+        """The rows of ``t`` (``BLOCK_COLUMNS``, optionally ``block`` and ``bucket``)."""
         marked = t.column("marked").to_numpy(zero_copy_only=False).astype(bool)
         tf = title_features(_string_column(t, "title"), marked, markers)
         bucket = (t.column("bucket").to_numpy(zero_copy_only=False) if "bucket" in t.column_names
@@ -217,11 +223,12 @@ def marked_blocks(t: pa.Table, marked: np.ndarray) -> list[np.ndarray]:
     return [order[bounds[b]:bounds[b + 1]] for b in np.flatnonzero(block_has_mark).tolist()]
 
 
+#: Core variants of some rows: (strings, row of each, whether it is the alternate-free core).
 Variants = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def blockcore_variants(rows: PartitionRows, block: np.ndarray, stats: dict) -> tuple[Variants, Variants] | None:
-    """(instrumental variants, original variants) of a block (``title_features.core_variants``: strings, row, is_alternate),
+def block_variants(rows: PartitionRows, block: np.ndarray, stats: dict) -> tuple[Variants, Variants] | None:
+    """(instrumental variants, original variants) of a block (``core_variants``: strings, row, is_alternate),
     rows without a core left out; a giant block's sub-block keeps the original variants of its length
     bucket. None when a side is empty."""
     mk = rows.marked[block]
@@ -272,7 +279,7 @@ def match_block(rows: PartitionRows, block: np.ndarray, rules: MatchRules, found
     stats["blocks"] += 1
     block_key = rows.keys[int(block[0])]
     stats["block_keys"].append(block_key)
-    variants = blockcore_variants(rows, block, stats)
+    variants = block_variants(rows, block, stats)
     if variants is None:
         return
     (q_str, q_row, q_alt), (o_str, o_row, o_alt) = variants
