@@ -1,32 +1,92 @@
-"""``mine-pairs``: find (original, instrumental) candidate pairs in a catalog, then verify them by audio."""
+"""``mine-pairs``: find (original, instrumental) candidate pairs in a catalog, then verify them by audio.
+
+The metadata stage's options come from ``MinerConfig``'s settings (``commands.options.config_options``):
+defaults, help and bounds are written there once. Where an option's form differs from its field (a
+repeatable ``--marker``, a size such as ``32MB``, a comma-separated ``--release-evidence``), the override
+below only parses and checks the text.
+"""
 
 from __future__ import annotations
 
 import codecs
 import logging
 import sys
+from typing import Any
 
 import click
 
 from commands.common import user_errors, verbose_option, writer_lock
+from commands.options import config_from, config_options
+from miner.config import MinerConfig
 from miner.evidence import EVIDENCE_KINDS
-from miner.pipeline import MinerConfig
+from vocalmine.settings import leaves
 from workflows import mine_and_verify
 
 log = logging.getLogger(__name__)
 
+_SETTINGS = {leaf.name: leaf for leaf in leaves(MinerConfig)}
+_SIZE_UNITS = {"k": 2**10, "m": 2**20, "g": 2**30}
 
-def _parse_size(text: str) -> int:
+
+def _size_text(size: int) -> str:
+    """``32MB`` for 32 * 2**20 bytes (the largest unit that divides it), else the number of bytes."""
+    for unit in "gmk":
+        if size % _SIZE_UNITS[unit] == 0:
+            return f"{size // _SIZE_UNITS[unit]}{unit.upper()}B"
+    return str(size)
+
+
+def _parse_size(ctx: click.Context, param: click.Parameter, text: str) -> int:
     """Bytes in a size such as ``32MB``, ``512k`` or ``1000000``; not a positive size -> ``BadParameter``."""
-    units = {"k": 2**10, "m": 2**20, "g": 2**30}
     t = text.strip().lower().rstrip("b")
     try:
-        size = int(float(t[:-1]) * units[t[-1]]) if t and t[-1] in units else int(t)
+        size = int(float(t[:-1]) * _SIZE_UNITS[t[-1]]) if t and t[-1] in _SIZE_UNITS else int(t)
     except ValueError:
         size = 0
     if size < 1:
         raise click.BadParameter(f"{text!r} is not a positive size such as 32MB", param_hint="--blocksize")
     return size
+
+
+def _marker_phrases(ctx: click.Context, param: click.Parameter, phrases: tuple[str, ...]) -> tuple[str, ...]:
+    if any(not m.strip(" .-") for m in phrases):
+        raise click.BadParameter("a marker phrase must have a word in it", param_hint="--marker")
+    return tuple(phrases)
+
+
+def _with_default_credits(ctx: click.Context, param: click.Parameter, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The default uninformative credits, then those given."""
+    return _SETTINGS["uninformative_artists"].default + tuple(names)
+
+
+def _known_encoding(ctx: click.Context, param: click.Parameter, encoding: str) -> str:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise click.BadParameter(f"unknown encoding {encoding!r}", param_hint="--encoding") from None
+    return encoding
+
+
+def _release_kinds(ctx: click.Context, param: click.Parameter, text: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    if not kinds or any(k not in EVIDENCE_KINDS for k in kinds):
+        raise click.BadParameter(f"{text!r}: give one or more of {', '.join(EVIDENCE_KINDS)}",
+                                 param_hint="--release-evidence")
+    return kinds
+
+
+def _progress(ctx: click.Context, param: click.Parameter, shown: bool | None) -> bool:
+    return sys.stderr.isatty() if shown is None else shown
+
+
+_OPTION_FORMS: dict[str, dict[str, Any]] = {
+    "extra_markers": {"multiple": True, "default": (), "show_default": False, "callback": _marker_phrases},
+    "uninformative_artists": {"multiple": True, "default": (), "show_default": False,
+                              "callback": _with_default_credits},
+    "blocksize": {"type": str, "default": _size_text(_SETTINGS["blocksize"].default), "callback": _parse_size},
+    "encoding": {"callback": _known_encoding},
+    "release_evidence": {"callback": _release_kinds},
+}
 
 
 @click.command(
@@ -39,60 +99,18 @@ def _parse_size(text: str) -> int:
 @click.option("--metadata-only", is_flag=True, help="Stop after the metadata stage (no audio verification).")
 @click.option("--report/--no-report", default=True,
               help="Write the pair-quality report (report.html, report.json) at the end.")
-@click.option("--strict", is_flag=True, help="Stop at the first bad row (exit 2) instead of rejecting it.")
-@click.option("--marker", "markers", multiple=True, metavar="PHRASE",
-              help="Another instrumental marker phrase (repeatable), added to: instrumental, instr, inst, off vocal.")
-@click.option("--title-threshold", type=click.FloatRange(0, 100), default=90.0,
-              help="Minimum rapidfuzz ratio of the titles once the marker is removed.")
-@click.option("--duration-tolerance", type=click.FloatRange(min=0), default=3.0,
-              help="Allowed duration difference, seconds.")
-@click.option("--duration-tolerance-rel", type=click.FloatRange(0, 1), default=0.01,
-              help="Allowed duration difference as a fraction of the longer track (when larger).")
+@config_options(MinerConfig, skip=("progress",), overrides=_OPTION_FORMS)
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="dask.distributed scheduler (default: $DASK_SCHEDULER_ADDRESS, else this machine).")
-@click.option("--blocksize", default="32MB", help="CSV bytes per partition.")
-@click.option("--encoding", default="utf-8",
-              help="Text encoding of CSV/TSV files (a UTF-16/UTF-32 byte-order mark overrides it).")
-@click.option("--uninformative-artist", "uninformative", multiple=True, metavar="NAME",
-              help="Another credit that says nothing about the performer (repeatable), added to Various Artists, "
-                   "Unknown Artist, Anonymous, Traditional and common composers: its pairs need same-release evidence.")
-@click.option("--release-evidence", default="album,date,isrc", metavar="KINDS",
-              help="What shows the same release in such blocks: any of album, date, isrc, label (comma-separated).")
-@click.option("--release-max-days", type=click.IntRange(min=0), default=31,
-              help="Largest release-date difference that counts as the same release, days.")
-@click.option("--progress/--no-progress", default=None, help="Progress bars [default: when stderr is a terminal].")
+@click.option("--progress/--no-progress", "progress", default=None, callback=_progress,
+              help=_SETTINGS["progress"].info.help + " [default: when stderr is a terminal]")
 @verbose_option
 @user_errors
-def main(catalog: str, out_dir: str, metadata_only: bool, report: bool, strict: bool, markers: tuple[str, ...],
-         title_threshold: float, duration_tolerance: float, duration_tolerance_rel: float,
-         scheduler: str | None, blocksize: str, encoding: str, uninformative: tuple[str, ...],
-         release_evidence: str, release_max_days: int, progress: bool | None) -> None:
+def main(catalog: str, out_dir: str, metadata_only: bool, report: bool, scheduler: str | None,
+         **settings: Any) -> None:
     """Find (original, instrumental) pairs in CATALOG: a CSV/TSV/Parquet file, a folder of part-files, or a
     glob (quote it). Required columns: track_id, artist, title, duration_s or duration_ms."""
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise click.BadParameter(f"unknown encoding {encoding!r}", param_hint="--encoding") from None
-
-    if any(not m.strip(" .-") for m in markers):
-        raise click.BadParameter("a marker phrase must have a word in it", param_hint="--marker")
-    kinds = tuple(k.strip() for k in release_evidence.split(",") if k.strip())
-    if not kinds or any(k not in EVIDENCE_KINDS for k in kinds):
-        raise click.BadParameter(f"{release_evidence!r}: give one or more of {', '.join(EVIDENCE_KINDS)}",
-                                 param_hint="--release-evidence")
-    config = MinerConfig(
-        extra_markers=tuple(markers),
-        uninformative_artists=MinerConfig.uninformative_artists + tuple(uninformative),
-        release_evidence=kinds,
-        release_max_days=release_max_days,
-        title_threshold=title_threshold,
-        duration_tolerance_s=duration_tolerance,
-        duration_tolerance_rel=duration_tolerance_rel,
-        strict=strict,
-        blocksize=_parse_size(blocksize),
-        encoding=encoding,
-        progress=sys.stderr.isatty() if progress is None else progress,
-    )
+    config = config_from(MinerConfig, settings)
     with writer_lock(out_dir, "mine-pairs"):
         mine_and_verify(catalog, out_dir, config, audio=not metadata_only, report=report, scheduler=scheduler,
                         echo=click.echo)

@@ -2,18 +2,28 @@
 
 ``mine_pairs(catalog, out_dir, config, scheduler)`` runs the Dask pipeline (``pipeline``) and writes
 ``candidates.parquet``, ``rejected_rows.parquet`` and the ``metadata`` section of ``summary.json``.
-Modules: ``catalog_io`` (reading, partitioning, row validation), ``normalize`` (artist keys, title cores),
-``markers`` (instrumental markers, version tags), ``alternates`` (alternate titles in brackets),
-``blocking`` (which titles of a block to score), ``evidence`` (the same-release rule for uninformative
-credits), ``giants`` (giant blocks split by title length), ``match`` (the pure per-block matching function).
+
+Modules, in the order a row meets them:
+
+- reading the catalog: ``catalog_files`` (discovery, headers, columns), ``text_encodings`` (byte-order
+  marks, transcoding), ``record_boundaries`` (quote-aware record ends), ``partitions`` (byte ranges and row
+  groups), ``catalog_rows`` (parsing one partition), ``row_validation`` (rejection reasons, durations);
+- the rules: ``normalize`` (artist keys, title cores), ``markers`` (instrumental markers, version tags),
+  ``alternates`` (alternate titles in brackets), ``blocking`` (which titles of a block to score),
+  ``evidence`` (the same-release rule for uninformative credits), ``giants`` (giant blocks split by title
+  length), ``match`` (the pure per-block matching function);
+- the run: ``config`` (``MinerConfig``, ``MineSummary``), ``work_files`` (the work folder), ``prepare``
+  (step 1), ``duplicates`` (step 2), ``block_matching`` (step 3), ``rejected`` (rejected_rows.parquet),
+  ``runner`` (Dask), ``pipeline`` (``mine_pairs``).
 """
 
 from __future__ import annotations
 
+from miner.config import MinerConfig, MineSummary
 from miner.markers import DEFAULT_MARKERS, MarkerSet, version_tags
 from miner.match import MatchRules, explain, match_partition
 from miner.normalize import artist_key, title_core
-from miner.pipeline import MinerConfig, MineSummary, mine_pairs
+from miner.pipeline import mine_pairs
 
 __all__ = ["DEFAULT_MARKERS", "MarkerSet", "MatchRules", "MinerConfig", "MineSummary", "artist_key", "explain",
            "match_partition", "mine_pairs", "title_core", "version_tags"]

@@ -22,12 +22,18 @@ with the instrumental, which has no words to clean.
 
 Titles that both carry a marker never pair (an instrumental is not an original), and every copy of an
 original released twice (album and single) pairs with the instrumental.
+
+``match_partition`` runs these steps: ``PartitionRows.of`` (what the rules read of each row),
+``marked_blocks`` (the blocks with a marked title), then per block ``match_block``: ``block_variants``
+(the cores to compare), ``title_hits`` (the scores that reach the threshold), the cheap rules at once and
+the rest pair by pair; ``candidate_table`` writes the pairs found.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -36,11 +42,12 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz
 
 from catalog_schemas import CANDIDATES
-from miner.alternates import alternate_free, without_alternates
+from miner.alternates import without_alternates
 from miner.blocking import candidate_pairs, is_small, length_bucket
 from miner.evidence import ReleaseEvidence
 from miner.markers import MarkerSet, version_tags
 from miner.normalize import fold, title_cores
+from miner.title_features import TitleFeatures, core_variants, title_features
 
 _DIGITS = re.compile(r"\d+")
 _ROMAN = re.compile(r"\b(?:ii|iii|iv|vi|vii|viii|ix|xi|xii|xiii|xiv|xv|xvi|xvii|xviii|xix|xx)\b")
@@ -48,6 +55,8 @@ _ROMAN = re.compile(r"\b(?:ii|iii|iv|vi|vii|viii|ix|xi|xii|xiii|xiv|xv|xvi|xvii|
 #: Columns of the rows given to ``match_partition``.
 BLOCK_COLUMNS = ("track_id", "artist", "title", "duration_s", "audio_path", "genre", "label",
                  "release_date", "album", "isrc", "artist_key", "marked")
+#: The columns that can show two rows are of the same release (``evidence.ReleaseEvidence.same_release``).
+RELEASE_COLUMNS = ("album", "label", "release_date", "isrc")
 
 
 @dataclass(frozen=True)
@@ -141,83 +150,68 @@ def _string_column(t: pa.Table, name: str) -> pa.Array:
     return col if col.type == pa.string() else col.cast(pa.string())
 
 
-def _variants(rows: np.ndarray, cores: np.ndarray, alt_cores: np.ndarray, has_alt: np.ndarray | None
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(strings, row, is_alternate) of the core variants of ``rows``: each core, then the cores without the
-    alternate titles of the rows that have one (``has_alt`` None: no row has one)."""
-    if has_alt is None:
-        return cores[rows], rows, np.zeros(len(rows), bool)
-    extra = rows[has_alt[rows]]
-    strings = np.concatenate([cores[rows], alt_cores[extra]]) if len(extra) else cores[rows]
-    owner = np.concatenate([rows, extra]) if len(extra) else rows
-    alt = np.zeros(len(owner), bool)
-    alt[len(rows):] = True
-    return strings, owner, alt
-
-
 @dataclass
-class TitleFeatures:
-    """Per row: ``folded`` title with the marker removed, the ``markers`` as written, the ``cores``
-    (``has_core``: non-empty) and the cores without alternate titles (``alt_cores``; ``has_alt``: present and
-    different from the core)."""
+class PartitionRows:
+    """What the rules read of each row of a partition ([n] each): ``marked``, the ``titles``
+    (``TitleFeatures``), ``any_alt`` (``titles.has_alt``, None when no row has an alternate title), ``dur``
+    (seconds), ``genre``, the ``release`` columns, the block ``keys`` and the length ``bucket`` of a giant
+    block's row (-1: not in a giant block)."""
 
-    folded: list[str]
-    markers: np.ndarray
-    cores: np.ndarray
-    has_core: np.ndarray
-    alt_cores: np.ndarray
-    has_alt: np.ndarray
+    marked: np.ndarray
+    titles: TitleFeatures
+    any_alt: np.ndarray | None
+    dur: np.ndarray
+    genre: list[str | None]
+    release: dict[str, pa.Array]
+    keys: list[str]
+    bucket: np.ndarray
+    _tags: dict[int, frozenset] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, t: pa.Table, markers: MarkerSet) -> "PartitionRows":
+        """The rows of ``t`` (``BLOCK_COLUMNS``, optionally ``block`` and ``bucket``)."""
+        marked = t.column("marked").to_numpy(zero_copy_only=False).astype(bool)
+        tf = title_features(_string_column(t, "title"), marked, markers)
+        bucket = (t.column("bucket").to_numpy(zero_copy_only=False) if "bucket" in t.column_names
+                  else np.full(t.num_rows, -1))
+        return cls(marked, tf, tf.has_alt if tf.has_alt.any() else None,
+                   t.column("duration_s").to_numpy().astype(np.float64), _string_column(t, "genre").to_pylist(),
+                   {c: _string_column(t, c) for c in RELEASE_COLUMNS}, _string_column(t, "artist_key").to_pylist(),
+                   bucket)
+
+    def tags(self, i: int) -> frozenset:
+        """``markers.version_tags`` of row ``i``'s title (marker removed), computed once."""
+        tg = self._tags.get(i)
+        if tg is None:
+            tg = self._tags[i] = version_tags(self.titles.folded[i])
+        return tg
+
+    def release_row(self, i: int) -> dict:
+        return {c: self.release[c][i].as_py() for c in RELEASE_COLUMNS}
 
 
-def title_features(titles: pa.Array, marked: np.ndarray, markers: MarkerSet) -> TitleFeatures:
-    """``TitleFeatures`` of raw ``titles`` ([n]) whose ``marked`` ones carry an instrumental marker."""
-    n = len(titles)
-    folded = fold(titles).to_pylist()
-    found = np.full(n, "", dtype=object)
-    marked_idx = np.flatnonzero(marked)
-    raw_marked = titles.take(pa.array(marked_idx)).to_pylist()
-    for i, raw in zip(marked_idx.tolist(), raw_marked):
-        folded[i], found[i] = markers.strip(folded[i], raw)
-    cores_arr = title_cores(pa.array(folded, pa.string()))
-    has_core = pc.not_equal(cores_arr, "").to_numpy(zero_copy_only=False)
-    cores = np.asarray(cores_arr.to_numpy(zero_copy_only=False), dtype=object)
-    alt_free = alternate_free(folded)
-    alt_idx = [i for i, a in enumerate(alt_free) if a is not None]
-    alt_cores = np.full(n, None, dtype=object)
-    if alt_idx:
-        alt_cores[alt_idx] = title_cores(pa.array([alt_free[i] for i in alt_idx], pa.string())).to_pylist()
-    has_alt = np.zeros(n, bool)
-    for i in alt_idx:
-        has_alt[i] = bool(alt_cores[i]) and alt_cores[i] != cores[i]
-    return TitleFeatures(folded, found, cores, has_core, alt_cores, has_alt)
+class TitleHits(NamedTuple):
+    """Scored title pairs of a block at or above the threshold: per hit, the index of the ``query`` variant
+    (an instrumental's core), of the ``entry`` (a distinct original core), its ``score``, and the index of
+    the ``original`` variant."""
+
+    query: np.ndarray
+    entry: np.ndarray
+    score: np.ndarray
+    original: np.ndarray
 
 
-def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[pa.Table, dict]:
-    """Candidates (CANDIDATES columns, unsorted) of every artist block in ``rows`` (``BLOCK_COLUMNS``; each
-    block whole), and counts: ``blocks`` (artist keys with a marked title), ``compared`` (title scores
-    computed: ``blocking.candidate_pairs``), ``evidence_needed`` / ``evidence_missing`` (pairs that passed
-    every other rule in a block where ``rules.evidence`` applies / of them, those rejected for lack of
-    same-release evidence), ``block_keys`` (the keys of the blocks, to count them once across partitions)."""
-    t = pa.Table.from_pandas(rows, preserve_index=False) if isinstance(rows, pd.DataFrame) else rows
-    stats: dict = {"blocks": 0, "compared": 0, "evidence_needed": 0, "evidence_missing": 0, "block_keys": [],
-                   "sub_blocks": 0}
-    if t.num_rows == 0:
-        return CANDIDATES.empty_table(), stats
-    marked = t.column("marked").to_numpy(zero_copy_only=False).astype(bool)
-    tf = title_features(_string_column(t, "title"), marked, rules.markers)
-    folded, markers, cores, has_core = tf.folded, tf.markers, tf.cores, tf.has_core
-    alt_cores, has_alt = tf.alt_cores, tf.has_alt
-    any_alt = has_alt if has_alt.any() else None
-    dur = t.column("duration_s").to_numpy().astype(np.float64)
-    genre = _string_column(t, "genre").to_pylist()
-    release_cols = [c for c in ("album", "label", "release_date", "isrc")]
-    release = {c: _string_column(t, c) for c in release_cols}
+def new_stats() -> dict:
+    """The counts of ``match_partition`` (see there), zero."""
+    return {"blocks": 0, "compared": 0, "evidence_needed": 0, "evidence_missing": 0, "block_keys": [],
+            "sub_blocks": 0}
 
-    keys = _string_column(t, "artist_key")
-    # A giant artist block comes split into sub-blocks by title length (``giants``): "block" names them.
-    group = _string_column(t, "block") if "block" in t.column_names else keys
-    bucket = (t.column("bucket").to_numpy(zero_copy_only=False) if "bucket" in t.column_names
-              else np.full(t.num_rows, -1))
+
+def marked_blocks(t: pa.Table, marked: np.ndarray) -> list[np.ndarray]:
+    """The row indices of each block of ``t`` that holds a marked title, blocks in key order. A block is an
+    artist key, or a sub-block of a giant one (column ``block``: ``giants``). Rows arrive filtered to such
+    blocks, but a caller may pass any rows."""
+    group = _string_column(t, "block") if "block" in t.column_names else _string_column(t, "artist_key")
     order = pc.sort_indices(group).to_numpy()
     skeys = group.take(pa.array(order))
     if len(order) > 1:
@@ -225,85 +219,99 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
         bounds = np.concatenate([[0], np.flatnonzero(change) + 1, [len(order)]])
     else:
         bounds = np.array([0, len(order)])
-    # Blocks with a marked title only (rows arrive filtered to such blocks, but a caller may pass any rows).
-    sorted_marked = marked[order]
-    block_has_mark = np.add.reduceat(sorted_marked.astype(np.int64), bounds[:-1]) > 0
-    key_list = keys.to_pylist()
+    block_has_mark = np.add.reduceat(marked[order].astype(np.int64), bounds[:-1]) > 0
+    return [order[bounds[b]:bounds[b + 1]] for b in np.flatnonzero(block_has_mark).tolist()]
 
-    tag_cache: dict[int, frozenset] = {}
 
-    def tags(i: int) -> frozenset:
-        tg = tag_cache.get(i)
-        if tg is None:
-            tg = tag_cache[i] = version_tags(folded[i])
-        return tg
+#: Core variants of some rows: (strings, row of each, whether it is the alternate-free core).
+Variants = tuple[np.ndarray, np.ndarray, np.ndarray]
 
-    def release_row(i: int) -> dict:
-        return {c: release[c][i].as_py() for c in release_cols}
 
+def block_variants(rows: PartitionRows, block: np.ndarray, stats: dict) -> tuple[Variants, Variants] | None:
+    """(instrumental variants, original variants) of a block (``core_variants``: strings, row, is_alternate),
+    rows without a core left out; a giant block's sub-block keeps the original variants of its length
+    bucket. None when a side is empty."""
+    mk = rows.marked[block]
+    has_core = rows.titles.has_core
+    inst, orig = block[mk], block[~mk]
+    inst, orig = inst[has_core[inst]], orig[has_core[orig]]
+    if not len(inst) or not len(orig):
+        return None
+    cores, alt_cores = rows.titles.cores, rows.titles.alt_cores
+    queries = core_variants(inst, cores, alt_cores, rows.any_alt)
+    o_str, o_row, o_alt = core_variants(orig, cores, alt_cores, rows.any_alt)
+    b_here = int(rows.bucket[block[0]])
+    if b_here >= 0:  # a sub-block of a giant block holds the original variants of its length bucket
+        mine = length_bucket(np.fromiter(map(len, o_str), np.int64, len(o_str))) == b_here
+        o_str, o_row, o_alt = o_str[mine], o_row[mine], o_alt[mine]
+        stats["sub_blocks"] += 1
+        if not len(o_str):
+            return None
+    return queries, (o_str, o_row, o_alt)
+
+
+def title_hits(q_str: np.ndarray, o_str: np.ndarray, threshold: float, stats: dict
+               ) -> tuple[TitleHits, np.ndarray] | None:
+    """(the hits of the query strings ``q_str`` among the original strings ``o_str``, the entries scored);
+    None when there is none. ``blocking.candidate_pairs`` scores only what can reach ``threshold``."""
+    if is_small(len(q_str), len(o_str)):  # each variant its own entry
+        entries, members, m_start = o_str, None, None
+    else:  # identical cores scored once (a giant credit records "Amazing Grace" hundreds of times)
+        entry_of, entries = pd.factorize(o_str)
+        members = np.argsort(entry_of, kind="stable")
+        m_start = np.concatenate([[0], np.cumsum(np.bincount(entry_of, minlength=len(entries)))])
+    qi, ei, sc, n = candidate_pairs(q_str.tolist(), list(entries), threshold)
+    stats["compared"] += n
+    if not len(qi):
+        return None
+    if members is None:  # each entry is one original variant
+        return TitleHits(qi, ei, sc, ei), entries
+    # Each (query variant, entry) hit -> (query variant, original variant).
+    cnt = m_start[ei + 1] - m_start[ei]
+    mem = members[np.repeat(m_start[ei] - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))]
+    return TitleHits(np.repeat(qi, cnt), np.repeat(ei, cnt), np.repeat(sc, cnt), mem), entries
+
+
+def match_block(rows: PartitionRows, block: np.ndarray, rules: MatchRules, found: list[tuple[int, int, float]],
+                stats: dict) -> None:
+    """Add to ``found`` the (original row, instrumental row, title score) of each candidate of one block
+    (row indices ``block``), and count it in ``stats``."""
+    stats["blocks"] += 1
+    block_key = rows.keys[int(block[0])]
+    stats["block_keys"].append(block_key)
+    variants = block_variants(rows, block, stats)
+    if variants is None:
+        return
+    (q_str, q_row, q_alt), (o_str, o_row, o_alt) = variants
     thr = float(rules.title_threshold)
-    evidence = rules.evidence
-    pairs_o: list[int] = []
-    pairs_i: list[int] = []
-    scores: list[float] = []
-    for b in np.flatnonzero(block_has_mark).tolist():
-        block = order[bounds[b]:bounds[b + 1]]
-        mk = marked[block]
-        stats["blocks"] += 1
-        block_key = key_list[int(block[0])]
-        stats["block_keys"].append(block_key)
-        inst, orig = block[mk], block[~mk]
-        inst, orig = inst[has_core[inst]], orig[has_core[orig]]
-        if not len(inst) or not len(orig):
+    scored = title_hits(q_str, o_str, thr, stats)
+    if scored is None:
+        return
+    hits, entries = scored
+    ii, jj = q_row[hits.query], o_row[hits.original]
+    # The cheap rules at once: the alternate title off one side only, the durations.
+    ok = ~(q_alt[hits.query] & o_alt[hits.original]) & rules.duration_ok(rows.dur[jj], rows.dur[ii])
+    done: set[tuple[int, int]] = set()
+    for a, e, score, i, j in zip(hits.query[ok].tolist(), hits.entry[ok].tolist(), hits.score[ok].tolist(),
+                                 ii[ok].tolist(), jj[ok].tolist()):
+        ci, co = q_str[a], entries[e]
+        score = 100.0 if ci == co else float(score)
+        if (j, i) in done or title_verdict(co, ci, rows.tags(j), rows.tags(i), score, thr) is not None:
             continue
-        q_str, q_row, q_alt = _variants(inst, cores, alt_cores, any_alt)
-        o_str, o_row, o_alt = _variants(orig, cores, alt_cores, any_alt)
-        b_here = int(bucket[block[0]])
-        if b_here >= 0:  # a sub-block of a giant block holds the original variants of its length bucket
-            mine = length_bucket(np.fromiter(map(len, o_str), np.int64, len(o_str))) == b_here
-            o_str, o_row, o_alt = o_str[mine], o_row[mine], o_alt[mine]
-            stats["sub_blocks"] += 1
-            if not len(o_str):
+        done.add((j, i))
+        if rules.evidence.applies(block_key, rows.genre[j], rows.genre[i]):
+            stats["evidence_needed"] += 1
+            if not rules.evidence.same_release(rows.release_row(j), rows.release_row(i)):
+                stats["evidence_missing"] += 1
                 continue
-        if is_small(len(q_str), len(o_str)):  # each variant its own entry
-            entries, members, m_start = o_str, None, None
-        else:  # identical cores scored once (a giant credit records "Amazing Grace" hundreds of times)
-            entry_of, entries = pd.factorize(o_str)
-            members = np.argsort(entry_of, kind="stable")
-            m_start = np.concatenate([[0], np.cumsum(np.bincount(entry_of, minlength=len(entries)))])
-        qi, ei, sc, n = candidate_pairs(q_str.tolist(), list(entries), thr)
-        stats["compared"] += n
-        if not len(qi):
-            continue
-        # Each (query variant, entry) hit -> (query variant, original variant), then the cheap rules at once.
-        if members is None:  # each entry is one original variant
-            hq, he, hs, mem = qi, ei, sc, ei
-        else:
-            cnt = m_start[ei + 1] - m_start[ei]
-            hq, he, hs = np.repeat(qi, cnt), np.repeat(ei, cnt), np.repeat(sc, cnt)
-            mem = members[np.repeat(m_start[ei] - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))]
-        ii, jj = q_row[hq], o_row[mem]
-        ok = ~(q_alt[hq] & o_alt[mem]) & rules.duration_ok(dur[jj], dur[ii])  # alternates off one side only
-        done: set[tuple[int, int]] = set()
-        for a, e, score, i, j in zip(hq[ok].tolist(), he[ok].tolist(), hs[ok].tolist(), ii[ok].tolist(),
-                                     jj[ok].tolist()):
-            ci, co = q_str[a], entries[e]
-            score = 100.0 if ci == co else float(score)
-            if (j, i) in done or title_verdict(co, ci, tags(j), tags(i), score, thr) is not None:
-                continue
-            done.add((j, i))
-            if evidence.applies(block_key, genre[j], genre[i]):
-                stats["evidence_needed"] += 1
-                if not evidence.same_release(release_row(j), release_row(i)):
-                    stats["evidence_missing"] += 1
-                    continue
-            pairs_o.append(j)
-            pairs_i.append(i)
-            scores.append(score)
-    if not pairs_o:
-        return CANDIDATES.empty_table(), stats
+        found.append((j, i, score))
+
+
+def candidate_table(t: pa.Table, rows: PartitionRows, found: list[tuple[int, int, float]]) -> pa.Table:
+    """The CANDIDATES rows of the (original row, instrumental row, title score) triples ``found``."""
+    pairs_o, pairs_i, scores = (list(x) for x in zip(*found))
     po, pi = pa.array(pairs_o, pa.int64()), pa.array(pairs_i, pa.int64())
-    d_o, d_i = dur[pairs_o], dur[pairs_i]
+    d_o, d_i = rows.dur[pairs_o], rows.dur[pairs_i]
 
     def col(name: str, idx: pa.Array) -> pa.Array:
         return _string_column(t, name).take(idx)
@@ -315,7 +323,7 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
         "artist_key": col("artist_key", po),
         "original_title": col("title", po),
         "instrumental_title": col("title", pi),
-        "marker": pa.array(markers[pairs_i].tolist(), pa.string()),
+        "marker": pa.array(rows.titles.markers[pairs_i].tolist(), pa.string()),
         "title_score": pa.array(scores, pa.float64()),
         "original_duration_s": pa.array(d_o),
         "instrumental_duration_s": pa.array(d_i),
@@ -326,4 +334,24 @@ def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[p
         "label": col("label", po),
         "release_date": col("release_date", po),
     })
-    return out.cast(CANDIDATES), stats
+    return out.cast(CANDIDATES)
+
+
+def match_partition(rows: pd.DataFrame | pa.Table, rules: MatchRules) -> tuple[pa.Table, dict]:
+    """Candidates (CANDIDATES columns, unsorted) of every artist block in ``rows`` (``BLOCK_COLUMNS``; each
+    block whole), and counts: ``blocks`` (artist keys with a marked title), ``compared`` (title scores
+    computed: ``blocking.candidate_pairs``), ``evidence_needed`` / ``evidence_missing`` (pairs that passed
+    every other rule in a block where ``rules.evidence`` applies / of them, those rejected for lack of
+    same-release evidence), ``block_keys`` (the keys of the blocks, to count them once across partitions),
+    ``sub_blocks`` (sub-blocks of giant blocks)."""
+    t = pa.Table.from_pandas(rows, preserve_index=False) if isinstance(rows, pd.DataFrame) else rows
+    stats = new_stats()
+    if t.num_rows == 0:
+        return CANDIDATES.empty_table(), stats
+    part = PartitionRows.of(t, rules.markers)
+    found: list[tuple[int, int, float]] = []
+    for block in marked_blocks(t, part.marked):
+        match_block(part, block, rules, found, stats)
+    if not found:
+        return CANDIDATES.empty_table(), stats
+    return candidate_table(t, part, found), stats

@@ -3,6 +3,7 @@
 - ``fold``: NFKC and lower case ("ß" -> "ss"): the form markers are detected on.
 - ``artist_keys``: the primary artist of a credit, letters and digits only: "The Beatles" -> "beatles",
   "Jay-Z" and "JAY Z" -> "jayz", "A & B", "A feat. B", "A, B", "A x B", "A with B" -> "a", "Beyoncé" -> "beyonce".
+- ``credit_keys``: the primary key and the keys of the other artists a credit names ("A feat. B & C").
 - ``title_cores``: a title reduced to its words: accents stripped ("Café" -> "cafe"), apostrophes and dots
   dropped ("Don't" -> "dont", "L.A." -> "la"), "&" -> "and", featured-artist credits ("(feat. X)", "ft. X",
   "(with X)") and "(Explicit)"/"(Clean)" removed, every other punctuation a single space. Version segments
@@ -154,18 +155,14 @@ def _other_keys(folded: pa.Array, primary: pa.Array) -> pa.Array:
 
 
 def credit_keys(artists) -> tuple[pa.Array, pa.Array]:
-    """(``artist_keys``, ``other_artist_keys``) of each credit, with one pass over the distinct credits."""
+    """(primary key, other keys) of each credit ([n] -> [n] string, [n] list<string>), one pass over the
+    distinct credits. The primary key is ``artist_keys``'s; the others are the keys of the artists the
+    credit names after its primary one (empty for a single-artist credit or a compilation of more than
+    ``MAX_CREDITED``): "JIN; V" -> ["v"], "A feat. B & C" -> ["b", "c"]."""
     enc = pc.dictionary_encode(_as_string_array(artists))
     folded = fold(enc.dictionary)
     primary = _artist_keys_plain(folded)
     return primary.take(enc.indices), _other_keys(folded, primary).take(enc.indices)
-
-
-def other_artist_keys(artists) -> pa.Array:
-    """Keys of the artists a credit names after its primary one ([n] -> [n] list<string>; empty for a
-    single-artist credit or a compilation of more than ``MAX_CREDITED``): "JIN; V" -> ["v"],
-    "A feat. B & C" -> ["b", "c"]. Computed once per distinct credit."""
-    return credit_keys(artists)[1]
 
 
 def fold_text(text: str) -> str:

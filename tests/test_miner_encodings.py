@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from miner import MinerConfig, mine_pairs
-from miner.catalog_io import DURATION_FORMATS
+from miner.row_validation import DURATION_FORMATS
 from commands.mine import main as cli
 
 TEXT = ("track_id\tartist\ttitle\tduration_s\tannée\n"

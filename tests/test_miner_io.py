@@ -13,7 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from miner import MinerConfig, mine_pairs
-from miner.catalog_io import open_catalog, plan_partitions, read_partition
+from miner.catalog_files import open_catalog
+from miner.catalog_rows import read_partition
+from miner.partitions import plan_partitions
 from commands.mine import main as cli
 from vocalmine.errors import UserInputError
 
