@@ -68,7 +68,7 @@ def plan_release(kind: str, seconds: float, bar_s: float, rng: np.random.Generat
     raise ValueError(f"unknown release kind {kind!r}")
 
 
-def _shelf(f0: float, gain_db: float, sr: int, high: bool) -> np.ndarray:
+def shelf_sos(f0: float, gain_db: float, sr: int, high: bool) -> np.ndarray:
     """RBJ cookbook shelf (slope 1) as one second-order section ``[6]``."""
     a = 10 ** (gain_db / 40)
     w0 = 2 * math.pi * f0 / sr
@@ -107,8 +107,8 @@ def apply_release(acc: np.ndarray, vocals: np.ndarray, sr: int, release: Release
     """The instrumental's content before resampling, gain and offset: float64 ``[channels, samples']``."""
     x = acc
     if release.kind == "eq":
-        sos = np.stack([_shelf(250.0, release.low_shelf_db, sr, high=False),
-                        _shelf(3000.0, release.high_shelf_db, sr, high=True)])
+        sos = np.stack([shelf_sos(250.0, release.low_shelf_db, sr, high=False),
+                        shelf_sos(3000.0, release.high_shelf_db, sr, high=True)])
         x = scipy.signal.sosfilt(sos, x, axis=1)
     elif release.kind == "compressor":
         mix = acc + vocals

@@ -232,17 +232,11 @@ def melody(plan: SectionPlan, key_root: int, mode: str, low: int, high: int,
 # ---------------------------------------------------------------------------------------------- the singer
 
 
-def sing(notes: list[SungNote], voice: VoiceParams, sr: int, band_hz: float, n: int,
-         rng: np.random.Generator) -> np.ndarray:
-    """The sung voice, mono float64 ``[n]``: glottal wavetable (vibrato, jitter, shimmer, breath) through
-    morphing vowel formants, with noise-burst consonants."""
-    out = np.zeros(n)
-    if not notes:
-        return out
-    preset = SINGERS[voice.singer]
+def _note_controls(notes: list[SungNote], sr: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The notes as control-rate trajectories ``[m]`` (one step per ``CONTROL_HOP`` samples), before smoothing:
+    target pitch (MIDI, held to the next note), amplitude envelope, vowel weights ``[vowels, m]`` (the note's
+    vowel, then its second vowel from 55 % of the note on) and vibrato depth (grows in after 0.18 s)."""
     hop = CONTROL_HOP
-    m = n // hop + 2
-    ctl_t = np.arange(m) * hop / sr
     target = np.full(m, float(notes[0].midi))
     amp = np.zeros(m)
     weights = np.zeros((len(VOWEL_NAMES), m))
@@ -265,6 +259,21 @@ def sing(notes: list[SungNote], voice: VoiceParams, sr: int, band_hz: float, n: 
         env[-rel:] *= np.linspace(1.0, 0.35 if i + 1 < len(notes) and nxt <= e + 2 else 0.0, rel)
         amp[s:e] = np.maximum(amp[s:e], env[: e - s])
         vib_env[s:e] = np.clip((k[: e - s] - 0.18) / 0.3, 0.0, 1.0)
+    return target, amp, weights, vib_env
+
+
+def sing(notes: list[SungNote], voice: VoiceParams, sr: int, band_hz: float, n: int,
+         rng: np.random.Generator) -> np.ndarray:
+    """The sung voice, mono float64 ``[n]``: glottal wavetable (vibrato, jitter, shimmer, breath) through
+    morphing vowel formants, with noise-burst consonants."""
+    out = np.zeros(n)
+    if not notes:
+        return out
+    preset = SINGERS[voice.singer]
+    hop = CONTROL_HOP
+    m = n // hop + 2
+    ctl_t = np.arange(m) * hop / sr
+    target, amp, weights, vib_env = _note_controls(notes, sr, m)
     glide = _smooth(target, 0.045 * sr / hop)
     drift = _smooth(rng.standard_normal(m), 0.3 * sr / hop) * 0.06
     jitter = _smooth(rng.standard_normal(m), 0.004 * sr / hop) * preset.jitter * 4.0
@@ -305,8 +314,17 @@ def sing(notes: list[SungNote], voice: VoiceParams, sr: int, band_hz: float, n: 
             y = sum(a * sosfilt(sos, source) for a, sos in formants[v])
             out[s0:s1] += w * y * (source_rms / (np.sqrt(np.mean(y**2)) + 1e-12))
 
+    _add_consonants(out, notes, sr, band_hz, preset.consonants, rng)
+    return out
+
+
+def _add_consonants(out: np.ndarray, notes: list[SungNote], sr: int, band_hz: float, level: float,
+                    rng: np.random.Generator) -> None:
+    """Add a noise burst before each note that has a consonant to the sung voice ``out`` ``[n]`` (in place), at
+    ``level`` times 2.5 times the voice's RMS, scaled by the consonant's own level."""
+    n = len(out)
     sung = out[np.abs(out) > 1e-6]
-    level_c = float(np.sqrt(np.mean(sung**2))) * 2.5 * preset.consonants if len(sung) else 0.0
+    level_c = float(np.sqrt(np.mean(sung**2))) * 2.5 * level if len(sung) else 0.0
     banks = {name: band_noise(rng, 1 << 14, sr, lo_hz, min(hi_hz, band_hz))
              for name, (lo_hz, hi_hz, _, _) in CONSONANTS.items()}
     for note in notes:
@@ -320,4 +338,3 @@ def sing(notes: list[SungNote], voice: VoiceParams, sr: int, band_hz: float, n: 
         s0, s1 = max(start, 0), min(start + nn, n)
         if s1 > s0:
             out[s0:s1] += burst[s0 - start : s1 - start]
-    return out

@@ -16,7 +16,7 @@ import scipy.signal
 import soundfile as sf
 
 from democorpus import DemoConfig, make_corpus
-from democorpus.releases import RELEASE_KINDS, _shelf
+from democorpus.releases import RELEASE_KINDS, shelf_sos
 from features.alignmap import BAND_EDGES_HZ, AlignmentMap, Segment, frame_times, trusted_frames
 from features.patches import Alignment, PairError, PatchParams, spectrogram_patches
 from features.stft import PAPER_STFT
@@ -85,7 +85,7 @@ def test_level_match_undoes_the_eq_and_trust_drops_the_fade(released):
     corpus = released[0]
     sr = {r["song_id"]: int(r["sample_rate"]) for r in csv.DictReader(open(corpus / "truth" / "songs.csv"))}[
         truth[pid]["song_id"]]  # the shelves ran at the song's own rate
-    sos = np.stack([_shelf(250.0, t["low_shelf_db"], sr, high=False), _shelf(3000.0, t["high_shelf_db"], sr, high=True)])
+    sos = np.stack([shelf_sos(250.0, t["low_shelf_db"], sr, high=False), shelf_sos(3000.0, t["high_shelf_db"], sr, high=True)])
     edges = np.array(BAND_EDGES_HZ + (PAPER_STFT.sample_rate / 2,))
     _, h = scipy.signal.sosfreqz(sos, worN=(edges[:-1] + edges[1:]) / 2, fs=sr)
     want = rows[pid]["gain_db"] - float(truth[pid]["gain_db"]) - 20 * np.log10(np.abs(h))
