@@ -248,7 +248,7 @@ def test_missing_candidates_is_a_user_error(tmp_path):
     with pytest.raises(UserInputError, match="candidates.parquet does not exist"):
         pair_candidates(tmp_path, progress=False)
     pq.write_table(pa.table({"original_id": ["a"]}), tmp_path / "candidates.parquet")
-    with pytest.raises(UserInputError, match="lacks column"):
+    with pytest.raises(UserInputError, match="lacks the column"):
         pair_candidates(tmp_path, progress=False)
 
 
@@ -309,7 +309,7 @@ def test_fingerprint_similarity_finds_the_item_shift(corpus):
 
 def test_prepare_measures_clipping_and_hashes_decoded_audio(tmp_path):
     from pairing.fingerprint import FingerprintCache
-    from pairing.verify import prepare_audio
+    from pairing.prepare import prepare_audio
 
     x = np.random.default_rng(3).uniform(-0.5, 0.5, (2, SR * 3)).astype(np.float32)
     x[0, :441] = 1.0
