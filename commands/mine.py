@@ -11,6 +11,8 @@ import click
 from commands.common import user_errors, verbose_option, writer_lock
 from miner.evidence import EVIDENCE_KINDS
 from miner.pipeline import MinerConfig
+from pairing import PairingConfig
+from vocalmine.settings import load_toml
 from workflows import mine_and_verify
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ def _parse_size(text: str) -> int:
               help="Allowed duration difference, seconds.")
 @click.option("--duration-tolerance-rel", type=click.FloatRange(0, 1), default=0.01,
               help="Allowed duration difference as a fraction of the longer track (when larger).")
+@click.option("--config", "config_file", default=None, metavar="FILE.toml",
+              help="Settings of the audio stage: a TOML file of PairingConfig names (docs/pairing.md).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="dask.distributed scheduler (default: $DASK_SCHEDULER_ADDRESS, else this machine).")
 @click.option("--blocksize", default="32MB", help="CSV bytes per partition.")
@@ -64,7 +68,7 @@ def _parse_size(text: str) -> int:
 @verbose_option
 @user_errors
 def main(catalog: str, out_dir: str, metadata_only: bool, report: bool, strict: bool, markers: tuple[str, ...],
-         title_threshold: float, duration_tolerance: float, duration_tolerance_rel: float,
+         title_threshold: float, duration_tolerance: float, duration_tolerance_rel: float, config_file: str | None,
          scheduler: str | None, blocksize: str, encoding: str, uninformative: tuple[str, ...],
          release_evidence: str, release_max_days: int, progress: bool | None) -> None:
     """Find (original, instrumental) pairs in CATALOG: a CSV/TSV/Parquet file, a folder of part-files, or a
@@ -93,9 +97,10 @@ def main(catalog: str, out_dir: str, metadata_only: bool, report: bool, strict: 
         encoding=encoding,
         progress=sys.stderr.isatty() if progress is None else progress,
     )
+    pairing_config = load_toml(PairingConfig, config_file) if config_file else None
     with writer_lock(out_dir, "mine-pairs"):
-        mine_and_verify(catalog, out_dir, config, audio=not metadata_only, report=report, scheduler=scheduler,
-                        echo=click.echo)
+        mine_and_verify(catalog, out_dir, config, pairing_config, audio=not metadata_only, report=report,
+                        scheduler=scheduler, echo=click.echo)
 
 
 if __name__ == "__main__":
