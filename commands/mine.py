@@ -19,7 +19,8 @@ from commands.common import user_errors, verbose_option, writer_lock
 from commands.options import config_from, config_options
 from miner.config import MinerConfig
 from miner.evidence import EVIDENCE_KINDS
-from vocalmine.settings import leaves
+from pairing import PairingConfig
+from vocalmine.settings import leaves, load_toml
 from workflows import mine_and_verify
 
 log = logging.getLogger(__name__)
@@ -100,20 +101,23 @@ _OPTION_FORMS: dict[str, dict[str, Any]] = {
 @click.option("--report/--no-report", default=True,
               help="Write the pair-quality report (report.html, report.json) at the end.")
 @config_options(MinerConfig, skip=("progress",), overrides=_OPTION_FORMS)
+@click.option("--config", "config_file", default=None, metavar="FILE.toml",
+              help="Settings of the audio stage: a TOML file of PairingConfig names (docs/pairing.md).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="dask.distributed scheduler (default: $DASK_SCHEDULER_ADDRESS, else this machine).")
 @click.option("--progress/--no-progress", "progress", default=None, callback=_progress,
               help=_SETTINGS["progress"].info.help + " [default: when stderr is a terminal]")
 @verbose_option
 @user_errors
-def main(catalog: str, out_dir: str, metadata_only: bool, report: bool, scheduler: str | None,
-         **settings: Any) -> None:
+def main(catalog: str, out_dir: str, metadata_only: bool, report: bool, config_file: str | None,
+         scheduler: str | None, **settings: Any) -> None:
     """Find (original, instrumental) pairs in CATALOG: a CSV/TSV/Parquet file, a folder of part-files, or a
     glob (quote it). Required columns: track_id, artist, title, duration_s or duration_ms."""
     config = config_from(MinerConfig, settings)
+    pairing_config = load_toml(PairingConfig, config_file) if config_file else None
     with writer_lock(out_dir, "mine-pairs"):
-        mine_and_verify(catalog, out_dir, config, audio=not metadata_only, report=report, scheduler=scheduler,
-                        echo=click.echo)
+        mine_and_verify(catalog, out_dir, config, pairing_config, audio=not metadata_only, report=report,
+                        scheduler=scheduler, echo=click.echo)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pairing.config import PairingConfig
 from pairing.pipeline import PairingSummary, format_summary, pair_candidates
-from pairing.verify import PreparedAudio, prepare_audio, verify_pair
+from pairing.prepare import PreparedAudio, prepare_audio
+from pairing.verify import verify_pair
 
 __all__ = ["PairingConfig", "PairingSummary", "format_summary", "pair_candidates", "PreparedAudio",
            "prepare_audio", "verify_pair"]

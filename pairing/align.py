@@ -7,21 +7,18 @@ Steps: a global FFT cross-correlation gives the lag to a fraction of a sample (p
 the peak); local windows across the song must find the same lag (an edit or a drift makes them disagree);
 the instrumental is shifted by the fractional lag in the frequency domain; least squares gives the gain
 (re-fitted on the frames where the derived vocal is silent); per-frame energies give the quality measures.
-When the waveform cannot be aligned at all, onset envelopes (which tolerate a change of speed) find the
-speed change that lines the two up best; undoing it tells a drifting copy from an unrelated recording.
+Local lags (``window_lags``, ``peak_lag``) also serve the alignment map's search (``pairing.mapping``) and
+the second look after a change of speed (``pairing.stretch``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
 import scipy.signal
-
-from features.stft import StftParams, stft
 
 #: Pre-emphasis coefficient: whitens music's low-frequency tilt so correlation peaks are sharp.
 PREEMPHASIS = 0.95
@@ -143,7 +140,7 @@ def overlap(len_o: int, len_i: int, lag: float) -> tuple[int, int]:
     return start, max(start, stop)
 
 
-def _search_ncc(iw: np.ndarray, ow: np.ndarray, ow_energy: float) -> np.ndarray:
+def search_ncc(iw: np.ndarray, ow: np.ndarray, ow_energy: float) -> np.ndarray:
     """``|normalised correlation|`` of window ``ow`` with each ``len(ow)``-sample slice of ``iw``:
     float64 ``[len(iw) - len(ow) + 1]``. ``ow_energy = sum(ow**2)``.
 
@@ -159,6 +156,16 @@ def _search_ncc(iw: np.ndarray, ow: np.ndarray, ow_energy: float) -> np.ndarray:
     return np.where(den > floor, np.abs(num) / np.maximum(den, 1e-300), 0.0)
 
 
+def peak_lag(iw: np.ndarray, ow: np.ndarray, ow_energy: float, lo: int, p: int) -> tuple[float, float]:
+    """Lag (samples, fractional) of the original's window ``ow``, which starts at sample ``p``, searched in
+    ``iw``, the instrumental from sample ``lo`` on: the peak of :func:`search_ncc`, refined by a parabola
+    through its neighbours; and that peak's ``|normalised correlation|`` (0-1)."""
+    ncc = search_ncc(iw, ow, ow_energy)
+    best = int(np.argmax(ncc))
+    frac = _parabolic(ncc[best - 1], ncc[best], ncc[best + 1]) if 0 < best < len(ncc) - 1 else 0.0
+    return lo + best + frac - p, float(ncc[best])
+
+
 @dataclass(frozen=True)
 class WindowLags:
     """Local lags of windows across the overlap. Arrays are ``[windows]``."""
@@ -169,9 +176,6 @@ class WindowLags:
 
     def confident(self, min_peak: float) -> np.ndarray:
         return np.nan_to_num(self.peaks, nan=0.0) >= min_peak
-
-    def agreeing(self, lag: float, min_peak: float, tolerance: float) -> np.ndarray:
-        return self.confident(min_peak) & (np.abs(np.nan_to_num(self.lags, nan=np.inf) - lag) <= tolerance)
 
 
 def window_lags(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, window: int, search: int, max_windows: int,
@@ -195,11 +199,7 @@ def window_lags(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, window: int, s
         iw = i_pre[lo:hi]
         if len(iw) < window + 2 or float(np.mean(ow**2)) < level * 1e-3:
             continue
-        ncc = _search_ncc(iw, ow, float(np.sum(ow.astype(np.float64) ** 2)))
-        best = int(np.argmax(ncc))
-        frac = _parabolic(ncc[best - 1], ncc[best], ncc[best + 1]) if 0 < best < len(ncc) - 1 else 0.0
-        lags[k] = lo + best + frac - p
-        peaks[k] = float(ncc[best])
+        lags[k], peaks[k] = peak_lag(iw, ow, float(np.sum(ow.astype(np.float64) ** 2)), lo, p)
     return WindowLags((positions + window / 2) / sr, lags, peaks)
 
 
@@ -250,7 +250,7 @@ def window_check(o_pre: np.ndarray, s_pre: np.ndarray, i_pre: np.ndarray, lag: f
         iw = i_pre[lo:hi]
         if len(iw) < window + 2:
             continue
-        ncc = _search_ncc(iw, o_pre[p : p + window], float(e_o[k]))
+        ncc = search_ncc(iw, o_pre[p : p + window], float(e_o[k]))
         best = int(np.argmax(ncc))
         if ncc[best] >= min_correlation and abs(lo + best - p - lag) > tolerance:
             disagree[k] = True
@@ -331,90 +331,3 @@ def quality(o: np.ndarray, s: np.ndarray, start: int, stop: int, frame: int, voc
         vocal_free_frames=n_free,
         active_frames=n_active,
     )
-
-
-# ---- onset envelope: a change of speed --------------------------------------------------------------------
-
-ENVELOPE_STFT = StftParams(sample_rate=8192, n_fft=256, hop=64)
-
-
-def onset_envelope(x: np.ndarray) -> np.ndarray:
-    """Spectral flux of the log magnitude, float64 ``[frames]`` at ``sr / 64`` frames per second."""
-    mag = np.abs(stft(x, ENVELOPE_STFT))
-    mag /= max(float(mag.mean()), 1e-12)
-    logmag = np.log1p(10.0 * mag)
-    flux = np.maximum(np.diff(logmag, axis=1), 0.0).sum(axis=0)
-    return np.concatenate([[0.0], flux])
-
-
-@dataclass(frozen=True)
-class Stretch:
-    """The speed change that best lines up two onset envelopes."""
-
-    factor: float  # the instrumental's content lasts ``factor`` times as long as the original's
-    correlation: float  # normalised envelope correlation at that factor (0-1)
-    correlation_at_1: float  # the same without a speed change
-    lag_s: float  # envelope lag at that factor, s, on the time axis of the instrumental sped up by it
-
-
-def _envelope_peak(eo: np.ndarray, ei: np.ndarray, factor: float, max_lag: int) -> tuple[float, int]:
-    """Peak correlation (over ``|lag| <= max_lag``) of ``eo`` with ``ei`` read ``factor`` times faster, and
-    its lag (frames). Both are zero-mean, unit-variance; normalised by the full norms, so a partial overlap
-    scores less."""
-    n = max(2, int(len(ei) / factor))
-    w = np.interp(np.arange(n) * factor, np.arange(len(ei)), ei)
-    r = scipy.signal.correlate(w, eo, mode="full", method="fft")
-    lags = np.arange(len(r)) - (len(eo) - 1)
-    keep = np.abs(lags) <= max_lag
-    if not keep.any():
-        return 0.0, 0
-    k = int(np.argmax(r[keep]))
-    return float(r[keep][k] / np.sqrt(float(eo @ eo) * float(w @ w) + 1e-30)), int(lags[keep][k])
-
-
-def _pool(x: np.ndarray, factor: int) -> np.ndarray:
-    n = len(x) // factor
-    return x[: n * factor].reshape(n, factor).sum(axis=1) if factor > 1 else x
-
-
-def stretch_search(o: np.ndarray, i: np.ndarray, sr: int, max_stretch: float, max_offset_s: float) -> Stretch:
-    """The speed factor within ``1 +- max_stretch`` that best lines up the onset envelopes of ``o`` and ``i``
-    (full signals at ``sr``): coarse on envelopes pooled to at most 512 frames, then refined at full
-    resolution in steps of a quarter of the coarse step."""
-    fps = sr / ENVELOPE_STFT.hop
-    eo, ei = onset_envelope(o), onset_envelope(i)
-
-    def normalise(x: np.ndarray) -> np.ndarray:
-        return (x - x.mean()) / (x.std() + 1e-12)
-
-    pool = max(1, int(np.ceil(len(eo) / 512)))
-    po, pi = normalise(_pool(eo, pool)), normalise(_pool(ei, pool))
-    step = 1.0 / max(len(po), 16)
-    coarse = np.arange(1.0 - max_stretch, 1.0 + max_stretch + step / 2, step)
-    scores = [_envelope_peak(po, pi, f, int(max_offset_s * fps / pool) + 1)[0] for f in coarse]
-    best = float(coarse[int(np.argmax(scores))])
-    eo, ei = normalise(eo), normalise(ei)
-    max_lag = int(max_offset_s * fps)
-    fine = best + np.arange(-4, 5) * (step / 4)
-    fine_scores = [_envelope_peak(eo, ei, f, max_lag) for f in fine]
-    k = int(np.argmax([score for score, _ in fine_scores]))
-    return Stretch(float(fine[k]), fine_scores[k][0], _envelope_peak(eo, ei, 1.0, max_lag)[0],
-                   fine_scores[k][1] / fps)
-
-
-def line_inliers(centres: np.ndarray, lags: np.ndarray, tolerance: float) -> tuple[int, float]:
-    """The straight line through two of the points ``(centres, lags)`` with the most points within
-    ``tolerance`` of it: ``(inliers, slope)``, the slope re-fitted by least squares on its inliers (lag
-    units per centre unit; 0 with fewer than two points)."""
-    best, best_mask = min(len(lags), 1), None
-    for a in range(len(lags)):
-        for b in range(a + 1, len(lags)):
-            if centres[b] == centres[a]:
-                continue
-            slope = (lags[b] - lags[a]) / (centres[b] - centres[a])
-            mask = np.abs(lags - (lags[a] + slope * (centres - centres[a]))) <= tolerance
-            if mask.sum() > best or best_mask is None:
-                best, best_mask = int(mask.sum()), mask
-    if best_mask is None or best_mask.sum() < 2:
-        return best, 0.0
-    return best, float(np.polyfit(centres[best_mask], lags[best_mask], 1)[0])

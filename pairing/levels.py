@@ -80,15 +80,32 @@ def fit_levels(xc: np.ndarray, yc: np.ndarray, covered: np.ndarray, stft: StftPa
     whose whole window the instrumental covers; ``boundaries_s``: segment boundaries (frames within a window of
     one are not trusted)."""
     x, y = np.abs(xc).astype(np.float32), np.abs(yc).astype(np.float32)
-    bins, frames = x.shape
-    band = band_of_bins(stft, bins)
-    n_bands = len(BAND_EDGES_HZ)
-    px, py = x.astype(np.float64) ** 2, y.astype(np.float64) ** 2
+    band = band_of_bins(stft, x.shape[0])
+    px = x.astype(np.float64) ** 2
     ex = px.sum(axis=0)
     level = float(ex[covered].mean()) if covered.any() else 0.0
     active = covered & (ex > level * 1e-4)
-    bx = _band_energy(px, band, n_bands)
+    bx = _band_energy(px, band, len(BAND_EDGES_HZ))
+    gains, free, enough = _band_gains(x, y, bx, ex, active, band, stft, config)
+    y1 = apply_level(y, AlignmentMap(band_gain_db=tuple(gains)), stft) if np.any(gains) else y
+    gain = _frame_gain(bx, ex, y1, band, free, active) if enough else np.zeros(x.shape[1])
+    y2 = y1 * (10 ** (gain / 20))[None, :]
+    loud = active & (ex > level * 1e-2)  # judge frames with something to judge; quiet ones follow their neighbours
+    trusted = covered & ~(loud & _mismatched(xc, yc, x, y, y2, gain, ex, config))
+    trusted = _guarded(trusted, covered, boundaries_s, stft)
+    d2 = np.sum(np.maximum(x - y2, 0.0) ** 2, axis=0) / np.maximum(ex, 1e-30)
+    judged = trusted & active
+    leakage = float(10 * np.log10(max(float(np.quantile(d2[judged], 0.1)), 1e-10))) if judged.any() else float("nan")
+    return LevelFit(gains, gain, trusted, leakage, int(free.sum()))
 
+
+def _band_gains(x: np.ndarray, y: np.ndarray, bx: np.ndarray, ex: np.ndarray, active: np.ndarray, band: np.ndarray,
+                stft: StftParams, config: PairingConfig) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Step 1: per-band gains (dB, ``[bands]``) of magnitudes ``y`` to ``x`` ``[bins, frames]`` (``bx``: the
+    original's band energies, ``ex``: its frame energies). Returns the gains, the vocal-free frames (bool
+    ``[frames]``, re-selected with the gains applied) and whether there are enough of them to fit on."""
+    n_bands = len(BAND_EDGES_HZ)
+    py = y.astype(np.float64) ** 2
     gains = np.zeros(n_bands)
     free = _vocal_free(x, y, ex, active)
     enough = free.sum() >= max(8, 0.05 * active.sum())
@@ -112,12 +129,18 @@ def fit_levels(xc: np.ndarray, yc: np.ndarray, covered: np.ndarray, stft: StftPa
         y1 = apply_level(y, AlignmentMap(band_gain_db=tuple(gains)), stft)
         free = _vocal_free(x, y1, ex, active)
         enough = free.sum() >= max(8, 0.05 * active.sum())
-    y1 = apply_level(y, AlignmentMap(band_gain_db=tuple(gains)), stft) if np.any(gains) else y
+    return gains, free, enough
+
+
+def _frame_gain(bx: np.ndarray, ex: np.ndarray, y1: np.ndarray, band: np.ndarray, free: np.ndarray,
+                active: np.ndarray) -> np.ndarray:
+    """Step 2: the slowly varying gain (dB, ``[frames]``) of the band-matched magnitudes ``y1``: the whole
+    frame's ratio where the voice is silent, a low quantile over the bands that carry the instrumental where
+    it sings (calibrated on the vocal-free frames); smoothed."""
+    frames = y1.shape[1]
     py1 = y1.astype(np.float64) ** 2
     ey1 = py1.sum(axis=0)
-    by1 = _band_energy(py1, band, n_bands)
-
-    # per-frame gain: whole ratio, and a low quantile over the bands that carry the instrumental
+    by1 = _band_energy(py1, band, len(BAND_EDGES_HZ))
     full = 10 * np.log10(np.maximum(ex, 1e-30) / np.maximum(ey1, 1e-30))
     significant = by1 > 1e-3 * np.maximum(by1.max(axis=0, keepdims=True), 1e-30)
     ratio = np.where(significant, 10 * np.log10(np.maximum(bx, 1e-30) / np.maximum(by1, 1e-30)), np.nan)
@@ -125,34 +148,32 @@ def fit_levels(xc: np.ndarray, yc: np.ndarray, covered: np.ndarray, stft: StftPa
     bias = float(np.median((full - low)[free])) if free.sum() >= 8 else 0.0
     raw = np.where(free, full, np.minimum(full, low + bias))
     have = active & np.isfinite(raw) & (ey1 > 0)
-    if have.sum() >= 2:
-        k = np.arange(frames)
-        raw = np.interp(k, k[have], raw[have])
-        gain = scipy.ndimage.median_filter(raw, size=9, mode="nearest")
-        gain = scipy.ndimage.uniform_filter1d(gain, size=5, mode="nearest")
-    else:
-        gain = np.zeros(frames)
-    if not enough:
-        gain = np.zeros(frames)
+    if have.sum() < 2:
+        return np.zeros(frames)
+    k = np.arange(frames)
+    raw = np.interp(k, k[have], raw[have])
+    gain = scipy.ndimage.median_filter(raw, size=9, mode="nearest")
+    return scipy.ndimage.uniform_filter1d(gain, size=5, mode="nearest")
 
-    # trust
-    y2 = y1 * (10 ** (gain / 20))[None, :]
+
+def _mismatched(xc: np.ndarray, yc: np.ndarray, x: np.ndarray, y: np.ndarray, y2: np.ndarray, gain: np.ndarray,
+                ex: np.ndarray, config: PairingConfig) -> np.ndarray:
+    """Frames (bool ``[frames]``) where the level-matched magnitudes ``y2`` do not explain the original: a gain
+    out of bounds, too much energy above the original, or (out of step) subtracting the matched instrumental
+    with its phase leaves more than the original had."""
     py2 = y2.astype(np.float64) ** 2
     excess = np.sum(np.maximum(y2 - x, 0.0) ** 2, axis=0) / np.maximum(py2.sum(axis=0), 1e-30)
-    # Out of step: subtracting the matched instrumental (with its phase) leaves more than the original had.
     factor = (y2 / np.maximum(y, 1e-30)).astype(np.float32)
     residual = np.sum(np.abs(xc - factor * yc) ** 2, axis=0) / np.maximum(ex, 1e-30)
-    trusted = covered.copy()
-    loud = active & (ex > level * 1e-2)  # judge frames with something to judge; quiet ones follow their neighbours
-    trusted &= ~(loud & ((gain > config.max_boost_db) | (gain < -config.max_cut_db)
-                         | (excess > config.max_excess_share) | (residual > config.max_residual_ratio)))
-    t = frame_times(frames, stft)
+    return ((gain > config.max_boost_db) | (gain < -config.max_cut_db)
+            | (excess > config.max_excess_share) | (residual > config.max_residual_ratio))
+
+
+def _guarded(trusted: np.ndarray, covered: np.ndarray, boundaries_s: tuple[float, ...], stft: StftParams) -> np.ndarray:
+    """``trusted`` without the frames within a window of a segment boundary, nor the neighbours of an untrusted
+    covered frame (they share half its window)."""
+    t = frame_times(len(trusted), stft)
     guard = stft.n_fft / stft.sample_rate
     for b in boundaries_s:
         trusted &= np.abs(t - b) > guard
-    # an untrusted frame's neighbours share half its window: leave them out too
-    trusted &= ~scipy.ndimage.binary_dilation(covered & ~trusted, iterations=1)
-    d2 = np.sum(np.maximum(x - y2, 0.0) ** 2, axis=0) / np.maximum(ex, 1e-30)
-    judged = trusted & active
-    leakage = float(10 * np.log10(max(float(np.quantile(d2[judged], 0.1)), 1e-10))) if judged.any() else float("nan")
-    return LevelFit(gains, gain, trusted, leakage, int(free.sum()))
+    return trusted & ~scipy.ndimage.binary_dilation(covered & ~trusted, iterations=1)

@@ -18,7 +18,7 @@ import numpy as np
 
 from features.alignmap import AlignmentMap, Segment
 from features.audio import resample
-from pairing.align import _parabolic, _search_ncc
+from pairing.align import peak_lag
 from pairing.config import PairingConfig
 
 
@@ -53,11 +53,7 @@ def local_lags(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, sr: int, config
             lo, hi = max(0, p + centre - reach), min(len(i_pre), p + centre + window + reach)
             if hi - lo < window + 2:
                 continue
-            ncc = _search_ncc(i_pre[lo:hi], ow, energy)
-            best = int(np.argmax(ncc))
-            frac = _parabolic(ncc[best - 1], ncc[best], ncc[best + 1]) if 0 < best < len(ncc) - 1 else 0.0
-            lags[k] = lo + best + frac - p
-            peaks[k] = float(ncc[best])
+            lags[k], peaks[k] = peak_lag(i_pre[lo:hi], ow, energy, lo, p)
             if peaks[k] >= config.map_min_peak:
                 previous = int(round(lags[k]))
                 break

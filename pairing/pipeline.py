@@ -5,8 +5,9 @@ file, so a file is decoded once per task). Each task writes its verdicts to a Pa
 ``out_dir/.cache/verdicts/`` before returning, keyed by pair id, both files' content hashes, their catalog
 durations and the config's verdict hash; a re-run (after an interruption, or with more candidates) reads
 those and computes only what is missing. Fingerprints are cached by file content under
-``out_dir/.cache/fingerprints/``. With a ``dask.distributed`` cluster, ``out_dir`` must be on a file system
-the workers share.
+``out_dir/.cache/fingerprints/``. ``out_dir`` is a local folder or a URL (``vocalmine.storage``): with a
+``dask.distributed`` cluster, every worker reads the audio and writes its part-files through the same
+storage, a shared disk or object storage alike.
 
 Layout under ``out_dir``: ``pairs.parquet``; ``summary.json`` (section ``audio``); ``.cache/`` (safe to
 delete: it only saves time).
@@ -15,7 +16,6 @@ delete: it only saves time).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import time
@@ -28,15 +28,18 @@ import dask
 import pyarrow as pa
 
 from catalog_schemas import CANDIDATES, PAIRS
-from features.audio import AudioError, file_sha1
+from features.audio import AudioError
+from pairing.cache import cache_key, file_hashes, read_verdicts, write_verdicts
 from pairing.config import PairingConfig
 from pairing.dedup import content_groups, mark_duplicates, reason_group
 from pairing.fingerprint import FingerprintCache
-from pairing.verify import VERDICT_COLUMNS, PreparedAudio, PrepareStats, prepare_audio, verify_pair
-from vocalmine import storage
-from vocalmine.atomic import atomic_path, update_json, write_table
+from pairing.prepare import PreparedAudio, PrepareStats, prepare_audio
+from pairing.verify import VERDICT_COLUMNS, verify_pair
+from vocalmine import settings, storage
+from vocalmine.atomic import update_json, write_table
 from vocalmine.errors import UserInputError
 from vocalmine.scheduling import run_tasks
+from vocalmine.tables import read_checked
 from vocalmine.unionfind import SmallestRootUnionFind
 
 log = logging.getLogger(__name__)
@@ -45,13 +48,6 @@ CANDIDATES_FILE = "candidates.parquet"
 PAIRS_FILE = "pairs.parquet"
 SUMMARY_FILE = "summary.json"
 CACHE_DIR = ".cache"
-
-#: Verdict part-files: the cache key plus the verdict columns, typed as in PAIRS.
-_CACHE_SCHEMA = pa.schema([pa.field("cache_key", pa.string(), nullable=False)]
-                          + [PAIRS.field(c).with_nullable(True) for c in VERDICT_COLUMNS])
-#: Reasons never cached: a re-run tries again.
-_UNCACHED_REASONS = frozenset({"error"})
-
 
 @dataclass(frozen=True)
 class PairingSummary:
@@ -111,49 +107,6 @@ def format_summary(summary: PairingSummary) -> str:
     return "\n".join(lines)
 
 
-# ---- file hashes (the cache keys) ------------------------------------------------------------------------
-
-def _file_hashes(paths: list[str], memo_path: Path) -> dict[str, str | None]:
-    """Content SHA-1 of each path (None when it cannot be read); unchanged files (same size and mtime) reuse
-    the hash remembered in ``memo_path``."""
-    try:
-        memo = json.loads(memo_path.read_text())  # memo_path: a Path or a URLPath (vocalmine.storage.urlpath)
-    except (OSError, ValueError):
-        memo = {}
-    out: dict[str, str | None] = {}
-    changed = False
-    for path in paths:
-        try:
-            stamp = storage.stamp(path)  # [size, mtime] (or the object's ETag)
-        except OSError:
-            out[path] = None
-            continue
-        known = memo.get(path)
-        if known and known[:2] == stamp:
-            out[path] = known[2]
-            continue
-        try:
-            out[path] = file_sha1(path)
-        except OSError:
-            out[path] = None
-            continue
-        memo[path] = stamp + [out[path]]
-        changed = True
-    if changed:
-        with atomic_path(memo_path) as tmp:
-            tmp.write_text(json.dumps(memo))
-    return out
-
-
-def _cache_key(rec: dict[str, Any], config_hash: str) -> str:
-    parts = [rec["pair_id"], config_hash]
-    for side in ("original", "instrumental"):
-        path = rec.get(f"{side}_audio_path")
-        parts.append("no-path" if path is None else (rec.get(f"{side}_file_sha1") or "unreadable-file"))
-        parts.append(repr(rec.get(f"{side}_duration_s")))
-    return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()
-
-
 # ---- the per-batch task ------------------------------------------------------------------------------------
 
 @dataclass
@@ -211,11 +164,7 @@ def verify_batch(records: list[dict[str, Any]], cache_root: str, config: Pairing
             verdict = _error_verdict(exc)
         verdict["cache_key"] = rec["cache_key"]
         rows.append(verdict)
-    keep = [r for r in rows if r["reason"] not in _UNCACHED_REASONS]
-    if keep:
-        table = pa.Table.from_pylist(keep, schema=_CACHE_SCHEMA)
-        name = hashlib.sha1("\n".join(r["cache_key"] for r in keep).encode()).hexdigest()[:20]
-        write_table(table, storage.path(cache_root) / "verdicts" / f"part-{name}.parquet")
+    write_verdicts(rows, storage.path(cache_root))
     result_stats = {k: float(v) for k, v in asdict(stats).items()}
     result_stats.update(fingerprints_computed=fingerprints.computed, task_s=time.perf_counter() - t_start,
                         pairs=len(records))
@@ -223,17 +172,6 @@ def verify_batch(records: list[dict[str, Any]], cache_root: str, config: Pairing
 
 
 # ---- planning --------------------------------------------------------------------------------------------
-
-def _read_verdict_cache(cache_root: Path) -> dict[str, dict[str, Any]]:
-    cached: dict[str, dict[str, Any]] = {}
-    for part in sorted((cache_root / "verdicts").glob("part-*.parquet")):
-        try:
-            for row in storage.read_parquet(part).to_pylist():
-                cached[row.pop("cache_key")] = row
-        except (OSError, pa.ArrowInvalid, KeyError) as exc:
-            log.warning("ignoring unreadable cache part %s: %s", part, exc)
-    return cached
-
 
 def _batches(records: list[dict[str, Any]], batch_size: int) -> list[list[dict[str, Any]]]:
     """Pack candidates into batches of about ``batch_size``, keeping candidates that share a file together."""
@@ -264,21 +202,96 @@ def _read_candidates(out_dir: Path) -> pa.Table:
     path = out_dir / CANDIDATES_FILE
     if not path.exists():
         raise UserInputError(f"{path} does not exist: run the metadata stage first (mine-pairs --metadata-only)")
+    table = read_checked(path, CANDIDATES.names, "the candidates schema, see docs/schemas.md")
     try:
-        table = storage.read_parquet(path)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise UserInputError(f"{path} is not a readable Parquet file: {exc}") from exc
-    missing = [f.name for f in CANDIDATES if f.name not in table.column_names]
-    if missing:
-        raise UserInputError(f"{path} lacks column(s) {', '.join(missing)}; expected the CANDIDATES schema")
-    try:
-        return table.select([f.name for f in CANDIDATES]).cast(CANDIDATES)
+        return table.select(CANDIDATES.names).cast(CANDIDATES)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
-        raise UserInputError(f"{path} does not match the CANDIDATES schema: {exc}") from exc
+        raise UserInputError(f"{path} does not match the candidates schema: {exc}") from exc
 
 
-def _run(tasks: list[Any], scheduler: str | None, progress: bool, workers: int | None) -> list[BatchResult]:
-    return run_tasks(tasks, scheduler, workers, progress, desc="pairs")
+def _plan(out_dir: Path, cache_root: Path, config: PairingConfig) -> list[dict[str, Any]]:
+    """The candidates as dicts, each with its ``pair_id``, both files' content hashes and its verdict
+    ``cache_key``."""
+    records = _read_candidates(out_dir).to_pylist()
+    paths = sorted({r[c] for r in records for c in ("original_audio_path", "instrumental_audio_path") if r[c]})
+    hashes = file_hashes(paths, cache_root / "file_hashes.json")
+    config_hash = config.verdict_hash()
+    for rec in records:
+        rec["pair_id"] = f"{rec['original_id']}~{rec['instrumental_id']}"
+        for side in ("original", "instrumental"):
+            path = rec[f"{side}_audio_path"]
+            rec[f"{side}_file_sha1"] = hashes.get(path) if path else None
+        rec["cache_key"] = cache_key(rec, config_hash)
+    return records
+
+
+def _verify_batches(todo: list[dict[str, Any]], cache_root: Path, config: PairingConfig, scheduler: str | None,
+                    progress: bool) -> list[BatchResult]:
+    """``verify_batch`` over batches of ``todo`` as Dask tasks (named by their cache keys)."""
+    verify = dask.delayed(verify_batch, pure=True)
+    tasks = [verify(batch, str(cache_root), config, dask_key_name="verify-pairs-" + hashlib.sha1(
+                 "\n".join(r["cache_key"] for r in batch).encode()).hexdigest()[:20])
+             for batch in _batches(todo, max(1, config.batch_size))]
+    return run_tasks(tasks, scheduler, config.workers, progress, desc="pairs")
+
+
+def _pair_rows(records: list[dict[str, Any]], verdicts: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """PAIRS rows in candidate order: each candidate's columns, its verdict (by cache key) and its pair id."""
+    rows = []
+    for rec in records:
+        row = {k: v for k, v in rec.items() if k in CANDIDATES.names}
+        row.update({k: v for k, v in verdicts[rec["cache_key"]].items() if k != "cache_key"})
+        row["pair_id"] = rec["pair_id"]
+        rows.append(row)
+    return rows
+
+
+def _groups_of_originals(records: list[dict[str, Any]], rows: list[dict[str, Any]], cache_root: Path,
+                         config: PairingConfig) -> dict[str, str]:
+    """``original_id -> content_group`` of the originals with audio (``pairing.dedup``)."""
+    fingerprints = FingerprintCache(cache_root / "fingerprints")
+    originals = [
+        {"original_id": rec["original_id"], "content_sha1": row["original_sha1"],
+         "file_sha1": rec["original_file_sha1"], "seconds": row["original_seconds"], "block": rec["artist_key"]}
+        for rec, row in zip(records, rows) if row["original_sha1"]
+    ]
+    return content_groups(originals, fingerprints.get, config)
+
+
+def _summary(rows: list[dict[str, Any]], computed: int, results: list[BatchResult], config: PairingConfig,
+             pairs_path: str, seconds: float, timings: dict[str, float]) -> PairingSummary:
+    """What the run did: verdict counts by reason, hours accepted and usable, and the tasks' summed stats."""
+    stats: dict[str, float] = {}
+    for res in results:
+        for k, v in res.stats.items():
+            stats[k] = stats.get(k, 0.0) + v
+    by_reason: dict[str, int] = {}
+    for row in rows:
+        if row["status"] != "accepted":
+            reason = reason_group(row["reason"])
+            by_reason[reason] = by_reason.get(reason, 0) + 1
+    accepted = [r for r in rows if r["status"] == "accepted"]
+    return PairingSummary(
+        candidates=len(rows),
+        accepted=len(accepted),
+        rejected=len(rows) - len(accepted),
+        rejected_by_reason=dict(sorted(by_reason.items())),
+        hours_accepted=float(sum(r["original_seconds"] or 0.0 for r in accepted)) / 3600.0,
+        hours_usable=float(sum(r.get("usable_s") or 0.0 for r in accepted)) / 3600.0,
+        seconds=seconds,
+        computed=computed,
+        cached=len(rows) - computed,
+        fingerprints_computed=int(stats.get("fingerprints_computed", 0)),
+        files_decoded=int(stats.get("files", 0)),
+        audio_seconds_decoded=stats.get("audio_s", 0.0),
+        decode_seconds=stats.get("decode_s", 0.0),
+        resample_seconds=stats.get("resample_s", 0.0),
+        fingerprint_seconds=stats.get("fingerprint_s", 0.0),
+        task_seconds=stats.get("task_s", 0.0),
+        pairs_path=pairs_path,
+        timings=timings,
+        config=settings.flat_dict(config),
+    )
 
 
 # ---- the stage -------------------------------------------------------------------------------------------
@@ -296,83 +309,23 @@ def pair_candidates(out_dir: str | os.PathLike, config: PairingConfig = PairingC
     out_dir = storage.path(storage.absolute(out_dir))  # a Path, or a URLPath on object storage
     cache_root = out_dir / CACHE_DIR
     cache_root.mkdir(parents=True, exist_ok=True)
-    candidates = _read_candidates(out_dir)
-    records = candidates.to_pylist()
-    paths = sorted({r[c] for r in records for c in ("original_audio_path", "instrumental_audio_path") if r[c]})
-    hashes = _file_hashes(paths, cache_root / "file_hashes.json")
-    config_hash = config.verdict_hash()
-    for rec in records:
-        rec["pair_id"] = f"{rec['original_id']}~{rec['instrumental_id']}"
-        for side in ("original", "instrumental"):
-            path = rec[f"{side}_audio_path"]
-            rec[f"{side}_file_sha1"] = hashes.get(path) if path else None
-        rec["cache_key"] = _cache_key(rec, config_hash)
+    records = _plan(out_dir, cache_root, config)
     t_planned = time.perf_counter()
 
-    cached = _read_verdict_cache(cache_root)
+    cached = read_verdicts(cache_root)
     todo = [r for r in records if r["cache_key"] not in cached]
     log.info("%d candidates: %d verdicts cached, %d to verify", len(records), len(records) - len(todo), len(todo))
-    batches = _batches(todo, max(1, config.batch_size))
-    verify = dask.delayed(verify_batch, pure=True)
-    tasks = [verify(batch, str(cache_root), config, dask_key_name="verify-pairs-" + hashlib.sha1(
-                 "\n".join(r["cache_key"] for r in batch).encode()).hexdigest()[:20])
-             for batch in batches]
-    results = _run(tasks, scheduler, progress, config.workers)
+    results = _verify_batches(todo, cache_root, config, scheduler, progress)
     t_verified = time.perf_counter()
 
-    fresh = {row["cache_key"]: row for res in results for row in res.rows}
-    stats: dict[str, float] = {}
-    for res in results:
-        for k, v in res.stats.items():
-            stats[k] = stats.get(k, 0.0) + v
-
-    rows = []
-    for rec in records:
-        verdict = fresh.get(rec["cache_key"]) or cached[rec["cache_key"]]
-        row = {k: v for k, v in rec.items() if k in CANDIDATES.names}
-        row.update({k: v for k, v in verdict.items() if k != "cache_key"})
-        row["pair_id"] = rec["pair_id"]
-        rows.append(row)
-
-    fingerprints = FingerprintCache(cache_root / "fingerprints")
-    originals = [
-        {"original_id": rec["original_id"], "content_sha1": row["original_sha1"],
-         "file_sha1": rec["original_file_sha1"], "seconds": row["original_seconds"], "block": rec["artist_key"]}
-        for rec, row in zip(records, rows) if row["original_sha1"]
-    ]
-    groups = content_groups(originals, fingerprints.get, config)
-    rows = mark_duplicates(rows, groups)
-    table = pa.Table.from_pylist(rows, schema=PAIRS)
-    pairs_path = write_table(table, out_dir / PAIRS_FILE, inputs=[CANDIDATES_FILE])
+    verdicts = {**cached, **{row["cache_key"]: row for res in results for row in res.rows}}
+    rows = _pair_rows(records, verdicts)
+    rows = mark_duplicates(rows, _groups_of_originals(records, rows, cache_root, config))
+    pairs_path = write_table(pa.Table.from_pylist(rows, schema=PAIRS), out_dir / PAIRS_FILE, inputs=[CANDIDATES_FILE])
     t_written = time.perf_counter()
 
-    by_reason: dict[str, int] = {}
-    for row in rows:
-        if row["status"] != "accepted":
-            reason = reason_group(row["reason"])
-            by_reason[reason] = by_reason.get(reason, 0) + 1
-    accepted = [r for r in rows if r["status"] == "accepted"]
-    summary = PairingSummary(
-        candidates=len(rows),
-        accepted=len(accepted),
-        rejected=len(rows) - len(accepted),
-        rejected_by_reason=dict(sorted(by_reason.items())),
-        hours_accepted=float(sum(r["original_seconds"] or 0.0 for r in accepted)) / 3600.0,
-        hours_usable=float(sum(r.get("usable_s") or 0.0 for r in accepted)) / 3600.0,
-        seconds=time.perf_counter() - t0,
-        computed=len(todo),
-        cached=len(records) - len(todo),
-        fingerprints_computed=int(stats.get("fingerprints_computed", 0)),
-        files_decoded=int(stats.get("files", 0)),
-        audio_seconds_decoded=stats.get("audio_s", 0.0),
-        decode_seconds=stats.get("decode_s", 0.0),
-        resample_seconds=stats.get("resample_s", 0.0),
-        fingerprint_seconds=stats.get("fingerprint_s", 0.0),
-        task_seconds=stats.get("task_s", 0.0),
-        pairs_path=str(pairs_path),
-        timings={"plan_s": t_planned - t0, "verify_s": t_verified - t_planned, "finish_s": t_written - t_verified},
-        config=asdict(config),
-    )
+    timings = {"plan_s": t_planned - t0, "verify_s": t_verified - t_planned, "finish_s": t_written - t_verified}
+    summary = _summary(rows, len(todo), results, config, str(pairs_path), time.perf_counter() - t0, timings)
     update_json(out_dir / SUMMARY_FILE, "audio", summary.summary_json(), inputs=[CANDIDATES_FILE])
     log.info("pairs: %d accepted, %d rejected %s", summary.accepted, summary.rejected, summary.rejected_by_reason)
     return summary

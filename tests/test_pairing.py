@@ -3,6 +3,7 @@ them, re-runs that recompute nothing, incremental runs, and a distributed run th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -19,7 +20,10 @@ import scipy.signal
 import soundfile as sf
 import soxr
 
+from click.testing import CliRunner
+
 from catalog_schemas import CANDIDATES, PAIRS
+from commands.mine import main as mine_pairs_command
 from features.audio import decode, load_mono, resample
 from features.alignmap import AlignmentMap
 from pairing import PairingConfig, pair_candidates
@@ -248,7 +252,7 @@ def test_missing_candidates_is_a_user_error(tmp_path):
     with pytest.raises(UserInputError, match="candidates.parquet does not exist"):
         pair_candidates(tmp_path, progress=False)
     pq.write_table(pa.table({"original_id": ["a"]}), tmp_path / "candidates.parquet")
-    with pytest.raises(UserInputError, match="lacks column"):
+    with pytest.raises(UserInputError, match="lacks the column"):
         pair_candidates(tmp_path, progress=False)
 
 
@@ -309,7 +313,7 @@ def test_fingerprint_similarity_finds_the_item_shift(corpus):
 
 def test_prepare_measures_clipping_and_hashes_decoded_audio(tmp_path):
     from pairing.fingerprint import FingerprintCache
-    from pairing.verify import prepare_audio
+    from pairing.prepare import prepare_audio
 
     x = np.random.default_rng(3).uniform(-0.5, 0.5, (2, SR * 3)).astype(np.float32)
     x[0, :441] = 1.0
@@ -366,3 +370,33 @@ def test_a_window_over_digital_silence_does_not_match_at_another_lag():
     check = align.window_check(o_pre, i_pre, i_pre, 0.0, p, p + window, window, int(0.25 * sr), 1, 0.2,
                                0.001 * sr, sr)
     assert not check.agree[0] and not check.disagree[0] and np.isnan(check.other_lags[0])
+
+
+def tiny_catalog(tmp_path: Path) -> Path:
+    """One candidate pair without audio paths: the audio stage runs (``no-audio-path``) in a second."""
+    cat = tmp_path / "catalog.csv"
+    cat.write_text("track_id,artist,title,duration_s\n1,A,Song,200\n2,A,Song (Instrumental),200\n")
+    return cat
+
+
+def test_a_config_file_sets_thresholds_and_the_run_records_them(tmp_path):
+    toml = tmp_path / "pairing.toml"
+    toml.write_text("min_coverage = 0.75\n\n[alignment]\nmax_offset_s = 5.0\n")  # flat, or grouped in tables
+    out = tmp_path / "out"
+    result = CliRunner().invoke(mine_pairs_command, [str(tiny_catalog(tmp_path)), "-o", str(out), "--no-report",
+                                                     "--no-progress", "--config", str(toml)])
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((out / "summary.json").read_text())["audio"]["config"]
+    assert recorded == {**dataclasses.asdict(PairingConfig()), "min_coverage": 0.75, "max_offset_s": 5.0}
+    assert list(recorded) == [f.name for f in dataclasses.fields(PairingConfig)]  # every field, in field order
+
+
+def test_an_unknown_name_in_the_config_file_is_exit_2_naming_the_file_and_the_name(tmp_path):
+    toml = tmp_path / "pairing.toml"
+    toml.write_text("min_coverage = 0.75\nmax_ofset_s = 5.0\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(mine_pairs_command, [str(tiny_catalog(tmp_path)), "-o", str(out), "--config",
+                                                     str(toml)])
+    assert result.exit_code == 2, result.output
+    assert f"{toml}: unknown setting(s) max_ofset_s" in result.output
+    assert not out.exists()  # refused before anything ran

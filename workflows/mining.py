@@ -63,8 +63,9 @@ def write_report(pairs_dir: Any, config: ReportConfig | None = None,
 def mine_and_verify(catalog: str | Path, out_dir: str | Path, miner_config: MinerConfig,
                     pairing_config: PairingConfig | None = None, *, audio: bool = True, report: bool = True,
                     scheduler: str | None = None, echo: Callable[[str], None] = log.info) -> MiningResult:
-    """``mine-pairs``: candidates of ``catalog`` into ``out_dir``, then (``audio``) their verdicts and (``report``)
-    the pair-quality report; each stage's console lines go to ``echo`` when it ends."""
+    """``mine-pairs``: candidates of ``catalog`` into ``out_dir``, then (``audio``) their verdicts under
+    ``pairing_config`` (default ``PairingConfig()``; ``mine-pairs --config`` reads one from a TOML file) and
+    (``report``) the pair-quality report; each stage's console lines go to ``echo`` when it ends."""
     metadata = mine_pairs(catalog, out_dir, miner_config, scheduler=scheduler)
     echo(format_mine_summary(metadata))
     verdicts = None
