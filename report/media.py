@@ -14,24 +14,30 @@ import base64
 import io
 import logging
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import soundfile as sf
 from matplotlib import colormaps
 from PIL import Image
+from tqdm import tqdm
 
 from features.alignmap import AlignmentMap, load_aligned_map
 from features.audio import AudioError, load_aligned
 from features.patches import Alignment
 from features.stft import PAPER_STFT, StftParams, magnitude
 from report.config import ReportConfig
+from report.plots import alignment_map_svg
 
 log = logging.getLogger(__name__)
 
 ROLES = ("original", "instrumental", "vocal")
 DYNAMIC_RANGE_DB = 70.0
+#: The pairs.parquet columns ``selected_media`` passes to ``pair_media``.
+MEDIA_FIELDS = ("pair_id", "original_audio_path", "instrumental_audio_path", "offset_s", "gain_db", "polarity")
 
 
 @dataclass(frozen=True)
@@ -158,7 +164,18 @@ def pair_media(row: dict[str, Any], config: ReportConfig) -> dict[str, Any]:
     out = {"thumbs": thumbs, "clips": clips, "clip_start_s": round(start_s, 3),
            "clip_seconds": round(min(config.clip_seconds, seconds - start_s), 3), "seconds": round(seconds, 3)}
     if row.get("alignment_map"):
-        from report.plots import alignment_map_svg
-
         out["map"] = alignment_map_svg(AlignmentMap.from_json(row["alignment_map"]), seconds)
     return out
+
+
+def selected_media(table: pa.Table, selected: dict[int, list[str]], config: ReportConfig) -> dict[str, dict[str, Any]]:
+    """``pair_media`` of the ``selected`` rows (row index -> roles), by pair id, each with its ``roles``."""
+    media: dict[str, dict[str, Any]] = {}
+    if not selected:
+        return media
+    columns = {c: table.column(c) for c in MEDIA_FIELDS}
+    for i, roles in tqdm(selected.items(), desc="report media", unit="pair", file=sys.stderr, disable=None,
+                         leave=False):
+        row = {c: col[i].as_py() for c, col in columns.items()}
+        media[row["pair_id"]] = {**pair_media(row, config), "roles": roles}
+    return media

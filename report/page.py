@@ -13,9 +13,19 @@ import base64
 import hashlib
 import html
 import json
+from importlib import resources
 from typing import Any
 
-from report.assets import CSS, JS
+
+def asset(name: str) -> str:
+    """The text of ``report/assets/<name>``: the page's CSS and script, package data (no CDN, no server: the page
+    opens from disk, offline). The script builds the table with ``createElement`` and ``textContent`` only."""
+    return (resources.files("report") / "assets" / name).read_text(encoding="utf-8")
+
+
+# Inlined in the page, each opening on a new line after its tag; the CSP hashes the script's exact text.
+CSS = "\n" + asset("report.css")
+JS = "\n" + asset("report.js")
 
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 

@@ -1,6 +1,6 @@
 """Histograms of the report's distributions (matplotlib, Agg backend) as SVG data URIs.
 
-Drawn from the figures dict (``report.data.distributions``), so the plot shows exactly report.json's counts.
+Drawn from the figures dict (``report.distributions.distributions``), so the plot shows exactly report.json's counts.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ import io
 from typing import Any
 
 import matplotlib
+import numpy as np
+
+from features.alignmap import AlignmentMap
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -48,12 +51,10 @@ def histogram_svg(entry: dict[str, Any]) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def alignment_map_svg(amap: Any, seconds: float) -> str:
+def alignment_map_svg(amap: AlignmentMap, seconds: float) -> str:
     """An ``image/svg+xml`` data URI of a pair's alignment map (``features.alignmap.AlignmentMap``) over the
     original's ``seconds``: each segment's offset (ms, one colour per segment; the drift makes it slope), the
     trusted spans (shaded) and the slowly varying gain (dB)."""
-    import numpy as np
-
     palette = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
     with plt.rc_context({"svg.fonttype": "none", "font.size": 8, "svg.hashsalt": "alignment-map"}):
         fig, (ax, gx) = plt.subplots(2, 1, figsize=(6.0, 2.6), dpi=100, sharex=True,
