@@ -37,7 +37,7 @@ from vocalmine.errors import UserInputError
 from vocalmine.settings import check, setting
 
 if TYPE_CHECKING:
-    import torch  # start-up speed: see the module doc
+    import torch
 
     Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
