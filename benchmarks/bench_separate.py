@@ -25,7 +25,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from training.checkpoint import model_payload, save_checkpoint  # noqa: E402
-from evaluation.evaluate import Stems, score_song  # noqa: E402
+from evaluation.layouts import Stems  # noqa: E402
+from evaluation.metrics import score_song  # noqa: E402
 from training.model import UNet  # noqa: E402
 from separation.separate import load_model, predict_mask, separate_file  # noqa: E402
 

@@ -1,6 +1,7 @@
 """Training throughput, data-wait share, and the data path's patches/s per core against a GPU's appetite.
 
     .venv/bin/python benchmarks/bench_training.py [--steps 40] [--batch-size 16] [--device cpu|cuda]
+        [--precision auto|fp32|bf16] [--channels-last]
 
 1. Writes synthetic shards (SHARD schema, no compression, row groups of 32; contents do not change speed) to a
    temporary folder and times, on one thread: the reader (``ShardDataset.iter_batches``, zero-copy views of
@@ -35,6 +36,7 @@ from features.patches import PatchParams  # noqa: E402
 from features.reader import ShardDataset  # noqa: E402
 from training.data import DataPosition, PatchStream, Prefetcher  # noqa: E402
 from training.model import UNet, UNetConfig  # noqa: E402
+from training.config import PRECISIONS  # noqa: E402
 from training.train import TrainConfig, train  # noqa: E402
 
 
@@ -112,6 +114,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--patches", type=int, default=1024)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="auto", choices=PRECISIONS)
+    ap.add_argument("--channels-last", action="store_true", default=None)
     args = ap.parse_args()
     threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory() as tmp:
@@ -121,7 +125,8 @@ def main() -> None:
         log_every = 5
         res = train(TrainConfig(shards_dir=str(shards), run_dir=str(Path(tmp) / "run"), batch_size=args.batch_size,
                                 max_steps=args.steps, valid_every=0, checkpoint_every=10**9, log_every=log_every,
-                                device=args.device, progress=False, tensorboard=False))
+                                device=args.device, progress=False, tensorboard=False, precision=args.precision,
+                                channels_last=args.channels_last))
         with open(Path(tmp) / "run" / "train_log.csv") as fh:
             rows = list(csv.DictReader(fh))[1:]  # first window: start-up
         window_s = [log_every * args.batch_size / float(r["patches_per_s"]) for r in rows]

@@ -46,20 +46,18 @@ from features.stft import PAPER_STFT, istft, stft  # noqa: E402
 from miner.pipeline import MinerConfig, mine_pairs  # noqa: E402
 from pairing.config import PairingConfig  # noqa: E402
 from pairing.pipeline import pair_candidates  # noqa: E402
+from evaluation.metrics import score_song  # noqa: E402
+from separation.repet import repet_sim  # noqa: E402
 from separation.separate import load_model, separate_waveform  # noqa: E402
 from training.train import TrainConfig, train  # noqa: E402
-
-try:  # the scoring function (moved to evaluation.metrics by the evaluation work)
-    from evaluation.metrics import score_song  # noqa: E402
-except ImportError:  # pragma: no cover
-    from evaluation.evaluate import score_song  # noqa: E402
+from vocalmine.settings import from_flat  # noqa: E402
 
 log = logging.getLogger("demo_train_eval")
 BEGIN, END = "<!-- demo-results:begin -->", "<!-- demo-results:end -->"
 SR = PAPER_STFT.sample_rate
 SOURCES = ("vocals", "accompaniment")
 
-#: The recipe choices measured: TrainConfig fields each variant sets (target vocals unless said).
+#: The recipe choices measured: TrainConfig settings each variant sets (target vocals unless said).
 RECIPE = dict(lr=3e-4, lr_schedule="cosine", warmup_steps=20, remix_share=0.5, gain_db=(-12.0, 0.0))
 VARIANTS: dict[str, dict] = {
     "paper": {},  # Adam 1e-4 constant, no augmentation: the paper's recipe
@@ -146,13 +144,7 @@ def run_system(songs, estimate, cache: Path | None = None) -> dict:
 
 
 def repet_estimator():
-    """REPET-SIM at the song's own rate (``separation.repet``, from the evaluation work), or None without it."""
-    try:
-        from separation.repet import repet_sim
-    except ImportError as exc:
-        log.warning("REPET-SIM not available (%s): its row is left out", exc)
-        return None
-
+    """REPET-SIM at the song's own rate (``separation.repet``)."""
     def estimate(stems):
         d = decode(stems.path / "mixture.wav")
         mono = d.mono()
@@ -274,10 +266,11 @@ def main() -> None:
     for name in wanted:
         run = work / "runs" / manifest["build_key"][:12] / name  # other shards, other runs: never resume across
         overrides = {k: v for k, v in VARIANTS[name].items()}
-        cfg = TrainConfig(shards_dir=str(work / "shards"), run_dir=str(run), batch_size=args.batch_size,
-                          max_steps=args.steps, valid_every=50, valid_patches=256, checkpoint_every=100, log_every=20,
-                          seed=args.seed, device=args.device, progress=False, tensorboard=False,
-                          resume=(run / "checkpoint.pt").exists(), **overrides)
+        cfg = from_flat(TrainConfig, dict(
+            shards_dir=str(work / "shards"), run_dir=str(run), batch_size=args.batch_size, max_steps=args.steps,
+            valid_every=50, valid_patches=256, checkpoint_every=100, log_every=20, seed=args.seed,
+            device=args.device, progress=False, tensorboard=False, resume=(run / "checkpoint.pt").exists(),
+            **overrides))
         t = time.perf_counter()
         res = train(cfg)
         summ = json.loads((run / "train_summary.json").read_text())
@@ -290,9 +283,7 @@ def main() -> None:
         log.info("%s: trained to step %d", name, res.steps)
 
     systems = {"mixture as estimate": lambda st: {"vocals": st.mixture, "accompaniment": st.mixture}}
-    repet = repet_estimator()
-    if repet is not None:
-        systems["REPET-SIM (librosa example, song's rate)"] = repet
+    systems["REPET-SIM (librosa example, song's rate)"] = repet_estimator()
     for label, voc, inst, combine, which in SYSTEMS:
         if voc not in runs or (inst and inst not in runs):
             continue

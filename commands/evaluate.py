@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from vocalmine import storage
 from commands.common import DEVICE, user_errors, verbose_option, writer_lock
-
+from vocalmine import storage
 
 
 @click.command(
@@ -53,8 +52,10 @@ from commands.common import DEVICE, user_errors, verbose_option, writer_lock
 @verbose_option
 @user_errors
 def main(data: str, model: str | None, instrumental_model: str | None, estimates: str | None, layout: str,
-                  subset: str | None, metrics: str, native_rate: bool, pad: bool, no_reference: bool,
-                  out_dir: str | None, write_audio: str | None, device: str, no_progress: bool) -> None:
+         subset: str | None, metrics: str, native_rate: bool, pad: bool, no_reference: bool,
+         out_dir: str | None, write_audio: str | None, device: str, no_progress: bool) -> None:
+    # Imported here, not above: evaluation loads torch and the separation stack (seconds), which `--help` does
+    # without.
     from evaluation.evaluate import evaluate
 
     if out_dir is None:

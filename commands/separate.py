@@ -6,6 +6,7 @@ import click
 
 from commands.common import DEVICE, user_errors, verbose_option, writer_lock
 from vocalmine import storage
+from vocalmine.errors import UserInputError
 
 
 @click.command(
@@ -29,9 +30,9 @@ from vocalmine import storage
 @verbose_option
 @user_errors
 def main(files: tuple[str, ...], out_dir: str, model: str, instrumental_model: str | None, combine: str,
-                  latest: bool, full_band: bool, device: str, batch_size: int) -> None:
+         latest: bool, full_band: bool, device: str, batch_size: int) -> None:
+    # Imported here, not above: separation loads torch (seconds), which `separate --help` does without.
     from separation.separate import load_model, output_names, separate_file
-    from vocalmine.errors import UserInputError
 
     which = "latest" if latest else "best"
     voc = load_model(model, target="vocals", device=device, which=which)

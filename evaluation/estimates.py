@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from features.audio import AudioError, decode, resample
+from features.audio import AudioError, decode, fit_length, resample
 from evaluation.layouts import AUDIO_EXTENSIONS
 from vocalmine.errors import UserInputError
 
@@ -73,6 +73,5 @@ class FolderEstimates:
             if vocals.shape[0] != mix.shape[0]:
                 vocals = np.broadcast_to(vocals.mean(axis=0, keepdims=True), mix.shape).copy()
             n = mix.shape[1]
-            v = vocals[:, :n] if vocals.shape[1] >= n else np.pad(vocals, ((0, 0), (0, n - vocals.shape[1])))
-            acc = mix - v
+            acc = mix - fit_length(vocals, n)
         return {"vocals": vocals, "accompaniment": acc}

@@ -1,17 +1,17 @@
 """Evaluate separations on songs with known stems: the model, REPET-SIM and other tools' estimates side by side.
 
 Songs come from a layout reader (``evaluation.layouts``: demo truth, MUSDB18, MUSDB18-HQ, DSD100, iKala,
-MIR-1K, MedleyDB-style folders) or from a shard folder's split (``shard_songs``: the pairs of the split, read
-from the pairs table the shards were built from: mixture = the original, accompaniment = the instrumental
-aligned onto it, vocals = mixture - accompaniment; as good as the pair's alignment).
+MIR-1K, MedleyDB-style folders) or from a shard folder's split (``evaluation.shard_songs``: the pairs the split
+was built from).
 
 Each *system* (``System``: the model, ``repet-sim``, a folder of estimates) separates every song; scores come
 from ``evaluation.metrics`` (BSS Eval ``v3`` or ``v4``). By default the references and estimates are scored
 at the model's rate (8192 Hz) in mono, the model being given the mono mixture at its rate (the paper's protocol);
 ``native_rate`` scores at the song's own rate (and channels, for v4), the model then separating each channel at
-the song's rate as ``separate --full-band`` does (its 8192 Hz mask applied at the song's rate). REPET-SIM and estimate folders always work at the song's own rate.
+the song's rate as ``separate --full-band`` does (its 8192 Hz mask applied at the song's rate). REPET-SIM and
+estimate folders always work at the song's own rate.
 
-A song that cannot be decoded, whose stems differ in length (``eval_layouts.LENGTH_TOLERANCE_S``, unless
+A song that cannot be decoded, whose stems differ in length (``evaluation.layouts.LENGTH_TOLERANCE_S``, unless
 ``pad``), or that a system fails on, is a failure with its reason and is scored for no system, so every table
 covers the same songs. A song whose true vocals are silent (instrumental only) is not scored with BSS Eval
 (undefined): its row gives each system's vocal estimate level relative to the mixture (dB).
@@ -19,7 +19,6 @@ covers the same songs. A song whose true vocals are silent (instrumental only) i
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -28,15 +27,20 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import soundfile as sf
+from tqdm import tqdm
 
-from features.audio import AudioError, load_aligned, resample
-from features.patches import Alignment
-from evaluation.layouts import (LENGTH_TOLERANCE_S, LAYOUTS, READERS, SongFiles, Stems, detect_layout,  # noqa: F401
-                                   find_songs, select_subset)
-from evaluation.metrics import (METRICS, SOURCES, STATS, level_db, mixture_sdr_of, score_song,  # noqa: F401
-                                   silent_sources, summarize, summarize_levels, summary_markdown)
-from evaluation.tables import EvalReport, write_report  # noqa: F401
+from evaluation.estimates import FolderEstimates
+from evaluation.layouts import LAYOUTS, LENGTH_TOLERANCE_S, READERS, detect_layout, select_subset
+from evaluation.metrics import (SOURCES, level_db, mixture_sdr_of, score_song, silent_sources, summarize,
+                                summarize_levels)
+from evaluation.shard_songs import shard_songs
+from evaluation.tables import EvalReport, write_report
+from features.audio import AudioError, fit_length, resample
+from separation.repet import repet_sim
+from separation.separate import load_model, separate_waveform
 from vocalmine import storage
+from vocalmine.atomic import atomic_path
 from vocalmine.errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -57,89 +61,10 @@ class System:
     native_input: bool = False
 
 
-@dataclass(frozen=True)
-class PairSong:
-    """A song given as an (original, instrumental) pair and its alignment (catalog_schemas convention)."""
-
-    name: str
-    original: Path
-    instrumental: Path
-    offset_s: float
-    gain: float  # features.patches.Alignment.gain: polarity * 10 ** (gain_db / 20)
-    subset: str | None = None
-    alignment_map: str | None = None  # pairs.parquet `alignment_map` (segments, drift), when pairing wrote one
-
-    def load(self, sample_rate: int = 8192, pad: bool = False) -> Stems:
-        if self.alignment_map:
-            from features.alignmap import load_aligned_map
-
-            try:
-                mix, acc, _, _ = load_aligned_map(str(self.original), str(self.instrumental), self.alignment_map,
-                                                  self.gain, sample_rate)
-            except ValueError as exc:  # an unreadable map: this song fails, the others are scored
-                raise AudioError("bad-alignment-map", str(exc)) from exc
-        else:
-            mix, acc, _ = load_aligned(self.original, self.instrumental, self.offset_s, self.gain, sample_rate)
-        return Stems(mix, (mix - acc).astype(np.float32), acc, sample_rate)
-
-    def load_native(self, pad: bool = False) -> Stems:
-        """Mono at the original's own rate."""
-        import soundfile as sf
-
-        try:
-            rate = int(sf.info(str(self.original)).samplerate)
-        except Exception:  # not a libsndfile format: the decoder says what is wrong, or gives the rate
-            from features.audio import decode
-            rate = decode(self.original).sample_rate
-        return self.load(rate)
-
-
-def shard_songs(shards_dir: str | os.PathLike, split: str = "test") -> list[PairSong]:
-    """The pairs of ``split`` of a shard folder as songs (see the module doc). ``UserInputError`` when the
-    manifest, the split or the pairs table is missing, or the split has no pairs."""
-    import pyarrow.parquet as pq
-
-    root = Path(shards_dir)
-    manifest_path = root / "manifest.json"
-    if not manifest_path.is_file():
-        raise UserInputError(f"{manifest_path} is missing: {root} is not a finished shard build")
-    manifest = json.loads(manifest_path.read_text())
-    splits = manifest.get("splits", {})
-    if split not in splits:
-        raise UserInputError(f"split {split!r} is not in {manifest_path} (splits: {', '.join(splits) or 'none'})")
-    wanted = list(splits[split].get("pair_ids", []))
-    if not wanted:
-        raise UserInputError(f"split {split!r} of {root} has no pairs to evaluate")
-    pairs_path = Path(manifest.get("source", {}).get("pairs_path", ""))
-    if not pairs_path.is_file():
-        raise UserInputError(f"the pairs table {pairs_path} that {root} was built from is missing")
-    cols = ["pair_id", "original_audio_path", "instrumental_audio_path", "offset_s", "gain_db", "polarity"]
-    if "alignment_map" in pq.read_schema(pairs_path).names:  # tables written before the alignment map lack it
-        cols.append("alignment_map")
-    rows = {r["pair_id"]: r for r in pq.read_table(pairs_path, columns=cols).to_pylist()}
-    songs = []
-    for pid in wanted:
-        r = rows.get(pid)
-        if r is None:
-            raise UserInputError(f"pair {pid} of split {split!r} is not in {pairs_path}")
-        alignment = Alignment(float(r["offset_s"] or 0.0), float(r["gain_db"] or 0.0), int(r["polarity"] or 1))
-        base = pairs_path.parent
-        songs.append(PairSong(pid, base / r["original_audio_path"], base / r["instrumental_audio_path"],
-                              alignment.offset_s, alignment.gain, split, r.get("alignment_map")))
-    return songs
-
-
-def load_stems(song: SongFiles, sample_rate: int = 8192) -> Stems:
-    """Decode a song's files, mono at ``sample_rate``. Raises ``AudioError``."""
-    return song.load(sample_rate)
-
-
 def model_estimator(vocals_model, instrumental_model=None, batch_size: int = 8, full_band: bool = False) -> Estimator:
     """``(mixture [samples] or [channels, samples], rate) -> {"vocals", "accompaniment"}`` (same shape) with
     ``separation.separate.separate_waveform`` (and its combination of the two models when both are given);
     ``full_band``: the mask applied at the input's rate (``separate --full-band``)."""
-    from separation.separate import separate_waveform
-
     def estimate(mix: np.ndarray, rate: int) -> dict[str, np.ndarray]:
         sep = separate_waveform(np.atleast_2d(mix), rate, vocals_model, instrumental_model, full_band=full_band,
                                 batch_size=batch_size)
@@ -151,8 +76,6 @@ def model_estimator(vocals_model, instrumental_model=None, batch_size: int = 8, 
 
 def repet_system() -> System:
     """REPET-SIM (``separation.repet``) at the song's own rate."""
-    from separation.repet import repet_sim
-
     return System("repet-sim", lambda mix, rate, song: repet_sim(mix, rate), native_input=True)
 
 
@@ -170,8 +93,7 @@ def _conform(est: np.ndarray, rate_in: int, like: np.ndarray, rate: int, pad: bo
     if abs(n - m) > LENGTH_TOLERANCE_S * rate and not pad:
         raise AudioError("length-mismatch", f"{what} estimate {m / rate:.3f} s against the mixture's {n / rate:.3f} s "
                          f"(more than {LENGTH_TOLERANCE_S} s apart; --pad zero-pads or cuts it)")
-    x = x[..., :n]
-    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, n - x.shape[-1])]).astype(np.float32)
+    return fit_length(x, n).astype(np.float32)
 
 
 def _systems(estimator) -> list[System]:
@@ -199,11 +121,6 @@ def evaluate_songs(
     ``audio_dir``: also write the primary system's estimates, as scored, to ``audio_dir/<song>/{vocals,
     instrumental}.wav``.
     """
-    import soundfile as sf
-    from tqdm import tqdm
-
-    from vocalmine.atomic import atomic_path
-
     systems = _systems(estimator)
     report = EvalReport(metrics=metrics, systems={s.name: {"rows": [], "instrumental_only": []} for s in systems})
     t0 = time.perf_counter()
@@ -282,8 +199,6 @@ def evaluate(
     ``data`` (``layout``: see ``evaluation.layouts``; ``subset``: a split/subset of it, ``split`` the older
     name), beside REPET-SIM unless ``reference`` is False. Writes ``evaluation.json`` / ``evaluation.md`` to
     ``out_dir`` when given."""
-    from evaluation.estimates import FolderEstimates
-
     if model is None and estimates is None:
         raise UserInputError("nothing to evaluate: give --model and/or --estimates")
     data = Path(data)
@@ -303,8 +218,6 @@ def evaluate(
     sample_rate = 8192
     title = f"on {data.name}"
     if model is not None:
-        from separation.separate import load_model
-
         voc = load_model(model, target="vocals", device=device)
         inst = load_model(instrumental_model, target="instrumental", device=device) if instrumental_model else None
         fn = model_estimator(voc, inst, batch_size, full_band=native_rate)

@@ -34,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from features.audio import AudioError, decode, decode_stream, resample
+from features.audio import AudioError, decode, decode_stream, fit_length, resample
 from vocalmine.errors import UserInputError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".m4a", ".aac", ".aiff", ".aif")
@@ -135,7 +135,7 @@ def load_parts(mix: tuple[Part, ...], voc: tuple[Part, ...], acc: tuple[Part, ..
         raise AudioError("length-mismatch", ", ".join(seen) + f" (more than {LENGTH_TOLERANCE_S} s apart; "
                          "--pad scores them zero-padded to the longest)")
     n = max(lengths) if pad else min(lengths)
-    signals = [np.pad(s[:, :n], ((0, 0), (0, n - min(n, s.shape[1])))) for s in signals]
+    signals = [fit_length(s, n) for s in signals]
     it = iter(signals)
     m = [next(it) for _ in mix]
     v = [next(it) for _ in voc]

@@ -18,6 +18,8 @@ import warnings
 
 import numpy as np
 
+from features.audio import fit_length
+
 SOURCES = ("vocals", "accompaniment")
 METRICS = ("nsdr", "sdr", "sir", "sar")
 STATS = ("mean", "sd", "min", "max", "median")
@@ -41,7 +43,7 @@ def bss_eval(references: np.ndarray, estimates: np.ndarray) -> dict[str, np.ndar
     ``mir_eval.separation.bss_eval_sources`` without permutation; an all-zero estimate is replaced by white
     noise at ``SILENT_ESTIMATE_NOISE`` so that it gets a (very low) score instead of an error.
     """
-    import mir_eval.separation
+    import mir_eval.separation  # imported on first use: scoring only, and only the version asked for
 
     est = np.array(estimates, dtype=np.float64)
     est = np.stack([_audible(e, i) for i, e in enumerate(est)])
@@ -57,7 +59,7 @@ def bss_eval(references: np.ndarray, estimates: np.ndarray) -> dict[str, np.ndar
 def bss_eval_v4(references: np.ndarray, estimates: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
     """BSS Eval v4 per window: SDR, ISR, SIR, SAR ``[sources, windows]`` of ``[sources, samples, channels]``
     signals, 1 s windows and hop at ``sample_rate`` (``museval.evaluate``, mode v4)."""
-    import museval
+    import museval  # imported on first use: scoring only, and only the version asked for
 
     est = np.array(estimates, dtype=np.float64)
     est = np.stack([_audible(e, i) for i, e in enumerate(est)])
@@ -119,7 +121,7 @@ def score_song(stems, estimates: dict[str, np.ndarray], metrics: str = "v3",
     n = np.shape(stems.mixture)[-1]
     if metrics == "v3":
         refs = np.stack([_mono(getattr(stems, s)) for s in SOURCES])
-        est = np.stack([_fit1(_mono(estimates[s]), n) for s in SOURCES])
+        est = np.stack([fit_length(_mono(estimates[s]).reshape(-1), n) for s in SOURCES])
         got = bss_eval(refs, est)
         agg = {m: [float(v) for v in got[m]] for m in got}
     else:
@@ -145,11 +147,6 @@ def mixture_sdr_of(stems, metrics: str = "v3") -> list[float]:
     refs = np.stack([_channels_last(getattr(stems, s)) for s in SOURCES])
     base = bss_eval_v4(refs, np.stack([_channels_last(stems.mixture)] * 2), stems.sample_rate)
     return [_track_median(v) for v in base["sdr"]]
-
-
-def _fit1(x: np.ndarray, n: int) -> np.ndarray:
-    x = np.asarray(x, np.float64).reshape(-1)
-    return x[:n] if len(x) >= n else np.pad(x, (0, n - len(x)))
 
 
 def summarize(rows: list[dict]) -> dict[str, dict[str, dict[str, float]]]:

@@ -20,7 +20,7 @@ POWER = 2
 
 def repet_sim_masks(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """(vocal mask, accompaniment mask), float ``[bins, frames]`` of ``librosa.stft(mono)``."""
-    import librosa
+    import librosa  # on first use: librosa takes seconds to import, and only REPET-SIM needs it
 
     full = np.abs(librosa.stft(np.asarray(mono, np.float32)))
     width = int(librosa.time_to_frames(SIMILARITY_WIDTH_S, sr=sample_rate))
@@ -35,7 +35,7 @@ def repet_sim_masks(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.
 
 def repet_sim(mixture: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
     """``{"vocals", "accompaniment"}`` of ``mixture`` (``[samples]`` or ``[channels, samples]``), same shape."""
-    import librosa
+    import librosa  # on first use: see repet_sim_masks
 
     mix = np.atleast_2d(np.asarray(mixture, np.float32))
     mask_voc, mask_acc = repet_sim_masks(mix.mean(axis=0), sample_rate)

@@ -34,9 +34,10 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from features.audio import AudioError, decode, resample
+from features.audio import AudioError, decode, fit_length, resample
 from features.stft import StftParams, istft, stft
 from training.checkpoint import load_checkpoint
+from training.distributed import resolve_device
 from training.model import UNet, UNetConfig
 from vocalmine import storage
 from vocalmine.atomic import atomic_path
@@ -68,8 +69,6 @@ def load_model(path: str | os.PathLike, *, target: str | None = None, device: st
 
     A run folder gives its best checkpoint by validation loss (``best.pt``) when it has one, else the latest
     (``which="latest"``: always the latest)."""
-    from training.train import resolve_device
-
     dev = resolve_device(device) if isinstance(device, str) else device
     ckpt = load_checkpoint(path, target=target, which=which)
     model = UNet(UNetConfig.from_dict(ckpt["model_config"]))
@@ -201,13 +200,6 @@ class Separated:
     sample_rate: int
 
 
-def _fit(x: np.ndarray, n: int) -> np.ndarray:
-    """Trim or zero-pad the last axis to ``n`` samples."""
-    if x.shape[-1] >= n:
-        return x[..., :n]
-    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, n - x.shape[-1])])
-
-
 def separate_waveform(
     mixture: np.ndarray,
     sample_rate: int,
@@ -251,7 +243,7 @@ def separate_waveform(
             if instrumental_model is None:
                 est["instrumental"] = lo - est["vocals"]
             for name in out:
-                out[name].append(_fit(resample(est[name], mp.sample_rate, sample_rate), n))
+                out[name].append(fit_length(resample(est[name], mp.sample_rate, sample_rate), n))
     return Separated(np.stack(out["vocals"]), np.stack(out["instrumental"]), sample_rate)
 
 

@@ -13,7 +13,9 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from test_separate import constant_model
-from evaluation.evaluate import PairSong, Stems, find_songs, score_song, shard_songs, summarize
+from evaluation.layouts import Stems, find_songs
+from evaluation.metrics import score_song, summarize
+from evaluation.shard_songs import PairSong, shard_songs
 from commands.evaluate import main as evaluate_main
 
 SR = 8192

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,8 @@ from catalog_schemas.shards import TENSOR_COLUMNS
 from features.patches import PatchParams, spectrogram_patches
 from training.checkpoint import load_checkpoint
 from training.model import UNet, UNetConfig, count_parameters, masked_l1_loss
-from training.train import TrainConfig, state_digest, train
+from training.distributed import Compute, state_digest
+from training.train import TrainConfig, train
 from commands.train import main as train_main
 
 SR = 8192
@@ -324,3 +326,30 @@ def test_validation_runs_every_valid_every_steps_even_between_log_rows(shards, t
     with open(tmp_path / "run" / "train_log.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert [(int(r["step"]), bool(r["valid_loss"])) for r in rows] == [(2, False), (3, True), (4, True)]
+
+
+def test_bf16_autocast_and_channels_last_run_on_the_cpu(shards, tmp_path):
+    # What CUDA takes by default (bf16 autocast, channels-last tensors), asked for on the CPU: the GPU's code
+    # path runs before it first meets a GPU. The default on the CPU stays fp32, contiguous.
+    cpu = torch.device("cpu")
+    assert Compute.resolve(cpu) == Compute(cpu, "fp32", False)
+    compute = Compute.resolve(cpu, "bf16", True)
+    model = compute.model(UNet(UNetConfig()))
+    x = compute.batch(torch.rand(2, 1, 512, 128, dtype=torch.float16))
+    assert x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)
+    with compute.autocast():
+        assert model(x).dtype == torch.bfloat16
+
+    run = tmp_path / "run"
+    r = _run(["--shards", str(shards), "-o", str(run), "--device", "cpu", "--no-progress", "--batch-size", "2",
+              "--max-steps", "3", "--valid-every", "3", "--valid-patches", "2", "--log-every", "1",
+              "--precision", "bf16", "--channels-last"])
+    assert r.exit_code == 0, r.output
+    assert "(bf16)" in r.output
+    ckpt = load_checkpoint(run, target="vocals", which="latest")
+    assert ckpt["precision"] == "bf16" and ckpt["channels_last"] is True
+    assert math.isfinite(ckpt["last_loss"]) and math.isfinite(ckpt["best_valid_loss"])
+    assert "precision" not in ckpt["train_config"]  # the recorded config keeps the keys it always had
+    with open(run / "train_log.csv") as fh:
+        assert all(math.isfinite(float(row["loss"])) for row in csv.DictReader(fh))
+    assert json.loads((run / "train_summary.json").read_text())["precision"] == "bf16"

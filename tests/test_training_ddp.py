@@ -11,7 +11,7 @@ import torch
 
 from test_training import expected_position, write_shards
 from training.checkpoint import load_checkpoint
-from training.train import state_digest
+from training.distributed import state_digest
 
 
 def test_two_process_run_ends_with_identical_weights_and_one_writer(tmp_path):

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from features.audio import file_sha1
 from features.reader import ShardDataset
+from training.augment import Augment
 from training.checkpoint import load_checkpoint
 from training.model import UNet, UNetConfig, masked_l1_loss
 from training.train import TrainConfig, train
@@ -64,7 +65,7 @@ def _valid_loss(weights: dict, shards: Path, patches: int = 3) -> float:
 def test_best_checkpoint_is_the_one_with_the_lowest_validation_loss(shards, tmp_path):
     # A high learning rate, augmentation and a cosine schedule: the validation loss moves both ways.
     result = train(_config(shards, tmp_path / "run", max_steps=6, lr=3e-3, lr_schedule="cosine", warmup_steps=2,
-                           remix_share=0.5, gain_db=(-6.0, 0.0)))
+                           augment=Augment(remix_share=0.5, gain_db=(-6.0, 0.0))))
     losses = dict(result.valid_history)
     assert sorted(losses) == [1, 2, 3, 4, 5, 6]
     best_step = min(losses, key=losses.get)

@@ -1,10 +1,20 @@
-"""Training stage: the paper's U-Net (``model``), batches from shards (``data``, ``augment``), the learning-rate
-schedule (``schedule``), safe checkpoints (``checkpoint``), what a resumed run may change (``resume``) and the
-training loop (``train``). Separation and evaluation live beside it (``separation``, ``evaluation``).
+"""Training stage: the paper's U-Net trained on shard patches.
 
-Imports only earlier stages (``features``, ``catalog_schemas``) and the foundation (``vocalmine``).
+Modules, in the order they build on each other:
+
+- ``config``: ``TrainConfig``, every setting of a run (the ``train`` command's options derive from it);
+- ``augment``: augmentation of batches (remix, random gain), the ``Augment`` part of the config;
+- ``schedule``: the learning-rate schedule;
+- ``model``: the paper's U-Net and its no-skip baseline, the loss;
+- ``checkpoint``: safe checkpoints (plain data, atomic writes, RNG states);
+- ``resume``: what a resumed run may change;
+- ``data``: batches from shards with exact resumable positions, loader threads;
+- ``distributed``: ranks, collectives, device, precision and memory format;
+- ``runlog``: ``train_log.csv``, TensorBoard, the progress bar;
+- ``trainer``: ``Trainer``, the loop (restore, step, validate, save);
+- ``train``: ``train(config)``, which wires config, data, devices and checkpoint to the trainer.
+
+Separation and evaluation live beside it (``separation``, ``evaluation``). Imports only earlier stages
+(``features``, ``catalog_schemas``) and the foundation (``vocalmine``). The package imports nothing itself, so
+``training.config`` loads without torch.
 """
-
-from training.model import UNet, UNetConfig, count_parameters, masked_l1_loss
-
-__all__ = ["UNet", "UNetConfig", "count_parameters", "masked_l1_loss"]

@@ -22,15 +22,24 @@ Randomness comes only from the ``torch.Generator`` passed in; ``train`` seeds on
 where one source dominates a bin (most bins of music) and too loud where both are comparable. The shards carry
 magnitudes only, so remixing from audio would need the pairs' audio at training time; the magnitude sum is the
 approximation open-unmix-style magnitude models accept. The un-remixed share of each batch keeps real mixtures.
+
+``Augment`` is also the augmentation part of ``training.config.TrainConfig``, whose settings the ``train``
+command's options are derived from; so that ``train --help`` starts without loading torch (seconds), this
+module imports torch in the functions that compute.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+from vocalmine.errors import UserInputError
+from vocalmine.settings import check, setting
 
-Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+if TYPE_CHECKING:
+    import torch
+
+    Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def random_gain(mix: torch.Tensor, target: torch.Tensor, other: torch.Tensor, gen: torch.Generator,
@@ -40,6 +49,8 @@ def random_gain(mix: torch.Tensor, target: torch.Tensor, other: torch.Tensor, ge
     The paper's loss ``|mask * X - Y|`` is scale-equivariant, so the ideal mask is unchanged; the model sees
     quieter inputs than the track-normalised ones (a patch of a quiet passage, a song mastered low).
     """
+    import torch  # start-up speed: see the module doc
+
     db = torch.empty(mix.shape[0], 1, 1, 1).uniform_(low_db, high_db, generator=gen).to(mix.device)
     g = 10.0 ** (db / 20.0)
     return mix * g, target * g, other * g
@@ -52,6 +63,8 @@ def remix(mix: torch.Tensor, target: torch.Tensor, other: torch.Tensor, gen: tor
     magnitude domain (see the module doc). The result is divided by its maximum when it exceeds 1, so remixed
     patches stay in the shards' [0, 1] range. Patches not chosen are returned unchanged.
     """
+    import torch  # start-up speed: see the module doc
+
     b = mix.shape[0]
     n = int(round(share * b))
     if b < 2 or n == 0:
@@ -77,8 +90,16 @@ class Augment:
     """The augmentations of a run, applied in order: remix (``remix_share`` of each batch; 0 = off), then
     random gain (``gain_db`` = (low, high); (0, 0) = off)."""
 
-    remix_share: float = 0.0
-    gain_db: tuple[float, float] = (0.0, 0.0)
+    remix_share: float = setting(0.0, "Share of each batch remixed: a patch's target plus another patch's other "
+                                 "source (magnitudes).", low=0.0, high=1.0)
+    gain_db: tuple[float, float] = setting((0.0, 0.0), "Random gain per patch, uniform in [LOW, HIGH] dB "
+                                           "(e.g. -12,0; 0,0: off).", metavar="LOW,HIGH")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gain_db", tuple(float(g) for g in self.gain_db))
+        check(self)
+        if len(self.gain_db) != 2 or self.gain_db[0] > self.gain_db[1] or self.gain_db[1] > 0:
+            raise UserInputError(f"--gain-db must be LOW,HIGH with LOW <= HIGH <= 0, got {self.gain_db}")
 
     @property
     def enabled(self) -> bool:
@@ -92,6 +113,8 @@ class Augment:
     def __call__(self, mix: torch.Tensor, target: torch.Tensor, other: torch.Tensor | None,
                  gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mix, target)`` augmented; ``other`` may be None when ``needs_other`` is False."""
+        import torch  # start-up speed: see the module doc
+
         if other is None:
             other = torch.clamp(mix - target, min=0)  # unused by the gain; keeps one signature
         if self.remix_share > 0:
@@ -103,4 +126,6 @@ class Augment:
 
 def step_generator(seed: int, step: int) -> torch.Generator:
     """The augmentation generator of one training step: a function of ``(seed, step)`` only (exact resume)."""
+    import torch  # start-up speed: see the module doc
+
     return torch.Generator().manual_seed((seed * 1_000_003 + step) % (2**63))

@@ -12,7 +12,7 @@ Contents (keys of the top-level dict)::
     model                    state_dict (parameters and BatchNorm buffers)
     optimizer                Adam state_dict (absent in model-only exports)
     step                     optimizer steps taken
-    train_config             TrainConfig.to_dict()
+    train_config             TrainConfig.to_dict() (the flat settings, see training.config)
     rng                      one capture_rng_state() per rank (list, index = rank)
     data_position            per rank (list, index = rank): {"next_worker": loader thread of the next batch,
                              "workers": [DataPosition.to_dict() per loader thread]}
@@ -20,6 +20,7 @@ Contents (keys of the top-level dict)::
     best_valid_loss          float or None
     config_changes           [{"step", "changes": [str]}]: options changed on --resume with --allow-config-change
     shards_build_key         the shard manifest's build_key (what "the same data" means on --resume)
+    precision, channels_last how the run computed ("fp32" | "bf16" | "fp16", bool; training.distributed.Compute)
     code_version             vocalmine.code_version() of the writer
 
 ``best.pt`` (the best validation so far) holds the model part only (format ... step, code_version) with
@@ -39,6 +40,8 @@ from typing import Any
 import numpy as np
 import torch
 
+import vocalmine
+from training.config import TARGETS
 from vocalmine import storage
 from vocalmine.atomic import atomic_path
 from vocalmine.errors import UserInputError
@@ -50,7 +53,6 @@ FORMAT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.pt"
 #: The run's best weights by validation loss (model part, ``valid_loss``): what a run folder resolves to.
 BEST_NAME = "best.pt"
-TARGETS = ("vocals", "instrumental")
 
 
 def resolve_checkpoint(path: str | os.PathLike, which: str = "best") -> Path:
@@ -72,8 +74,6 @@ def resolve_checkpoint(path: str | os.PathLike, which: str = "best") -> Path:
 def model_payload(model, target: str, stft: dict, step: int = 0) -> dict[str, Any]:
     """The model part of a checkpoint (enough for ``separate`` and ``evaluate``): format, target, arch, model
     config, STFT, weights, step. ``train`` adds the optimizer, RNG and data position to it."""
-    import vocalmine
-
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     return {

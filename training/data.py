@@ -30,7 +30,8 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset
 
-from training.checkpoint import TARGETS
+from features.reader import ShardDataset
+from training.config import TARGETS
 from vocalmine.errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -78,12 +79,42 @@ def open_split(shards_dir: str | Path, split: str, target: str, *, with_other: b
     The reader raises ``UserInputError`` for a missing or empty split and for foreign patch shapes or STFT
     parameters; this only checks ``target``.
     """
-    from features.reader import ShardDataset  # the features stage; imported late so model-only use needs no shards
-
     if target not in TARGETS:
         raise UserInputError(f"target must be one of {TARGETS}, got {target!r}")
     columns = ("mix", target, other_source(target)) if with_other else ("mix", target)
     return ShardDataset(shards_dir, split, columns=columns, verify=verify)
+
+
+@dataclass(frozen=True)
+class RunData:
+    """What one rank trains on: the ``train`` split, the ``valid`` split (None without validation), the shards'
+    STFT (``{"sample_rate", "n_fft", "hop"}``, what a checkpoint records) and the loader threads it reads with."""
+
+    train: ShardDataset
+    valid: ShardDataset | None
+    stft: dict
+    threads: int
+
+    @property
+    def build_key(self) -> str | None:
+        """The shard manifest's ``build_key``: what "the same data" means on ``--resume``."""
+        return self.train.manifest.get("build_key")
+
+
+def open_run_data(shards_dir: str | Path, target: str, *, with_other: bool, validate: bool, verify: bool,
+                  world_size: int, threads: int) -> RunData:
+    """The splits a run reads (``open_split``), ``threads`` loader threads asked for per rank (at most the row
+    groups each rank gets). ``UserInputError`` when the train split has fewer row groups than processes."""
+    train = open_split(shards_dir, "train", target, with_other=with_other, verify=verify)
+    valid = open_split(shards_dir, "valid", target, verify=verify) if validate else None
+    if len(train.row_groups) < world_size:
+        raise UserInputError(
+            f"the train split has {len(train.row_groups)} row groups, fewer than the {world_size} "
+            "processes; each rank needs its own"
+        )
+    threads = max(1, min(threads, len(train.row_groups) // world_size))
+    p = train.params
+    return RunData(train, valid, {"sample_rate": p.sample_rate, "n_fft": p.n_fft, "hop": p.hop}, threads)
 
 
 class PatchStream(IterableDataset):

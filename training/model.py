@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
-ARCHS = ("unet", "baseline")
+from training.config import ARCHS
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 
-#: TrainConfig fields whose change makes a resumed run another run.
+from training.config import TrainConfig
+
+#: TrainConfig settings whose change makes a resumed run another run.
 RUN_DEFINING = ("target", "arch", "batch_size", "lr", "lr_schedule", "warmup_steps", "remix_share", "gain_db",
                 "seed")
 
@@ -22,8 +24,6 @@ def _norm(value):
 def run_changes(saved: dict, new: dict, saved_data_key: str | None = None, new_data_key: str | None = None) -> list[str]:
     """Human-readable differences ``"--lr: 0.0001 -> 0.01"`` between a checkpoint's ``train_config`` and the
     new one (both ``TrainConfig.to_dict()``); options the checkpoint predates count as their defaults."""
-    from training.train import TrainConfig  # the config's defaults; imported late (train imports this module)
-
     defaults = TrainConfig(shards_dir="", run_dir="").to_dict()
     changes = []
     if saved_data_key and new_data_key:
