@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+from miner.normalize import artist_key
 from vocalmine.errors import UserInputError
 from vocalmine.settings import setting
 from vocalmine.unionfind import SmallestRootUnionFind
@@ -83,11 +84,6 @@ def read_split_file(path: str | os.PathLike) -> dict[str, str]:
     """``artist key -> split`` from a CSV with an ``artist`` column and a ``split`` column (``train``, ``valid``
     or ``test``; a ``split_hint`` column serves when there is no ``split``, so the demo corpus'
     ``truth/songs.csv`` works as it is). Artists are keyed as the miner keys them (``miner.normalize``)."""
-    # Imported here for start-up speed: importing ``miner`` runs its __init__, which loads the Dask pipeline
-    # (pandas, dask.dataframe: about 4 s more for every build-shards run, --help included), and only
-    # --split-file needs the artist key.
-    from miner.normalize import artist_key
-
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)

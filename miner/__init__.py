@@ -19,11 +19,27 @@ Modules, in the order a row meets them:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from miner.config import MinerConfig, MineSummary
 from miner.markers import DEFAULT_MARKERS, MarkerSet, version_tags
 from miner.match import MatchRules, explain, match_partition
 from miner.normalize import artist_key, title_core
-from miner.pipeline import mine_pairs
+
+if TYPE_CHECKING:
+    from miner.pipeline import mine_pairs
+
+
+def __getattr__(name: str) -> Any:
+    """``mine_pairs``, imported on first use for start-up speed: the Dask pipeline loads pandas and
+    dask.dataframe (about 4 s), which a stage that only needs the artist keys (``features.splits``) or a
+    command's ``--help`` should not pay."""
+    if name == "mine_pairs":
+        from miner.pipeline import mine_pairs
+
+        return mine_pairs
+    raise AttributeError(f"module 'miner' has no attribute {name!r}")
+
 
 __all__ = ["DEFAULT_MARKERS", "MarkerSet", "MatchRules", "MinerConfig", "MineSummary", "artist_key", "explain",
            "match_partition", "mine_pairs", "title_core", "version_tags"]
