@@ -16,7 +16,7 @@ import pytest
 
 from features.reader import PatchBatch, RowGroupRef, ShardDataset
 from features.shards import ROW_BYTES, ShardConfig, build_shards
-from test_shards_fixtures import SongSpec, write_pairs
+from support.synthetic_pairs import SongSpec, write_pairs
 from vocalmine.errors import UserInputError
 
 

@@ -19,7 +19,7 @@ from features.audio import file_sha1
 from features.patches import patch_starts
 from features.shards import ROW_BYTES, ShardConfig, build_shards
 from features.splits import SPLITS, PairKeys, SplitConfig, assign_splits
-from test_shards_fixtures import (
+from support.synthetic_pairs import (
     SongSpec, default_specs, reference_magnitude, stored_tensor, vocal_distance, write_pairs,
 )
 from commands.shards import main as cli_main
@@ -270,6 +270,7 @@ def test_patch_normalisation(built, tmp_path):
     np.testing.assert_allclose(voc, np.maximum(mix - inst, 0), atol=1.5e-3)
 
 
+@pytest.mark.slow
 def test_a_distributed_local_cluster_builds_the_same_dataset(built, tmp_path):
     from distributed import LocalCluster
 

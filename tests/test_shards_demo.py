@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from catalog_schemas import PAIRS
 from democorpus import DemoConfig, make_corpus
 from features.shards import ShardConfig, build_shards
-from test_shards_fixtures import reference_magnitude, vocal_distance
+from support.synthetic_pairs import reference_magnitude, vocal_distance
 
 SHIFT_S = 0.5
 
