@@ -1,4 +1,5 @@
-# vocalmine: `make demo` runs the whole pipeline on the generated demo corpus; `make test` runs the tests.
+# vocalmine: `make demo` runs the whole pipeline on the generated demo corpus; `make test` runs the tests
+# (`make test-fast`: all but the slow ones).
 # Both bootstrap what they need on a fresh Debian machine (idempotently): system packages, a .venv, torch, the project.
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ DEMO := demo
 DEMO_RECIPE := --max-steps 300 --valid-every 50 --valid-patches 256 --checkpoint-every 100 \
 	--lr 3e-4 --lr-schedule cosine --warmup-steps 20 --remix-share 0.5 --gain-db=-12,0
 
-.PHONY: setup sysdeps demo test bench clean-demo
+.PHONY: setup sysdeps demo test test-fast bench clean-demo
 
 setup: sysdeps $(STAMP)
 
@@ -36,8 +37,13 @@ demo: setup
 	$(BIN)/evaluate --model $(DEMO)/runs/vocals --instrumental-model $(DEMO)/runs/instrumental $(DEMO)/corpus \
 		--subset test --write-audio $(DEMO)/separated
 
+# `make test` runs every test; `make test-fast` leaves out the ones marked slow (whole pipelines, training runs,
+# subprocess clusters: tests/conftest.py) for a quick check while working.
 test: setup
 	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: setup
 	$(BIN)/python benchmarks/bench_democorpus.py

@@ -3,7 +3,7 @@
 Generates (or reuses) the demo corpus, mines and verifies its pairs, then for every true pair cuts its patches
 as ``build-shards`` does and prints, per kind (clean, clock-drift, edit, fade, eq, compressor, mp3-low): pairs
 accepted, patches kept against a clean pair of the same length, and the worst ratio of the derived vocal target's
-error to the ideal target's (``tests/pairing_truth.py``). ``--code DIR`` runs another checkout's pairing and
+error to the ideal target's (``tests/support/pairing_truth.py``). ``--code DIR`` runs another checkout's pairing and
 features (e.g. the code before issue 10, from ``git archive``) on the same corpus.
 
     .venv/bin/python benchmarks/bench_pairing_quality.py [--songs 40] [--seconds 30] [--seed 0] [--code DIR]
@@ -44,7 +44,7 @@ def main() -> None:
         sys.path.insert(0, str(Path(args.code).resolve()))
     from miner import MinerConfig, mine_pairs
     from pairing import pair_candidates
-    from pairing_truth import measure_corpus, table
+    from support.pairing_truth import measure_corpus, table
 
     out = cache / "pairs"
     shutil.rmtree(out, ignore_errors=True)

@@ -88,11 +88,10 @@ def align(inst: np.ndarray, inst_rate: int, ref: np.ndarray, ref_rate: int) -> d
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    info = make_corpus(tmp_path_factory.mktemp("demo") / "corpus", DemoConfig(songs=4, seconds=8.0, seed=0),
-                       progress=False)
-    assert not info.reused
-    return info.out_dir
+def corpus(demo_corpus) -> Path:
+    """The shared demo corpus (tests/conftest.py): 4 songs of 8 s, seed 0."""
+    assert not demo_corpus.reused
+    return demo_corpus.out_dir
 
 
 @pytest.fixture(scope="module")
@@ -402,8 +401,8 @@ def test_same_seed_gives_byte_identical_files_whatever_the_threads(tmp_path):
     assert c["catalog.csv"] != a["catalog.csv"]
 
 
-def test_without_decoys_only_clean_true_pairs(tmp_path):
-    info = make_corpus(tmp_path / "clean", DemoConfig(songs=3, seconds=4.0, seed=1, decoys=False), progress=False)
+def test_without_decoys_only_clean_true_pairs(clean_corpus):
+    info = clean_corpus  # 3 songs without decoys (tests/conftest.py)
     pairs = read_csv(info.pairs)
     tracks = read_csv(info.tracks)
     assert len(pairs) == 3 and all(p["expected_status"] == "accepted" and p["expected_reason"] == "" for p in pairs)

@@ -12,23 +12,12 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from test_separate import constant_model
 from evaluation.layouts import Stems, find_songs
 from evaluation.metrics import score_song, summarize
 from evaluation.shard_songs import PairSong, shard_songs
 from commands.evaluate import main as evaluate_main
-
-SR = 8192
-
-
-def voice_and_band(seconds: float, seed: int, rate: int = SR) -> tuple[np.ndarray, np.ndarray]:
-    """A harmonic 'voice' (vocals) and a noisy 'band' (accompaniment), float32 [samples] at ``rate``."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * rate)) / rate
-    phase = 2 * np.pi * np.cumsum(300 + 40 * np.sin(2 * np.pi * 0.5 * t)) / rate
-    voice = 0.2 * sum(np.sin(k * phase) / k for k in range(1, 5)) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.7 * t))
-    band = 0.1 * rng.standard_normal(len(t)) + 0.2 * np.sin(2 * np.pi * 110 * t)
-    return voice.astype(np.float32), band.astype(np.float32)
+from support.models import constant_model
+from support.signals import SR, voice_and_band
 
 
 def test_perfect_estimate_scores_very_high_and_the_mixture_gives_nsdr_zero():
@@ -62,6 +51,7 @@ def _write(path: Path, x: np.ndarray, rate: int) -> None:
     sf.write(path, x, rate, subtype="FLOAT")
 
 
+@pytest.mark.slow
 def test_evaluate_command_on_demo_and_musdb_layouts(tmp_path):
     data = tmp_path / "songs"
     rate = 22050

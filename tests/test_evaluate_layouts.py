@@ -15,11 +15,11 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from features.audio import resample
-from test_evaluate import voice_and_band
-from test_separate import constant_model
 from evaluation.layouts import detect_layout, dsd100_songs, musdb_songs, wavfile_songs
 from separation.repet import repet_sim
 from commands.evaluate import main as evaluate_main
+from support.models import constant_model
+from support.signals import voice_and_band
 
 SR = 8192
 
@@ -59,6 +59,7 @@ def _ffmpeg_stream(path: Path, stream: int) -> np.ndarray:
     return x.T
 
 
+@pytest.mark.slow
 def test_musdb18_stem_mp4_with_estimates_scored_v4_like_museval(tmp_path):
     rate = 22050  # MUSDB18 is 44.1 kHz; half of it halves museval's work here and changes nothing else
     v, a = voice_and_band(2.0, 7, rate)

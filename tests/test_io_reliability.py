@@ -19,12 +19,9 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from democorpus import DemoConfig, make_corpus
-from features.patches import PatchParams
-from features.shards import ShardConfig, build_shards
-from features.splits import SplitConfig
-from test_separate import constant_model
-from test_shards_fixtures import SongSpec, write_pairs
+from support.catalogs import one_pair_catalog
+from support.models import constant_model
+from support.synthetic_pairs import SongSpec, write_pairs
 from commands.mine import main as mine_main
 from commands.report import main as report_main
 from commands.shards import main as shards_main
@@ -37,10 +34,11 @@ BIN = Path(sys.executable).parent
 # ---------------------------------------------------------------------------------------- point 1 and 10
 
 
-def test_metadata_only_rerun_removes_stale_audio_results_and_build_shards_refuses(tmp_path):
-    info = make_corpus(tmp_path / "corpus", DemoConfig(songs=3, seconds=4.0, seed=4, decoys=False), progress=False)
+def test_metadata_only_rerun_removes_stale_audio_results_and_build_shards_refuses(tmp_path, clean_corpus):
+    # a copy of the shared corpus of 3 songs without decoys (tests/conftest.py): another catalog is written beside it
+    catalog = shutil.copytree(clean_corpus.out_dir, tmp_path / "corpus") / clean_corpus.catalog.name
     out = tmp_path / "pairs"
-    r = CliRunner().invoke(mine_main, [str(info.catalog), "-o", str(out), "--no-progress", "--no-report"])
+    r = CliRunner().invoke(mine_main, [str(catalog), "-o", str(out), "--no-progress", "--no-report"])
     assert r.exit_code == 0, r.output
     assert pq.read_metadata(out / "pairs.parquet").num_rows == 3
     r = CliRunner().invoke(report_main, [str(out), "--no-media"])
@@ -49,8 +47,8 @@ def test_metadata_only_rerun_removes_stale_audio_results_and_build_shards_refuse
     shutil.copy(out / "pairs.parquet", old_pairs)
 
     # Another catalog: the first song's pair is gone from it.
-    rows = list(csv.DictReader(info.catalog.open()))
-    other = info.catalog.parent / "other.csv"
+    rows = list(csv.DictReader(catalog.open()))
+    other = catalog.parent / "other.csv"
     with other.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
@@ -145,8 +143,7 @@ def test_a_lock_left_by_a_killed_run_is_recovered(tmp_path):
 
 
 def test_mine_pairs_into_a_locked_folder_fails_before_writing(tmp_path):
-    cat = tmp_path / "catalog.csv"
-    cat.write_text("track_id,artist,title,duration_s\n1,A,Song,200\n2,A,Song (Instrumental),200\n")
+    cat = one_pair_catalog(tmp_path / "catalog.csv")
     out = tmp_path / "pairs"
     holder = _hold_lock(out)
     try:
@@ -166,11 +163,9 @@ def _can_drop_caps() -> bool:
 
 
 @pytest.fixture(scope="module")
-def inputs(tiny_pairs, tmp_path_factory) -> dict[str, Path]:
+def inputs(tiny_pairs, tiny_shards, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("inputs")
-    shards = root / "shards"
-    config = ShardConfig(patches=PatchParams(patch_hop=32), split=SplitConfig((0.34, 0.33, 0.33)), workers=1)
-    build_shards(tiny_pairs, shards, config, progress=False)
+    shards = tiny_shards  # shared (tests/conftest.py): the commands fail before writing, so it stays unchanged
     model = constant_model(root / "model.pt")
     song = root / "songs" / "s1"
     song.mkdir(parents=True)
@@ -178,8 +173,7 @@ def inputs(tiny_pairs, tmp_path_factory) -> dict[str, Path]:
     voc, acc = rng.standard_normal((2, 8192 * 3)).astype(np.float32) * 0.1
     for stem, x in (("vocals", voc), ("accompaniment", acc), ("mixture", voc + acc)):
         sf.write(song / f"{stem}.wav", x, 8192)
-    cat = root / "catalog.csv"
-    cat.write_text("track_id,artist,title,duration_s\n1,A,Song,200\n2,A,Song (Instrumental),200\n")
+    cat = one_pair_catalog(root / "catalog.csv")
     return {"pairs": tiny_pairs, "shards": shards, "model": model, "songs": root / "songs",
             "wav": song / "mixture.wav", "catalog": cat}
 
@@ -240,8 +234,7 @@ def mounted(tmp_path):
 
 
 def test_a_full_disk_and_a_read_only_file_system_are_one_line_with_exit_2(mounted, tmp_path):
-    cat = tmp_path / "catalog.csv"
-    cat.write_text("track_id,artist,title,duration_s\n1,A,Song,200\n2,A,Song (Instrumental),200\n")
+    cat = one_pair_catalog(tmp_path / "catalog.csv")
     full = mounted("size=64k")
     fd = os.open(full / "filler", os.O_WRONLY | os.O_CREAT)
     with pytest.raises(OSError):  # fill it up

@@ -8,12 +8,12 @@ import json
 import pyarrow.parquet as pq
 from click.testing import CliRunner
 
-from democorpus import DemoConfig, make_corpus
 from commands.mine import main
+from support.catalogs import one_pair_catalog
 
 
-def test_mine_pairs_runs_audio_stage_and_report_and_counts_every_reason(tmp_path):
-    info = make_corpus(tmp_path / "corpus", DemoConfig(songs=5, seconds=5.0, seed=3), progress=False)
+def test_mine_pairs_runs_audio_stage_and_report_and_counts_every_reason(tmp_path, demo_corpus):
+    info = demo_corpus  # 4 songs with decoys (tests/conftest.py)
     out = tmp_path / "pairs"
     result = CliRunner().invoke(main, [str(info.catalog), "-o", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
@@ -35,8 +35,8 @@ def test_mine_pairs_runs_audio_stage_and_report_and_counts_every_reason(tmp_path
     assert "report.html" in result.output.splitlines()[-1]
 
 
-def test_metadata_only_writes_candidates_and_a_metadata_report_but_no_verdicts(tmp_path):
-    info = make_corpus(tmp_path / "corpus", DemoConfig(songs=3, seconds=4.0, seed=4, decoys=False), progress=False)
+def test_metadata_only_writes_candidates_and_a_metadata_report_but_no_verdicts(tmp_path, clean_corpus):
+    info = clean_corpus  # 3 songs without decoys (tests/conftest.py)
     out = tmp_path / "pairs"
     result = CliRunner().invoke(main, [str(info.catalog), "-o", str(out), "--metadata-only", "--no-progress"])
     assert result.exit_code == 0, result.output
@@ -47,8 +47,7 @@ def test_metadata_only_writes_candidates_and_a_metadata_report_but_no_verdicts(t
 
 
 def test_a_blocksize_that_is_not_a_positive_size_is_a_usage_error(tmp_path):
-    cat = tmp_path / "catalog.csv"
-    cat.write_text("track_id,artist,title,duration_s\n1,A,Song,200\n2,A,Song (Instrumental),200\n")
+    cat = one_pair_catalog(tmp_path / "catalog.csv")
     for size in ("0", "-5", "0.0001kb", "lots"):
         result = CliRunner().invoke(main, [str(cat), "-o", str(tmp_path / "out"), "--metadata-only",
                                            "--no-report", "--blocksize", size])

@@ -32,6 +32,7 @@ def _catalog(path, n_rows: int = 3000, seed: int = 0) -> None:
         w.writerows(rows)
 
 
+@pytest.mark.slow
 def test_distributed_run_equals_local_run(tmp_path, monkeypatch):
     cat = tmp_path / "catalog.csv"
     _catalog(cat)

@@ -20,7 +20,7 @@ from features.shards import ShardConfig, build_shards
 from features.splits import SplitConfig
 from miner.pipeline import MinerConfig, mine_pairs
 from pairing import PairingConfig, pair_candidates
-from s3server import s3, s3_endpoint  # noqa: F401 (fixtures)
+from support.catalogs import one_pair_catalog
 from vocalmine import storage
 from vocalmine.atomic import read_json, update_json, write_json, write_table
 from commands.mine import main as mine_main
@@ -56,6 +56,7 @@ def test_storage_layer_on_s3(s3):
     assert not storage.exists(f"{s3}/out/half.json")
 
 
+@pytest.mark.slow
 def test_every_stage_from_a_bucket_on_a_cluster_without_shared_disk_equals_the_local_run(s3, tmp_path):
     from distributed import LocalCluster
 
@@ -117,8 +118,7 @@ def test_every_stage_from_a_bucket_on_a_cluster_without_shared_disk_equals_the_l
 def test_missing_bucket_refused_credentials_and_unreachable_endpoint_are_one_line_errors(s3, tmp_path,
                                                                                        monkeypatch):
     write_json({}, f"{s3}/x.json")
-    cat = tmp_path / "catalog.csv"
-    cat.write_text("track_id,artist,title,duration_s\n1,A,Song,200\n2,A,Song (Instrumental),200\n")
+    cat = one_pair_catalog(tmp_path / "catalog.csv")
     runner = CliRunner()
 
     r = runner.invoke(mine_main, [str(cat), "-o", "s3://no-such-bucket-vm/pairs", "--metadata-only"])
@@ -154,8 +154,7 @@ def test_missing_bucket_refused_credentials_and_unreachable_endpoint_are_one_lin
 def test_a_url_folder_lock_held_elsewhere_stops_a_second_run_and_a_stale_one_is_taken_over(s3, tmp_path):
     import time
 
-    cat = tmp_path / "catalog.csv"
-    cat.write_text("track_id,artist,title,duration_s\n1,A,Song,200\n2,A,Song (Instrumental),200\n")
+    cat = one_pair_catalog(tmp_path / "catalog.csv")
     note = {"command": "mine-pairs", "host": "elsewhere", "pid": 4242, "started": "2026-12-01T00:00:00Z",
             "token": "x"}
     storage.write_bytes(json.dumps(note | {"heartbeat": time.time()}).encode(), f"{s3}/pairs/.vocalmine.lock")
@@ -172,13 +171,14 @@ def test_a_url_folder_lock_held_elsewhere_stops_a_second_run_and_a_stale_one_is_
     assert storage.exists(f"{s3}/pairs/candidates.parquet") and not storage.exists(f"{s3}/pairs/.vocalmine.lock")
 
 
+@pytest.mark.slow
 def test_separate_and_evaluate_read_and_write_urls(s3, tmp_path):
     import io
 
     import numpy as np
     import soundfile as sf
 
-    from test_separate import constant_model
+    from support.models import constant_model
     from commands.evaluate import main as evaluate_main
     from commands.separate import main as separate_main
 

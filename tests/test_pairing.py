@@ -256,6 +256,7 @@ def test_missing_candidates_is_a_user_error(tmp_path):
         pair_candidates(tmp_path, progress=False)
 
 
+@pytest.mark.slow
 def test_distributed_run_survives_a_killed_worker(corpus, first_run, tmp_path):
     from distributed import Client, LocalCluster
 

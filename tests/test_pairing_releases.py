@@ -22,7 +22,7 @@ from features.patches import Alignment, PairError, PatchParams, spectrogram_patc
 from features.stft import PAPER_STFT
 from miner import MinerConfig, mine_pairs
 from pairing import pair_candidates
-from pairing_truth import measure_corpus, truth_of
+from support.pairing_truth import measure_corpus, truth_of
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,7 @@ def released(tmp_path_factory):
     return Path(info.out_dir), out, rows, truth_of(Path(info.out_dir))
 
 
+@pytest.mark.slow
 def test_every_release_kind_is_accepted_keeps_its_patches_and_gives_a_clean_target(released):
     corpus, out, _, _ = released
     measures = measure_corpus(corpus, out / "pairs.parquet")
@@ -54,6 +55,7 @@ def _by_kind(truth: dict, kind: str) -> tuple[str, dict]:
     return pid, truth[pid]["release_truth"]
 
 
+@pytest.mark.slow
 def test_alignment_map_recovers_the_drift_and_the_edit(released):
     _, _, rows, truth = released
     pid, t = _by_kind(truth, "clock-drift")
@@ -75,6 +77,7 @@ def test_alignment_map_recovers_the_drift_and_the_edit(released):
     assert not any(a < (cut_start + cut_end) / 2 < b for a, b in amap.trusted)
 
 
+@pytest.mark.slow
 def test_level_match_undoes_the_eq_and_trust_drops_the_fade(released):
     _, _, rows, truth = released
     pid, t = _by_kind(truth, "eq")

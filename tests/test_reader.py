@@ -18,7 +18,7 @@ from features.reader import PatchBatch, RowGroupRef, ShardDataset
 from features.shard_config import ROW_BYTES, ShardConfig
 from features.shards import build_shards
 from features.splits import SplitConfig
-from test_shards_fixtures import SongSpec, write_pairs
+from support.synthetic_pairs import SongSpec, write_pairs
 from vocalmine.errors import UserInputError
 
 

@@ -6,6 +6,7 @@ stays fast with 20,000 pairs."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -217,18 +218,13 @@ def test_the_harness_sees_console_errors_and_dialogs(browser, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def pipeline_dir(tmp_path_factory) -> Path:
-    """A real run: the demo corpus through the miner and the audio stage, then the report."""
-    from democorpus.corpus import DemoConfig, make_corpus
-    from miner.pipeline import mine_pairs
-    from pairing.pipeline import pair_candidates
-
-    root = tmp_path_factory.mktemp("pipeline")
-    make_corpus(root / "corpus", DemoConfig(songs=4, seconds=8.0, seed=0))
-    mine_pairs(root / "corpus" / "catalog.csv", root / "pairs")
-    pair_candidates(root / "pairs", progress=False)
-    build_report(root / "pairs")
-    return root / "pairs"
+def pipeline_dir(demo_pairs, tmp_path_factory) -> Path:
+    """A real run: the demo corpus through the miner and the audio stage (shared: tests/conftest.py), then the
+    report, written into a copy."""
+    out = tmp_path_factory.mktemp("pipeline") / "pairs"
+    shutil.copytree(demo_pairs, out)
+    build_report(out)
+    return out
 
 
 def test_report_of_a_real_pipeline_run_agrees_with_its_files(pipeline_dir):

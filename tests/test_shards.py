@@ -20,7 +20,7 @@ from features.patches import PatchParams, patch_starts
 from features.shard_config import ROW_BYTES, ShardConfig
 from features.shards import build_shards
 from features.splits import SPLITS, PairKeys, SplitConfig, assign_splits
-from test_shards_fixtures import (
+from support.synthetic_pairs import (
     SongSpec, default_specs, reference_magnitude, stored_tensor, vocal_distance, write_pairs,
 )
 from commands.shards import main as cli_main
@@ -271,6 +271,7 @@ def test_patch_normalisation(built, tmp_path):
     np.testing.assert_allclose(voc, np.maximum(mix - inst, 0), atol=1.5e-3)
 
 
+@pytest.mark.slow
 def test_a_distributed_local_cluster_builds_the_same_dataset(built, tmp_path):
     from distributed import LocalCluster
 

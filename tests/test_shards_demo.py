@@ -16,7 +16,7 @@ from catalog_schemas import PAIRS
 from democorpus import DemoConfig, make_corpus
 from features.shards import ShardConfig, build_shards
 from features.splits import SplitConfig
-from test_shards_fixtures import reference_magnitude, vocal_distance
+from support.synthetic_pairs import reference_magnitude, vocal_distance
 
 SHIFT_S = 0.5
 

@@ -17,7 +17,7 @@ import pytest
 from features.shard_config import ROW_BYTES, ShardConfig
 from features.shards import build_shards
 from features.splits import SPLITS
-from test_shards_fixtures import SongSpec, write_pairs
+from support.synthetic_pairs import SongSpec, write_pairs
 
 ROOT = Path(__file__).resolve().parent.parent
 ROW_GROUP = 2

@@ -1,7 +1,6 @@
 """The U-Net's architecture, a training step, checkpoints and exact resume, logs, and bad inputs of `train`.
 
-Shards here are small real Parquet files in the SHARD schema, cut by ``features.patches.spectrogram_patches``
-from synthetic signals, with a manifest the real reader (``features.reader.ShardDataset``) accepts.
+Shards here are small real Parquet files in the SHARD schema cut from synthetic signals (``support.training``).
 """
 
 from __future__ import annotations
@@ -11,77 +10,25 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import torch
 from click.testing import CliRunner
 
-from catalog_schemas import SHARD
-from catalog_schemas.shards import TENSOR_COLUMNS
-from features.patches import PatchParams, spectrogram_patches
+from features.patches import PatchParams
 from training.checkpoint import load_checkpoint
 from training.model import UNet, UNetConfig, count_parameters, masked_l1_loss
 from training.distributed import Compute, state_digest
 from training.train import TrainConfig, train
 from commands.train import main as train_main
-
-SR = 8192
-
-
-# ------------------------------------------------------------------------------------------ tiny shard factory
-
-
-def synthetic_pair(seed: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:
-    """(mix, instrumental) float32 [samples] at 8192 Hz: a gliding harmonic 'voice' over noise and a bass tone."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * SR)
-    t = np.arange(n) / SR
-    f0 = 220 * 2 ** (rng.uniform(-0.5, 0.5) + 0.2 * np.sin(2 * np.pi * 0.3 * t))
-    phase = 2 * np.pi * np.cumsum(f0) / SR
-    voice = sum(np.sin(k * phase) / k for k in range(1, 6)) * (np.sin(2 * np.pi * 0.25 * t) > 0)
-    inst = 0.3 * rng.standard_normal(n) * np.exp(-((t % 0.5) * 8)) + 0.5 * np.sin(2 * np.pi * 55 * t)
-    inst = inst.astype(np.float32)
-    return (0.3 * voice + inst).astype(np.float32), inst
-
-
-def write_shards(root: Path, splits: dict[str, int], row_group_size: int = 2, manifest_params: dict | None = None,
-                 seconds: float = 12.0 * 2.2) -> Path:
-    """``root/{split}/part-00000.parquet`` with ``splits[split]`` pairs each, and ``root/manifest.json``."""
-    params = PatchParams()
-    manifest = {"format": "vocalmine-shards/1", "params": manifest_params or params.as_dict(), "splits": {}}
-    seed = 0
-    for split, pairs in splits.items():
-        rows: list[dict] = []
-        pair_ids = []
-        for _ in range(pairs):
-            seed += 1
-            pid = f"o{seed}~i{seed}"
-            pair_ids.append(pid)
-            mix, inst = synthetic_pair(seed, seconds)
-            patches = spectrogram_patches(mix, inst, params)
-            for p in patches:
-                rows.append({"pair_id": pid, "start_frame": int(p["start_frame"]), "scale": float(p["scale"]),
-                             "vocal_energy": float(p["vocal_energy"]),
-                             **{c: np.ascontiguousarray(p[c]).tobytes() for c in TENSOR_COLUMNS}})
-        path = root / split / "part-00000.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if rows:
-            cols = {f.name: [r[f.name] for r in rows] for f in SHARD}
-            pq.write_table(pa.table(cols, schema=SHARD), path, row_group_size=row_group_size)
-        else:
-            pq.write_table(SHARD.empty_table(), path)
-        manifest["splits"][split] = {"pairs": pairs, "patches": len(rows), "pair_ids": pair_ids,
-                                     "shards": [{"path": f"{split}/part-00000.parquet", "rows": len(rows)}]}
-    (root / "manifest.json").write_text(json.dumps(manifest))
-    return root
+from support.training import expected_position, write_shards
+from support.training import tiny_train_config as _config
 
 
 @pytest.fixture(scope="module")
-def shards(tmp_path_factory) -> Path:
-    # 3 pairs x 3 patches = 9 train patches in row groups of 2 (5 row groups); 1 pair of valid.
-    return write_shards(tmp_path_factory.mktemp("shards"), {"train": 3, "valid": 1, "test": 1})
+def shards(tiny_shards) -> Path:
+    """The shared synthetic shard set (tests/conftest.py): 3 pairs x 3 patches = 9 train patches in row groups of
+    2 (5 row groups); 1 pair of valid."""
+    return tiny_shards
 
 
 # ------------------------------------------------------------------------------------------ architecture
@@ -195,34 +142,9 @@ def test_adam_steps_lower_the_loss_on_a_fixed_batch(shards):
 # ------------------------------------------------------------------------------------------ train, resume
 
 
-def expected_position(shards: Path, seed: int, patches: int, rank: int = 0, world_size: int = 1, worker: int = 0,
-                      num_workers: int = 1) -> dict:
-    """Position of the next unread patch after ``patches``, walking the reader's row-group order by hand."""
-    from features.reader import ShardDataset
-
-    ds = ShardDataset(shards, "train", columns=("mix",))
-    left, epoch = patches, 0
-    while True:
-        for i, rg in enumerate(ds.shard_of(seed=seed, epoch=epoch, rank=rank, world_size=world_size,
-                                           worker=worker, num_workers=num_workers)):
-            if left < rg.num_rows:
-                return {"epoch": epoch, "row_groups": i, "rows": left, "patches_read": patches}
-            if left == rg.num_rows > 0:  # a batch that ends a row group: the position is past it
-                return {"epoch": epoch, "row_groups": i + 1, "rows": 0, "patches_read": patches}
-            left -= rg.num_rows
-        epoch += 1
-
-
-def _config(shards: Path, run: Path, **kw) -> TrainConfig:
-    base = dict(shards_dir=str(shards), run_dir=str(run), batch_size=3, max_steps=4, valid_every=2, loader_threads=3,
-                valid_patches=2, checkpoint_every=2, log_every=1, seed=3, device="cpu", deterministic=True,
-                progress=False, tensorboard=True)
-    base.update(kw)
-    return TrainConfig(**base)
-
-
-def test_resumed_run_matches_uninterrupted_run(shards, tmp_path):
-    straight = train(_config(shards, tmp_path / "straight", max_steps=4))
+@pytest.mark.slow
+def test_resumed_run_matches_uninterrupted_run(shards, tmp_path, tiny_model):
+    straight = tiny_model.result  # the shared run (tests/conftest.py): _config(shards, ..., max_steps=4)
     half = train(_config(shards, tmp_path / "resumed", max_steps=2))
     assert half.steps == 2
     ck2 = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)  # plain data only
@@ -234,7 +156,7 @@ def test_resumed_run_matches_uninterrupted_run(shards, tmp_path):
     resumed = train(_config(shards, tmp_path / "resumed", max_steps=4, resume=True))
     assert resumed.start_step == 2 and resumed.steps == 4
 
-    a = load_checkpoint(tmp_path / "straight", target="vocals", arch="unet", which="latest")
+    a = load_checkpoint(tiny_model.run_dir, target="vocals", arch="unet", which="latest")
     b = load_checkpoint(tmp_path / "resumed", target="vocals", arch="unet", which="latest")
     assert a["step"] == b["step"] == 4
     for name, t in a["model"].items():
@@ -318,6 +240,7 @@ def test_bad_inputs_give_one_clear_error(shards, tmp_path):
     assert r.exit_code == 2 and "is not a safe vocalmine checkpoint" in r.output and "weights_only" not in r.output
 
 
+@pytest.mark.slow
 def test_validation_runs_every_valid_every_steps_even_between_log_rows(shards, tmp_path):
     # --valid-every 3 with --log-every 2: validation at step 3 (no log row due) and at the last step, 4.
     result = train(_config(shards, tmp_path / "run", max_steps=4, valid_every=3, log_every=2, checkpoint_every=10,

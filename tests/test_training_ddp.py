@@ -7,15 +7,17 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
-from test_training import expected_position, write_shards
+from support.training import expected_position
 from training.checkpoint import load_checkpoint
 from training.distributed import state_digest
 
 
-def test_two_process_run_ends_with_identical_weights_and_one_writer(tmp_path):
-    shards = write_shards(tmp_path / "shards", {"train": 3, "valid": 1})
+@pytest.mark.slow
+def test_two_process_run_ends_with_identical_weights_and_one_writer(tmp_path, tiny_shards):
+    shards = tiny_shards  # shared (tests/conftest.py): 3 train pairs, 1 valid
     run = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",

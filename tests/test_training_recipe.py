@@ -19,27 +19,20 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from features.audio import file_sha1
 from features.reader import ShardDataset
 from training.augment import Augment
 from training.checkpoint import load_checkpoint
 from training.model import UNet, UNetConfig, masked_l1_loss
 from training.train import TrainConfig, train
 from commands.train import main as train_main
-
-from test_training import write_shards
+from support.training import write_shards
 
 
 @pytest.fixture(scope="module")
-def shards(tmp_path_factory) -> Path:
-    root = write_shards(tmp_path_factory.mktemp("shards"), {"train": 3, "valid": 1, "test": 1})
-    manifest = json.loads((root / "manifest.json").read_text())
-    for split in manifest["splits"].values():  # as build-shards records them
-        for shard in split["shards"]:
-            f = root / shard["path"]
-            shard.update(bytes=f.stat().st_size, sha1=file_sha1(f))
-    (root / "manifest.json").write_text(json.dumps(manifest))
-    return root
+def shards(tiny_shards) -> Path:
+    """The shared synthetic shard set (tests/conftest.py), its sizes and sha1 in the manifest as build-shards
+    records them."""
+    return tiny_shards
 
 
 def _config(shards: Path, run: Path, **kw) -> TrainConfig:
@@ -62,6 +55,7 @@ def _valid_loss(weights: dict, shards: Path, patches: int = 3) -> float:
         return float(masked_l1_loss(model(x), x, y))
 
 
+@pytest.mark.slow
 def test_best_checkpoint_is_the_one_with_the_lowest_validation_loss(shards, tmp_path):
     # A high learning rate, augmentation and a cosine schedule: the validation loss moves both ways.
     result = train(_config(shards, tmp_path / "run", max_steps=6, lr=3e-3, lr_schedule="cosine", warmup_steps=2,
@@ -83,6 +77,7 @@ def test_best_checkpoint_is_the_one_with_the_lowest_validation_loss(shards, tmp_
     assert all(a >= b for a, b in zip(lrs[2:], lrs[3:])) and lrs[-1] < 3e-3
 
 
+@pytest.mark.slow
 def test_resume_refuses_changed_options_unless_allowed(shards, tmp_path):
     run = tmp_path / "run"
     base = ["--shards", str(shards), "-o", str(run), "--device", "cpu", "--no-progress", "--batch-size", "2",
@@ -178,6 +173,7 @@ def test_checkpoints_that_are_not_safe_or_not_whole_get_our_words(shards, tmp_pa
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_says_to_resume(shards, tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "commands.train", "--shards", str(shards), "-o", str(run), "--device", "cpu",

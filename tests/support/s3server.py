@@ -1,6 +1,7 @@
 """A real S3-compatible server on loopback (moto's standalone server, as s3fs's own tests use), for the
-object-storage tests: ``from s3server import s3`` in a test module. The code under test is configured only
-through the standard variables (``AWS_ENDPOINT_URL``, dummy keys), as a user's would be."""
+object-storage tests: the fixtures ``s3_endpoint`` and ``s3``, which tests/conftest.py offers to every test. The
+code under test is configured only through the standard variables (``AWS_ENDPOINT_URL``, dummy keys), as a
+user's would be."""
 
 from __future__ import annotations
 
