@@ -80,7 +80,7 @@ def _shown(names: list[str], n: int = 3) -> str:
     return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
 
 
-def _first_audio_under(folder: str) -> str | None:
+def first_audio_file(folder: str) -> str | None:
     """The first audio file met walking ``folder`` (local: stops there; a URL: one listing)."""
     if storage.is_url(folder):
         return next((p for p, _ in storage.find(folder) if is_audio_name(storage.name(p))), None)
@@ -102,7 +102,7 @@ def input_kind(source: str | os.PathLike, force_library: bool = False) -> InputK
         top = [n for n in storage.listdir(text) if _is_catalog_name(n) and storage.isfile(storage.join(text, n))]
         if top:
             return InputKind("catalog", f"its top level holds catalog files ({_shown(top)})")
-        found = _first_audio_under(storage.absolute(text))
+        found = first_audio_file(storage.absolute(text))
         if found is None:
             raise UserInputError(
                 f"{text}: neither catalog files at its top level ({', '.join(sorted(CATALOG_SUFFIXES))}) nor audio "
