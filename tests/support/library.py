@@ -17,7 +17,6 @@ Vorbis comments, MP4 atoms), libsndfile's RIFF INFO writer, ffmpeg's AAC encoder
 from __future__ import annotations
 
 import csv
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -46,10 +45,11 @@ NOT_AUDIO = (f"{B}/cover.jpg", f"{A}/lyrics.txt")
 
 @dataclass(frozen=True)
 class Library:
-    """The folder and what its files hold: ``songs[song_id] = (mixture path, accompaniment path)`` in the
-    corpus; ``expected[rel]``: the catalog values and sources the walk must find (``duration`` aside)."""
+    """The folder (``root``), the corpus its audio comes from, and ``expected[rel]``: the catalog values and
+    sources the walk must find per file (its duration aside)."""
 
     root: Path
+    corpus_dir: Path
     expected: dict[str, dict[str, str | None]]
 
     @property
@@ -149,7 +149,7 @@ def build_library(root: Path, corpus_dir: Path) -> Library:
     (r / CORRUPT).write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
     (r / NOT_AUDIO[0]).write_bytes(b"\xff\xd8\xff\xe0" + bytes(100))
     (r / NOT_AUDIO[1]).write_text("not a song\n")
-    return Library(root, _expected())
+    return Library(root, corpus_dir, _expected())
 
 
 def _expected() -> dict[str, dict[str, str | None]]:
@@ -173,13 +173,11 @@ def _expected() -> dict[str, dict[str, str | None]]:
         PAIR_C[1]: {"title": "Night Drive (Instrumental)", "artist": "Gamma Trio",
                     "title_source": "path:artist-title", "artist_source": "path:artist-title"},
         DECOY[0]: tag("vorbis", title="Ghost Light", artist="Delta Echo"),
-        DECOY[1]: tag("id3", title="Ghost Light (Instrumental)", artist="Delta Echo"),
+        DECOY[1]: {**tag("id3", title="Ghost Light (Instrumental)", artist="Delta Echo"),  # the path fills the rest
+                   "album": "Ghost", "album_source": "path:folders", "track_number": "2",
+                   "track_number_source": "path:number-title"},
         LONE: {"title": "Sketch", "track_number": "4", "artist": "Delta Echo", "album": "Demos",
                "title_source": "path:number-title", "track_number_source": "path:number-title",
                "artist_source": "path:folders", "album_source": "path:folders"},
     }
 
-
-def copy_tree(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
