@@ -266,7 +266,7 @@ def _candidate(p: KnownPair, facts: dict[str, dict[str, Any]]) -> dict[str, Any]
     marker, score = None, None
     if o_title and i_title:
         why = explain(o_title, i_title)
-        marker, score = why.marker or None, (why.score if why.marker else None)
+        marker, score = why.marker or None, (why.title_score if why.marker else None)
     return {
         "original_id": p.original_id, "instrumental_id": p.instrumental_id,
         "artist": p.artist or ov.get("artist") or iv.get("artist"), "artist_key": None,

@@ -198,3 +198,23 @@ def test_mine_pairs_on_a_music_folder_finds_exactly_the_true_pairs(music, tmp_pa
 
 def csv_rows(music: L.Library, name: str) -> list[dict]:
     return list(csv.DictReader(open(music.corpus_dir / "truth" / name, newline="")))
+
+
+def test_a_url_prefix_is_walked_like_a_folder(music, walked, s3):
+    import s3fs
+
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    fs.put(str(music.root), f"{s3[5:]}/Music", recursive=True)
+    summary = build_catalog(f"{s3}/Music", f"{s3}/pairs")
+    assert (summary.files, summary.other_files, summary.unreadable) == (10, 2, 1)
+    from vocalmine import storage
+
+    got = storage.read_parquet(f"{s3}/pairs/catalog.parquet").to_pylist()
+    local = pq.read_table(walked[1] / "catalog.parquet").to_pylist()
+    assert len(got) == len(local)
+    for g, w in zip(got, local):
+        assert g["audio_path"] == f"{s3}/Music/{w['track_id']}"
+        assert {k: v for k, v in g.items() if k not in ("audio_path", "file_error")} == \
+               {k: v for k, v in w.items() if k not in ("audio_path", "file_error")}
+    again = build_catalog(f"{s3}/Music", f"{s3}/pairs")  # unchanged objects (same size and ETag): nothing read
+    assert (again.read, again.cached) == (0, 10)
