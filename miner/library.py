@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from catalog_schemas import LIBRARY_CATALOG, LIBRARY_FIELDS
 from miner.music_files import AUDIO_SUFFIXES, MusicFile, MusicListing, list_music
 from miner.path_names import names_from_path
-from miner.tags import read_file
+from miner.tags import FileFacts, read_file
 from vocalmine import storage
 from vocalmine.atomic import update_json, write_table
 from vocalmine.errors import UserInputError
@@ -86,7 +86,7 @@ class LibrarySummary:
 
 def file_row(f: MusicFile) -> dict[str, Any]:
     """The ``LIBRARY_CATALOG`` row of one file: tags first, the path's rules for what the tags lack."""
-    facts = read_file(f.path)
+    facts = read_file(f.path) if f.size else FileFacts(error="empty file (0 bytes)")
     row: dict[str, Any] = dict.fromkeys(LIBRARY_CATALOG.names)
     row.update(track_id=f.rel, audio_path=f.path, file_size=f.size, file_format=facts.file_format or None)
     if facts.error:

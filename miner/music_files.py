@@ -151,9 +151,12 @@ def list_music(source: str | os.PathLike) -> MusicListing:
         root = storage.parent(storage.absolute(text))
         found = [(storage.absolute(text), storage.stamp(text))]
     elif _has_wildcard(text):
-        root = storage.absolute(_glob_root(text))
-        wanted = {str(storage.absolute(m)) for m in storage.glob(text)}
-        found = [(p, s) for p, s in storage.find(root, skip_hidden=False) if str(p) in wanted]
+        if storage.is_url(text):  # one listing of the prefix rather than a request per object
+            root, wanted = _glob_root(text), {str(m) for m in storage.glob(text)}
+            found = [(p, s) for p, s in storage.find(root, skip_hidden=False) if str(p) in wanted]
+        else:  # not resolved: a matched link keeps its own path
+            root = os.path.abspath(_glob_root(text))
+            found = [(os.path.abspath(m), storage.stamp(m)) for m in storage.glob(text) if os.path.isfile(m)]
         if not found:
             raise UserInputError(f"{text}: the pattern matches no file")
     else:

@@ -170,6 +170,16 @@ def _riff(path: str) -> dict[str, str]:
         return read_riff_info(fh)
 
 
+def _error_text(exc: Exception) -> str:
+    """Why a file could not be read, in words (mutagen wraps the operating system's errors in its own)."""
+    os_error = next((e for e in (exc, *exc.args, exc.__cause__, exc.__context__) if isinstance(e, OSError)), None)
+    if isinstance(os_error, PermissionError):
+        return "permission denied (this user may not read the file)"
+    if os_error is not None:
+        return f"cannot be read ({os_error.strerror or type(os_error).__name__})"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def read_file(path: str) -> FileFacts:
     """The tags and stream duration of the audio file ``path`` (a local path or URL); a file mutagen cannot read
     (corrupt, not audio, unknown format, no permission) comes back with ``error`` set and nothing else."""
@@ -187,11 +197,7 @@ def read_file(path: str) -> FileFacts:
             blocks.append((kind, tag_values(kind, audio.tags)))
         if fmt == "wave":
             blocks.append(("riff-info", tag_values("riff-info", _riff(path))))
-    except PermissionError:
-        return FileFacts(error="permission denied (this user may not read the file)")
-    except OSError as exc:
-        return FileFacts(error=f"cannot be read ({exc.strerror or type(exc).__name__})")
     except Exception as exc:  # mutagen's errors, and any parser crash on an odd file: one file never stops the walk
-        return FileFacts(error=f"{type(exc).__name__}: {exc}")
+        return FileFacts(error=_error_text(exc))
     values, sources = _merge(blocks)
     return FileFacts(values, sources, float(length), fmt)
