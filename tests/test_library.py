@@ -53,6 +53,9 @@ def test_catalog_has_each_files_tags_or_path_values_with_their_sources(music, wa
         assert got["duration_s"] == pytest.approx(decoded, abs=0.03), rel
         assert got["duration_source"] == "stream"
     assert rows[L.PAIR_A[1]]["duration_s"] < 10  # its TLEN tag says 999 s
+    # the two MP3s really carry ID3v2.4 and ID3v2.3 (v2.3's TYER date read as the release date)
+    assert ID3(music.root / L.PAIR_A[1]).version == (2, 4, 0) and ID3(music.root / L.PAIR_B[0]).version == (2, 3, 0)
+    assert b"TYER" in (music.root / L.PAIR_B[0]).read_bytes()[:2000]
     broken = rows[L.CORRUPT]
     assert "not a valid FLAC file" in broken["file_error"] and broken["title"] is None
     assert broken["duration_s"] is None and broken["file_size"] == 5000

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from mutagen.flac import FLAC
-from mutagen.id3 import ID3, TALB, TCON, TDRC, TIT2, TLEN, TPE1, TPE2, TPUB, TRCK, TSRC
+from mutagen.id3 import ID3, TALB, TCON, TDRC, TIT2, TLEN, TPE1, TPE2, TPUB, TRCK, TSRC, TYER
 from mutagen.mp4 import MP4, MP4FreeForm
 from mutagen.oggvorbis import OggVorbis
 from mutagen.wave import WAVE
@@ -121,7 +121,7 @@ def build_library(root: Path, corpus_dir: Path) -> Library:
     _write(r / PAIR_B[0], mix2, "MP3", "MPEG_LAYER_III")
     _id3([TIT2(encoding=1, text="Glass Promises [Live at Home]"), TPE1(encoding=1, text="Beta Band"),
           TPE2(encoding=1, text="Beta Band"), TALB(encoding=1, text="Glass [Deluxe]"), TRCK(encoding=1, text="02"),
-          TDRC(encoding=1, text="2017"), TCON(encoding=1, text="Rock")], r / PAIR_B[0], 3)
+          TYER(encoding=1, text="2017"), TCON(encoding=1, text="Rock")], r / PAIR_B[0], 3)  # v2.3's year frame
     _m4a(r / PAIR_B[1], acc2)
     m4a = MP4(r / PAIR_B[1])
     m4a.update({"\xa9nam": ["Glass Promises [Live at Home] (Instrumental)"], "\xa9ART": ["Beta Band"],
