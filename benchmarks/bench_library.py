@@ -146,8 +146,8 @@ def measure(folder: Path, threads: tuple[int, ...], runs: int) -> list[tuple[str
 
 
 def table(rows: list[tuple[str, int, dict]]) -> str:
-    lines = ["| files | run | threads | read | wall s | CPU s | files/s (wall) | files per CPU s | RSS after imports MB "
-             "| peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| files | run | threads | read | wall s | CPU s | files/s (wall) | files per CPU s "
+             "| RSS after imports MB | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|"]
     for run, n, r in rows:
         lines.append(f"| {r['files']:,} | {run} | {n} | {r['read']:,} | {r['wall']:.1f} | {r['cpu']:.1f} | "
                      f"{r['files'] / r['wall']:,.0f} | {r['files'] / r['cpu']:,.0f} | {r['rss_imports_mb']:.0f} | "

@@ -26,7 +26,8 @@ LIBRARY_CATALOG = schema(
         field("file_error", pa.string(), "Why the file could not be read (null when it was): the row's tags, "
               "duration and sources are then null, and the metadata stage rejects it as `unreadable-file` with this "
               "detail."),
-        field("file_format", pa.string(), "The container mutagen read: flac, mp3, mp4, oggvorbis, oggopus, wave, aiff, ..."),
+        field("file_format", pa.string(),
+              "The container mutagen read: flac, mp3, mp4, oggvorbis, oggopus, wave, aiff, ..."),
         field("file_size", pa.int64(), "Bytes."),
         *[field(f"{name}_source", pa.string(), _SOURCE_DOC.format(
             name=name, extra="; for `artist`, `tag:<kind>:albumartist` when only the album artist was tagged"

@@ -1,24 +1,21 @@
 """What a music file's path says when its tags do not: the naming rules of music folders.
 
 The file name (without its extension) is tried against these rules in order; the first that matches gives what
-it can, and the ``Artist/Album/`` folders above it give the artist and album it did not:
+it can, and the ``Artist/Album/`` folders above it give the artist and album it did not (rule, then name, then
+what it gives):
 
-==========================  ==============================  =====================================
-rule (``source``)           file name                       gives
-==========================  ==============================  =====================================
-``path:number-artist-title`` ``03 - Artist - Title``         track number, artist, title
-``path:artist-title``        ``Artist - Title``              artist, title
-``path:number-title``        ``03 Title``, ``03 - Title``,   track number, title
-                             ``03. Title``, ``1-03 Title``
-``path:title``               anything else                   title (the whole name)
-``path:folders``             ``Artist/Album/<name>``         artist, album (two folder levels or more)
-==========================  ==============================  =====================================
+- ``path:number-artist-title``: ``03 - Artist - Title``: track number, artist, title;
+- ``path:artist-title``: ``Artist - Title``: artist, title;
+- ``path:number-title``: ``03 Title``, ``03 - Title``, ``03. Title``, ``1-03 Title``: track number, title;
+- ``path:title``: anything else: the whole name as the title;
+- ``path:folders``: ``Artist/Album/<name>`` (two folder levels or more): artist, album.
 
 A trailing dash marker is set aside before splitting at " - " and given back to the title, so
 ``Artist - Title - Instrumental`` is artist "Artist", title "Title - Instrumental", and ``Title -
 Instrumental`` stays one title. A track number is one to three digits; the artist of ``Artist - Title`` is never
-a number alone (``03 - Title`` is a numbered title). A title that starts with a number ("99 Problems") is
-read as numbered: tags, where present, are always preferred to the path. Names are NFC-normalised (macOS writes decomposed accents).
+a number alone (``03 - Title`` is a numbered title). A title that starts with a number ("99 Problems") is read
+as numbered: tags, where present, are always preferred to the path. Names are NFC-normalised (macOS writes
+decomposed accents).
 """
 
 from __future__ import annotations

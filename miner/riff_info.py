@@ -13,8 +13,8 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO
 
-#: The INFO ids read (``INAM`` title, ``IART`` artist, ``IPRD`` album, ``ICRD`` date, ``IGNR`` genre, ``ITRK``
-#: or ``IPRT`` track number, ``IPUB``/``ICMS`` label-like fields are not standard and not read).
+#: The INFO ids read: ``INAM`` title, ``IART`` artist, ``IPRD`` album, ``ICRD`` date, ``IGNR`` genre, ``ITRK`` or
+#: ``IPRT`` track number. INFO has no standard label field.
 INFO_IDS = (b"INAM", b"IART", b"IPRD", b"ICRD", b"IGNR", b"ITRK", b"IPRT")
 _MAX_CHUNKS = 256  # a sane WAV has a handful; a damaged one must not loop for long
 _MAX_INFO_BYTES = 1 << 20

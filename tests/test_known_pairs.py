@@ -34,7 +34,8 @@ def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
 
 def test_a_pair_list_is_read_with_every_unusable_row_skipped_with_its_reason(tmp_path):
     (tmp_path / "audio").mkdir()
-    pl = write_csv(tmp_path / "pairs.csv", ["Original", "Instrumental", "original_id", "artist", "original_duration_s"], [
+    header = ["Original", "Instrumental", "original_id", "artist", "original_duration_s"]
+    pl = write_csv(tmp_path / "pairs.csv", header, [
         ["audio/a.flac", "audio/a_inst.flac", "", "Alpha", "212.5"],
         ["/abs/b.wav", "s3://bucket/b_inst.wav", "b", "", ""],
         ["", "", "", "", ""],                                   # an empty line: not a row
