@@ -41,7 +41,8 @@ def format_library_summary(s: LibrarySummary) -> str:
 
 def format_known_summary(s: KnownPairsSummary) -> str:
     """Console lines of the pairs given: how many, and each row or file that gave none, with why."""
-    lines = [f"{s.pairs:,} pairs from {s.source} -> {storage.join(s.out_dir, 'candidates.parquet')}"]
+    pairs = f"{s.pairs:,} pair{'' if s.pairs == 1 else 's'}"
+    lines = [f"{pairs} from {s.source} -> {storage.join(s.out_dir, 'candidates.parquet')}"]
     for skip in s.skipped[:20]:
         lines.append(f"  skipped {skip['where']}: {skip['reason']} ({skip['detail']})")
     if len(s.skipped) > 20:
