@@ -48,6 +48,7 @@ test-fast: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_democorpus.py
 	$(BIN)/python benchmarks/bench_miner.py
+	$(BIN)/python benchmarks/bench_library.py
 	$(BIN)/python benchmarks/bench_pairing.py
 	$(BIN)/python benchmarks/bench_shards.py
 	$(BIN)/python benchmarks/bench_reader.py

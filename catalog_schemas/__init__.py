@@ -25,6 +25,7 @@ from catalog_schemas.catalog import (
     REJECTED_ROWS,
 )
 from catalog_schemas.candidates import CANDIDATES
+from catalog_schemas.library import KNOWN_PAIRS, LIBRARY_CATALOG, LIBRARY_FIELDS
 from catalog_schemas.pairs import PAIRS
 from catalog_schemas.shards import PATCH_BINS, PATCH_FRAMES, SHARD, TENSOR_COLUMNS
 
@@ -37,6 +38,9 @@ __all__ = [
     "DURATION_COLUMNS",
     "REJECTED_ROWS",
     "CANDIDATES",
+    "KNOWN_PAIRS",
+    "LIBRARY_CATALOG",
+    "LIBRARY_FIELDS",
     "PAIRS",
     "SHARD",
     "PATCH_BINS",
@@ -49,6 +53,8 @@ __all__ = [
 ALL_SCHEMAS: dict[str, pa.Schema] = {
     "catalog": CATALOG,
     "rejected_rows": REJECTED_ROWS,
+    "library_catalog": LIBRARY_CATALOG,
+    "known_pairs": KNOWN_PAIRS,
     "candidates": CANDIDATES,
     "pairs": PAIRS,
     "shard": SHARD,

@@ -8,7 +8,7 @@ from catalog_schemas._fields import field, schema
 
 CATALOG_REQUIRED = ("track_id", "artist", "title")
 DURATION_COLUMNS = ("duration_s", "duration_ms")
-CATALOG_OPTIONAL = ("album", "isrc", "genre", "release_date", "audio_path", "label")
+CATALOG_OPTIONAL = ("album", "isrc", "genre", "release_date", "audio_path", "label", "file_error")
 
 CATALOG = schema(
     [
@@ -22,6 +22,8 @@ CATALOG = schema(
         field("release_date", pa.string(), "Optional: release date as written (ISO 8601 preferred)."),
         field("label", pa.string(), "Optional: record label, used by the report."),
         field("audio_path", pa.string(), "Optional: path of the audio file, absolute or relative to the catalog file."),
+        field("file_error", pa.string(), "Optional: why the audio file could not be read (the music-folder walk writes "
+              "it); a non-empty value rejects the row as `unreadable-file`, with this as its detail."),
     ],
     "The catalog a user gives to `mine-pairs`: CSV (also .csv.gz), TSV or Parquet, a file, a directory of "
     "part-files or a glob. Required: track_id, artist, title and one of duration_s / duration_ms. "
@@ -35,7 +37,8 @@ REJECTED_ROWS = schema(
         field("track_id", pa.string(), "The row's track_id as read (may be empty)."),
         field("reason", pa.string(),
               "Why the row was not used (the first that applies): wrong-column-count, empty-track_id, "
-              "empty-artist, empty-title, missing-duration, bad-duration, nonpositive-duration, "
+              "empty-artist, empty-title, missing-duration, bad-duration, nonpositive-duration, unreadable-file "
+              "(a music folder's file that could not be read: `file_error`), "
               "duplicate-track_id (every occurrence of a track_id after the first in catalog order: files "
               "by name, then line).", nullable=False),
         field("detail", pa.string(),

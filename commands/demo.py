@@ -39,6 +39,8 @@ def main(out_dir: str, force: bool, workers: int | None, **options: Any) -> None
     click.echo(f"  candidate pairs {c['candidate_pairs']} (true {c['true_pairs']}), audio decoys "
                f"{c['audio_decoys']}, metadata decoys {c['metadata_decoys']}, bad rows {c['bad_rows']}")
     click.echo(f"  catalog: {info.catalog}\n  truth:   {info.truth_dir}")
+    if config.as_library:
+        click.echo(f"  music folder: {info.out_dir / 'library'} (truth/library.csv maps track ids to its files)")
 
 
 if __name__ == "__main__":  # pragma: no cover

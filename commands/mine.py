@@ -19,9 +19,10 @@ from commands.common import user_errors, verbose_option, writer_lock
 from commands.options import config_from, config_options
 from miner.config import MinerConfig
 from miner.evidence import EVIDENCE_KINDS
+from miner.library import LibraryConfig
 from pairing import PairingConfig
 from vocalmine.settings import leaves, load_toml
-from workflows import mine_and_verify
+from workflows import mine_source, verify_known_pairs
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +93,26 @@ _OPTION_FORMS: dict[str, dict[str, Any]] = {
 
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
-    epilog="Example: mine-pairs exports/catalog.csv.gz -o pairs/ --metadata-only --marker karaoke",
+    epilog="Examples: mine-pairs exports/catalog.csv.gz -o pairs/ --metadata-only --marker karaoke; "
+           "mine-pairs ~/Music -o pairs/; mine-pairs --pairs pairs.csv -o pairs/; "
+           "mine-pairs --pairs-from dataset/mixtures dataset/instruments -o pairs/",
 )
-@click.argument("catalog")
+@click.argument("catalog", required=False)
 @click.option("-o", "--out", "out_dir", default="pairs",
               help="Output folder or URL: candidates.parquet, rejected_rows.parquet, summary.json.")
 @click.option("--metadata-only", is_flag=True, help="Stop after the metadata stage (no audio verification).")
 @click.option("--report/--no-report", default=True,
               help="Write the pair-quality report (report.html, report.json) at the end.")
 @config_options(MinerConfig, skip=("progress",), overrides=_OPTION_FORMS)
+@click.option("--library", "force_library", is_flag=True,
+              help="Walk the audio files of the CATALOG folder even when its top level holds catalog files.")
+@config_options(LibraryConfig)
+@click.option("--pairs", "pair_list", default=None, metavar="PAIRS.csv",
+              help="Verify pairs you already have (CSV: original, instrumental; optional ids, artist, titles, "
+                   "durations): no metadata stage. Instead of CATALOG.")
+@click.option("--pairs-from", nargs=2, default=None, metavar="MIXTURES INSTRUMENTS",
+              help="Verify the files of two folders paired by name (01_foo_mix.wav with 01_foo_inst.wav). "
+                   "Instead of CATALOG.")
 @click.option("--config", "config_file", default=None, metavar="FILE.toml",
               help="Settings of the audio stage: a TOML file of PairingConfig names (docs/pairing.md).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
@@ -109,16 +121,29 @@ _OPTION_FORMS: dict[str, dict[str, Any]] = {
               help=_SETTINGS["progress"].info.help + " [default: when stderr is a terminal]")
 @verbose_option
 @user_errors
-def main(catalog: str, out_dir: str, metadata_only: bool, report: bool, config_file: str | None,
-         scheduler: str | None, **settings: Any) -> None:
+def main(catalog: str | None, out_dir: str, metadata_only: bool, report: bool, force_library: bool,
+         pair_list: str | None, pairs_from: tuple[str, str] | None, config_file: str | None, scheduler: str | None,
+         **settings: Any) -> None:
     """Find (original, instrumental) pairs in CATALOG: a CSV/TSV/Parquet file, a folder of part-files, or a
-    glob (quote it). Required columns: track_id, artist, title, duration_s or duration_ms."""
+    glob (quote it), with columns track_id, artist, title, duration_s or duration_ms; or a music folder (audio
+    files with their tags; a folder whose top level holds catalog files is read as a catalog). Or verify pairs
+    you already have: --pairs, --pairs-from."""
     config = config_from(MinerConfig, settings)
+    library_config = config_from(LibraryConfig, settings)
     pairing_config = load_toml(PairingConfig, config_file) if config_file else None
+    known = pair_list is not None or pairs_from is not None
+    if known and (catalog is not None or metadata_only or force_library):
+        raise click.UsageError("--pairs and --pairs-from replace CATALOG and the metadata stage: give no CATALOG, "
+                               "--metadata-only or --library with them")
+    if not known and catalog is None:
+        raise click.UsageError("give a CATALOG (a catalog or a music folder), --pairs or --pairs-from")
     with writer_lock(out_dir, "mine-pairs"):
-        mine_and_verify(catalog, out_dir, config, pairing_config, audio=not metadata_only, report=report,
-                        scheduler=scheduler, echo=click.echo)
-
+        if known:
+            verify_known_pairs(out_dir, pair_list, pairs_from, pairing_config, report=report, scheduler=scheduler,
+                               progress=config.progress, echo=click.echo)
+        else:
+            mine_source(catalog, out_dir, config, pairing_config, library_config, force_library=force_library,
+                        audio=not metadata_only, report=report, scheduler=scheduler, echo=click.echo)
 
 if __name__ == "__main__":
     main()

@@ -21,6 +21,7 @@ class DemoConfig:
     ``seconds``: length of a song, s (each song is 88-100 % of it).
     ``decoys``: add audio decoys, metadata decoys and bad rows; False gives only clean true pairs.
     ``sample_rates``: rates (Hz) the files use; ``formats``: file formats (wav, flac, mp3, ogg).
+    ``as_library``: also write the finished corpus as a tagged music folder (``democorpus.library``).
 
     The bounds are checked by ``validate`` (one message per field, naming the allowed values), not by the
     settings' ``low``/``high``, so the command and the library give the same messages.
@@ -33,6 +34,9 @@ class DemoConfig:
                                  "pairs).")
     sample_rates: tuple[int, ...] = setting((44100, 48000), "Sample rates (Hz) of the files.", metavar="HZ,...")
     formats: tuple[str, ...] = setting(("wav", "flac", "mp3", "ogg"), "File formats to use.", metavar="EXT,...")
+    as_library: bool = setting(False, "Also write the corpus as a tagged music folder, library/Artist/Album/NN "
+                                      "Title.ext (truth/library.csv maps each track_id to its file): what "
+                                      "mine-pairs DIR reads.")
 
     def __post_init__(self) -> None:  # accept lists (from JSON or a CLI) but store tuples: the config is hashable
         object.__setattr__(self, "sample_rates", tuple(int(r) for r in self.sample_rates))

@@ -26,12 +26,14 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from democorpus.config import DemoConfig
 from democorpus.folder import MANIFEST, CorpusInfo, cache_key, prepare, reusable
+from democorpus.library import write_library
 from democorpus.planning import plan
 from democorpus.rendering import Rendered, render_all
 from democorpus.rows import Plan
@@ -73,9 +75,15 @@ def make_corpus(out_dir: str | Path, config: DemoConfig = DemoConfig(), *, force
     ``config`` and this generator's code (``force`` regenerates anyway). Deterministic by ``config.seed``,
     whatever the number of ``workers`` (threads; default: the CPU count, at most 4).
 
-    ``progress``: show a progress bar on stderr (None: only on a terminal).
+    ``progress``: show a progress bar on stderr (None: only on a terminal). ``config.as_library``: the corpus,
+    then its tagged music folder (``democorpus.library``).
     """
     config.validate()
+    if config.as_library:  # the music folder is made from the finished corpus, whose cache key it leaves alone
+        info = make_corpus(out_dir, replace(config, as_library=False), force=force, progress=progress,
+                           workers=workers)
+        write_library(info.out_dir)
+        return replace(info, config=config)
     out = Path(out_dir)
     key = cache_key(config)
     if not force and (found := reusable(out, key)) is not None:

@@ -14,7 +14,12 @@ Modules, in the order a row meets them:
   length), ``match`` (the pure per-block matching function);
 - the run: ``config`` (``MinerConfig``, ``MineSummary``), ``work_files`` (the work folder), ``prepare``
   (step 1), ``duplicates`` (step 2), ``block_matching`` (step 3), ``rejected`` (rejected_rows.parquet),
-  ``runner`` (Dask), ``pipeline`` (``mine_pairs``).
+  ``runner`` (Dask), ``pipeline`` (``mine_pairs``).;
+- what people have instead of a catalog: ``music_files`` (a music folder's audio files, and the rule that
+  tells it from a catalog), ``tags`` (a file's tags and stream duration, with mutagen; ``riff_info`` for WAV
+  INFO chunks), ``path_names`` (the naming rules of music folders), ``library`` (``build_catalog``: the folder
+  walked into catalog.parquet, as Dask tasks over file batches, re-reading only changed files),
+  ``known_pairs`` (a pair list, or two folders paired by name, written as candidates for the audio stage).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Validate catalog rows: the reasons a row is rejected, and durations parsed to seconds.
 
 Empty ``track_id``/``artist``/``title`` and missing, non-numeric or non-positive durations are reasons, in
-that order of precedence (``validate_rows``). A duration may be a number of seconds (``duration_s``) or
-milliseconds (``duration_ms``), or a clock time ("3:35", "1:02:03") in either.
+that order of precedence (``validate_rows``); above them all, a non-empty ``file_error`` (a music folder's
+file that could not be read, ``miner.library``) is ``unreadable-file``. A duration may be a number of seconds
+(``duration_s``) or milliseconds (``duration_ms``), or a clock time ("3:35", "1:02:03") in either.
 """
 
 from __future__ import annotations
@@ -67,11 +68,14 @@ def bad_duration_detail(value: str | None, column: str) -> str:
 
 def row_details(table: pa.Table, reasons: np.ndarray, rows: np.ndarray) -> list[str]:
     """The ``detail`` of each of ``rows`` (rejected for ``reasons[rows]``): the accepted formats for a
-    bad-duration, else empty."""
+    bad-duration, the ``file_error`` for an unreadable-file, else empty."""
     dur_col = "duration_s" if "duration_s" in table.column_names else "duration_ms"
     bad = [i for i in rows.tolist() if reasons[i] == "bad-duration"]
     values = dict(zip(bad, table.column(dur_col).take(pa.array(bad, pa.int64())).to_pylist())) if bad else {}
-    return [bad_duration_detail(values[i], dur_col) if i in values else "" for i in rows.tolist()]
+    unreadable = [i for i in rows.tolist() if reasons[i] == "unreadable-file"]
+    errors = (dict(zip(unreadable, table.column("file_error").take(pa.array(unreadable, pa.int64())).to_pylist()))
+              if unreadable else {})
+    return [bad_duration_detail(values[i], dur_col) if i in values else errors.get(i, "") for i in rows.tolist()]
 
 
 def validate_rows(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
@@ -88,6 +92,8 @@ def validate_rows(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         (_empty(table.column("artist")), "empty-artist"),
         (_empty(table.column("track_id")), "empty-track_id"),
     ]
+    if "file_error" in table.column_names:
+        checks.append((~_empty(table.column("file_error")), "unreadable-file"))
     for mask, reason in checks:  # lowest precedence first; later ones overwrite
         reasons[mask] = reason
     return reasons, dur

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from miner import MinerConfig, MineSummary, mine_pairs
+from miner.known_pairs import KnownPairsSummary
+from miner.library import LibrarySummary
 from pairing import PairingConfig, PairingSummary, format_summary, pair_candidates
 from report import ReportConfig, ReportSummary, build_report
 from vocalmine import provenance, storage
@@ -21,11 +23,15 @@ REPORT_FILES = ("report.html", "report.json")
 
 @dataclass(frozen=True)
 class MiningResult:
-    """What a ``mine_and_verify`` run did: each stage's summary (None for a stage that did not run)."""
+    """What a ``mine-pairs`` run did: each stage's summary (None for a stage that did not run): the music-folder
+    walk (``library``) or the pairs a person gave (``known_pairs``, instead of ``metadata``), the metadata stage,
+    the audio stage, the report."""
 
-    metadata: MineSummary
+    metadata: MineSummary | None
     audio: PairingSummary | None
     report: ReportSummary | None
+    library: LibrarySummary | None = None
+    known_pairs: KnownPairsSummary | None = None
 
 
 def format_mine_summary(s: MineSummary) -> str:

@@ -14,7 +14,7 @@ and ``path()``, so stage code written with ``/`` works on both). Callers use thi
 
 from vocalmine.storage.backends import (OPTIONS_ENV, configure, errors_named, filesystem, forget_filesystems,
                                         options_for, parse_options)
-from vocalmine.storage.files import (atomic_path, exists, glob, isdir, isfile, listdir, local_copy, makedirs,
+from vocalmine.storage.files import (atomic_path, exists, find, glob, isdir, isfile, listdir, local_copy, makedirs,
                                      open_file, parquet_file, read_bytes, read_json, read_parquet, read_text,
                                      remove, rmtree, size, stamp, write_bytes, write_json)
 from vocalmine.storage.names import absolute, is_url, join, local, name, parent, protocol, resolve
@@ -22,7 +22,7 @@ from vocalmine.storage.urlpath import URLPath, path
 
 __all__ = [
     "OPTIONS_ENV", "configure", "errors_named", "filesystem", "forget_filesystems", "options_for", "parse_options",
-    "atomic_path", "exists", "glob", "isdir", "isfile", "listdir", "local_copy", "makedirs", "open_file",
+    "atomic_path", "exists", "find", "glob", "isdir", "isfile", "listdir", "local_copy", "makedirs", "open_file",
     "parquet_file", "read_bytes", "read_json", "read_parquet", "read_text", "remove", "rmtree", "size", "stamp",
     "write_bytes", "write_json", "absolute", "is_url", "join", "local", "name", "parent", "protocol", "resolve",
     "URLPath", "path",

@@ -90,6 +90,39 @@ def glob(pattern: Any) -> list[Any]:
         return sorted(f"{proto}://{m}" for m in fs.glob(p))
 
 
+def find(root: Any, skip_hidden: bool = True) -> list[tuple[Any, list]]:
+    """Every file under folder ``root`` (at any depth) with its ``stamp``, sorted by path: ``[(path or URL,
+    stamp)]``; one listing on an object store (no request per object). ``skip_hidden``: leave out names that
+    start with a dot, and what lies under them. Empty when ``root`` is not a folder."""
+    if not is_url(root):
+        out = []
+        for folder, dirs, files in os.walk(local(root)):
+            if skip_hidden:
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for f in files:
+                if skip_hidden and f.startswith("."):
+                    continue
+                path = os.path.join(folder, f)
+                try:
+                    st = os.stat(path)
+                except OSError:  # gone since the listing, or a broken link: the caller never sees it
+                    continue
+                out.append((path, [st.st_size, st.st_mtime_ns]))
+        return sorted(out)
+    fs, p = filesystem(root)
+    proto = protocol(root)
+    base = p.rstrip("/") + "/"
+    with errors_named(root):
+        found = fs.find(p, detail=True)
+    out = []
+    for key, info in found.items():
+        rel = key[len(base):] if key.startswith(base) else key
+        if info.get("type", "file") != "file" or (skip_hidden and any(s.startswith(".") for s in rel.split("/"))):
+            continue
+        out.append((f"{proto}://{key}", _stamp_of(info)))
+    return sorted(out)
+
+
 # ------------------------------------------------------------------------------------------------ reading
 
 
@@ -213,6 +246,11 @@ def stamp(p: Any) -> list:
     fs, q = filesystem(p)
     with errors_named(p):
         info = fs.info(q)
+    return _stamp_of(info)
+
+
+def _stamp_of(info: dict) -> list:
+    """``[size, ETag or mtime]`` of an fsspec ``info`` dict."""
     return [int(info.get("size") or 0), str(info.get("ETag") or info.get("etag") or info.get("mtime")
                                               or info.get("LastModified") or "")]
 
