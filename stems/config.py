@@ -30,7 +30,10 @@ class StemsConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     channel_filter: bool = setting(True, "Fit the per-frequency complex channel filter (kept only when held-out "
                                    "vocal-free frames prefer it to the plain gain); --no-channel-filter: plain gain.")
-    slow_gain: bool = setting(True, "Apply the alignment map's slowly varying gain (fades, bus compressors).")
+    slow_gain: bool = setting(True, "Apply the alignment map's slowly varying gain (fades, bus compressors) where "
+                              "the evidence supports it.")
+    codec_postfilter: bool = setting(True, "For a lossy instrumental (MP3, Ogg, AAC), remove the codec's noise from "
+                                     "the vocals (the instrumental is then mixture - vocals).")
     filter_smoothing: float = setting(0.02, "Half-width of the filter's smoothing over frequency, as a share of the "
                                       "bin's frequency (constant-Q).", low=0.0, high=0.5, cli=False)
     filter_min_bins: int = setting(2, "Smallest half-width of the filter's smoothing, bins.", low=0, cli=False)

@@ -43,6 +43,20 @@ class FrameStats:
     def of(X: np.ndarray, A: np.ndarray) -> FrameStats:
         return FrameStats(_dot(X, X), _dot(X, A), _dot(A, A))
 
+    def scaled(self, factor: np.ndarray) -> FrameStats:
+        """The stats of ``A`` scaled by ``factor`` ``[frames]`` (a slowly varying gain, one value per frame)."""
+        return FrameStats(self.xx, self.xa * factor[None, :], self.aa * (factor * factor)[None, :])
+
+    def frame_residual(self, gain: np.ndarray) -> np.ndarray:
+        """``|X - g A|^2`` per frame ``[frames]``, channels summed."""
+        g = gain[:, None]
+        return np.sum(self.xx - 2 * g * self.xa + g * g * self.aa, axis=0)
+
+    def residual(self, gain: np.ndarray, frames: np.ndarray) -> float:
+        """``sum |X - g A|^2`` over ``frames``."""
+        g = gain[:, None]
+        return float(np.sum((self.xx - 2 * g * self.xa + g * g * self.aa)[:, frames]))
+
     def gain(self, frames: np.ndarray) -> np.ndarray:
         """Per channel, the real gain ``g`` minimising ``|X - g A|^2`` over ``frames`` ``[channels]`` (1 when ``A``
         is silent there)."""
@@ -87,8 +101,11 @@ class BinSums:
     aa: np.ndarray
 
     @staticmethod
-    def of(X: np.ndarray, A: np.ndarray, frames: np.ndarray) -> BinSums:
+    def of(X: np.ndarray, A: np.ndarray, frames: np.ndarray, scale: np.ndarray | None = None) -> BinSums:
+        """Sums over ``frames``; ``scale`` ``[frames]``: ``A`` scaled per frame first (a slowly varying gain)."""
         x, a = X[:, :, frames], A[:, :, frames]
+        if scale is not None:
+            a = a * scale[frames][None, None, :].astype(np.float32)
         return BinSums(np.einsum("cbt,cbt->cb", x.real, x.real, dtype=np.float64)
                        + np.einsum("cbt,cbt->cb", x.imag, x.imag, dtype=np.float64),
                        np.einsum("cbt,cbt->cb", x, a.conj(), dtype=np.complex128),
@@ -147,16 +164,24 @@ class FilterChoice:
     heldout_frames: int
 
 
+def heldout_db(stats: FrameStats, halves: tuple[np.ndarray, np.ndarray]) -> float:
+    """The plain gain's residual on each half when fitted on the other, dB re the original's energy there."""
+    res = sum(stats.residual(stats.gain(fit), check) for fit, check in (halves, halves[::-1]))
+    ref = float(stats.xx[:, halves[0] | halves[1]].sum())
+    return float(10 * np.log10(max(res, 1e-30) / max(ref, 1e-30)))
+
+
 def choose_filter(X: np.ndarray, A: np.ndarray, free: np.ndarray, block: int, relative: float, minimum: int,
-                  min_gain_db: float) -> FilterChoice:
+                  min_gain_db: float, scale: np.ndarray | None = None) -> FilterChoice:
     """Fit the channel filter and the plain gain on half of the vocal-free frames (alternate blocks) and compare
     their residuals on the other half, both ways round; keep the filter (re-fitted on all of them) only when it
-    lowers the held-out residual by at least ``min_gain_db`` dB. Too few vocal-free frames: the plain gain."""
+    lowers the held-out residual by at least ``min_gain_db`` dB. Too few vocal-free frames: the plain gain.
+    ``scale``: a per-frame gain ``[frames]`` applied to ``A`` first."""
     nan = float("nan")
     halves = holdout_halves(free, block)
     if min(int(h.sum()) for h in halves) < MIN_FREE_FRAMES:
-        return FilterChoice(BinSums.of(X, A, free).gain(), None, nan, nan, 0)
-    sums = [BinSums.of(X, A, h) for h in halves]
+        return FilterChoice(BinSums.of(X, A, free, scale).gain(), None, nan, nan, 0)
+    sums = [BinSums.of(X, A, h, scale) for h in halves]
     plain = filt = ref = 0.0
     for fit, check in ((sums[0], sums[1]), (sums[1], sums[0])):
         plain += check.residual(fit.gain())

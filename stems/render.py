@@ -6,9 +6,12 @@
    of blocks of vocal-free frames, one line per segment through them with a slope shared by all segments (a
    residual drift the 8192 Hz map could not see: one sample there over the song is five at 44.1 kHz), then the
    instrumental resampled again by that slope and the lags refined once more.
-3. The map's slowly varying gain (fades, a bus compressor) scales it; then the plain least-squares gain or the
-   complex channel filter (``stems.matching.choose_filter``) matches it to the accompaniment.
-4. ``vocals = mixture - instrumental`` in the time domain, so the stems sum to the mixture.
+3. The map's slowly varying gain (fades, a bus compressor) scales it when the evidence supports it
+   (``choose_slow_gain``); then the plain least-squares gain or the complex channel filter
+   (``stems.matching.choose_filter``, kept on held-out evidence) matches it to the accompaniment.
+4. ``vocals = mixture - instrumental`` in the time domain, so the stems sum to the mixture; for a lossy
+   instrumental the codec post-filter (``stems.postfilter``) removes the codec's noise from the vocals first, and
+   the instrumental is ``mixture - vocals``.
 
 Shapes: ``[channels, samples]`` float32 at the original's rate; STFTs ``[channels, bins, frames]``.
 """
@@ -27,7 +30,9 @@ from features.audio import Decoded
 from features.stft import StftParams
 from stems.align import Placement, drift_resampled, lag_correction, match_channels, place, placements
 from stems.config import StemsConfig
-from stems.matching import BinSums, FilterChoice, FrameStats, choose_filter, filter_taps
+from stems.postfilter import codec_postfilter
+from stems.matching import (MIN_FREE_FRAMES, BinSums, FilterChoice, FrameStats, choose_filter, filter_taps,
+                            heldout_db, holdout_halves)
 
 
 class RenderError(Exception):
@@ -53,6 +58,8 @@ class Rendered:
     measures: dict = field(default_factory=dict)
 
 
+#: The slowly varying gain is kept when it lowers the residual of the usable frames by this many standard errors.
+SLOW_GAIN_T = 4.0
 #: Frames per FFT call of ``stft_all`` (bounds the windowed copy: 1024 x 4096 float32 = 16 MB).
 STFT_CHUNK = 1024
 
@@ -180,12 +187,47 @@ def fit_lag_lines(blocks: list[BlockLag], parts: int, slope: bool) -> tuple[np.n
     return icpt, s
 
 
-def _spectra(src: np.ndarray, parts: list[Placement], gain_curve: np.ndarray | None, length: int,
-             params: StftParams) -> tuple[np.ndarray, np.ndarray]:
+def _spectra(src: np.ndarray, parts: list[Placement], length: int, params: StftParams
+             ) -> tuple[np.ndarray, np.ndarray]:
     aligned = place(src, parts, length)
-    if gain_curve is not None:
-        aligned *= gain_curve[None, :]
     return aligned, stft_all(aligned, params)
+
+
+def choose_slow_gain(stats: FrameStats, usable: np.ndarray, frame_curve: np.ndarray | None, block: int,
+                     min_gain_db: float) -> tuple[bool, np.ndarray, dict]:
+    """Whether the map's slowly varying gain (``frame_curve``, its value at each frame ``[frames]``) is kept: a
+    curve fitted at 8192 Hz can wobble by tenths of a dB where nothing changes, which costs a clean pair its last
+    10 dB, so it must earn its place. It is kept when the plain gain's residual on held-out vocal-free frames is
+    lower with it by ``min_gain_db`` dB (a fade), or when it lowers the residual of all usable frames, block by
+    block, by ``SLOW_GAIN_T`` standard errors (a bus compressor rides on the voice: the vocal-free frames do not
+    see it, and a voice, independent of the accompaniment, only adds to a residual, so a curve cannot win there
+    by taking it in). Returns (kept, the vocal-free frames under the chosen model, the figures that decided)."""
+    def free_under(s: FrameStats) -> np.ndarray:
+        f = s.vocal_free(s.gain(usable), usable)
+        return s.vocal_free(s.gain(f), usable)
+
+    if frame_curve is None:
+        return False, free_under(stats), {}
+    curved = stats.scaled(frame_curve)
+    free = free_under(curved) | free_under(stats)
+    halves = holdout_halves(free, block)
+    if min(int(h.sum()) for h in halves) < MIN_FREE_FRAMES:
+        return True, free_under(curved), {}
+    with_db, without_db = heldout_db(curved, halves), heldout_db(stats, halves)
+    f_with, f_without = free_under(curved), free_under(stats)
+    # Where the voice sings (a bus compressor's gain rides on it there), the vocal-free frames see nothing: there
+    # the curve must lower the residual of every usable frame, block by block, beyond chance (a t statistic).
+    per_with = curved.frame_residual(curved.gain(f_with))
+    per_without = stats.frame_residual(stats.gain(f_without))
+    idx = np.flatnonzero(usable)
+    blocks = idx // block
+    gain_b = np.bincount(blocks, per_without[idx] - per_with[idx])
+    ref_b = np.bincount(blocks, stats.xx.sum(axis=0)[idx])
+    share = gain_b[ref_b > 0] / ref_b[ref_b > 0]
+    t = float(share.mean() / max(share.std(ddof=1) / np.sqrt(len(share)), 1e-30)) if len(share) > 2 else 0.0
+    keep = with_db <= without_db - min_gain_db or t >= SLOW_GAIN_T
+    return keep, f_with if keep else f_without, {"with": round(with_db, 3), "without": round(without_db, 3),
+                                                 "all_frames_t": round(t, 2)}
 
 
 def lag_corrections(X: np.ndarray, A: np.ndarray, usable: np.ndarray, parts: list[Placement], params: StftParams,
@@ -196,9 +238,11 @@ def lag_corrections(X: np.ndarray, A: np.ndarray, usable: np.ndarray, parts: lis
 
 
 def render_pair(original: Decoded, instrumental: Decoded, amap: AlignmentMap, gain: float,
-                config: StemsConfig) -> Rendered:
+                config: StemsConfig, lossy: bool = False) -> Rendered:
     """The stems of one pair (see the module doc). ``gain``: the pair's main gain with its polarity
-    (``features.patches.Alignment.gain``). Raises ``RenderError`` (``no-overlap``, ``too-little-trusted``)."""
+    (``features.patches.Alignment.gain``); ``lossy``: the instrumental file is lossy (the codec post-filter,
+    ``stems.postfilter``, then cleans the vocals). Raises ``RenderError`` (``no-overlap``,
+    ``too-little-trusted``)."""
     rate, mix = original.sample_rate, original.samples
     channels, length = mix.shape
     params = StftParams(rate, config.n_fft, config.n_fft // 4)
@@ -213,12 +257,12 @@ def render_pair(original: Decoded, instrumental: Decoded, amap: AlignmentMap, ga
     usable = window_mask(spans, X.shape[2], params)
     if not usable.any():
         raise RenderError("too-little-trusted", "no STFT window lies inside a trusted span")
-    curve = slow_gain(amap, length, rate) if config.slow_gain else None
+    curve = slow_gain(amap, length, rate)
     map_lags = [p.lag for p in parts]
     # How far the map's lags may be off: a fraction of its own sample, plus its drift's error over the song.
     reach = config.max_lag_change * rate / 8192
     wide = reach + (config.drift_error_ppm * 1e-6 * length if abs(amap.drift - 1) > 1e-9 else 0.0)
-    icpt, slope = lag_corrections(X, _spectra(src, parts, curve, length, params)[1], usable, parts, params, config,
+    icpt, slope = lag_corrections(X, _spectra(src, parts, length, params)[1], usable, parts, params, config,
                                   wide, slope=True)
     parts = [replace(p, lag=p.lag + float(icpt[k])) for k, p in enumerate(parts)]
     slope_samples = slope * length
@@ -226,23 +270,35 @@ def render_pair(original: Decoded, instrumental: Decoded, amap: AlignmentMap, ga
         drift = drift * (1 + slope)
         src = drift_resampled(inst, instrumental.sample_rate, rate, drift) / np.float32(gain)
         parts = [replace(p, lag=p.lag / (1 + slope)) for p in parts]
-        icpt, _ = lag_corrections(X, _spectra(src, parts, curve, length, params)[1], usable, parts, params, config,
+        icpt, _ = lag_corrections(X, _spectra(src, parts, length, params)[1], usable, parts, params, config,
                                   reach, slope=False)
         parts = [replace(p, lag=p.lag + float(icpt[k])) for k, p in enumerate(parts)]
     else:
         slope_samples = 0.0
-    aligned, A = _spectra(src, parts, curve, length, params)
+    aligned, A = _spectra(src, parts, length, params)
     stats = FrameStats.of(X, A)
-    free = stats.vocal_free(stats.gain(usable), usable)
-    free = stats.vocal_free(stats.gain(free), usable)
+    frame_curve = None if curve is None or not config.slow_gain else curve[
+        np.minimum(np.arange(X.shape[2]) * params.hop, length - 1)]
+    use_curve, free, curve_db = choose_slow_gain(stats, usable, frame_curve, config.holdout_block_frames,
+                                                 config.filter_min_gain_db)
+    scale = frame_curve if use_curve else None
+    if use_curve:
+        aligned *= curve[None, :]
     if config.channel_filter:
         choice = choose_filter(X, A, free, config.holdout_block_frames, config.filter_smoothing,
-                               config.filter_min_bins, config.filter_min_gain_db)
+                               config.filter_min_bins, config.filter_min_gain_db, scale)
     else:
-        choice = FilterChoice(BinSums.of(X, A, free).gain(), None, float("nan"), float("nan"), 0)
+        choice = FilterChoice(BinSums.of(X, A, free, scale).gain(), None, float("nan"), float("nan"), 0)
     del X, A
     matched = apply_matching(aligned, choice, params.n_fft)
-    vocals = (mix - matched).astype(np.float32)
+    codec_db = None
+    if lossy and config.codec_postfilter:
+        vocals, codec_db = codec_postfilter(mix, matched, free, params, config.filter_smoothing,
+                                            config.filter_min_bins)
+        if codec_db is not None:
+            matched = (mix - vocals).astype(np.float32)
+    else:
+        vocals = (mix - matched).astype(np.float32)
     measures = {
         "sample_rate": rate, "channels": channels, "drift": drift, "drift_refined_ppm": (drift / amap.drift - 1) * 1e6,
         "lags_samples": [round(p.lag, 4) for p in parts],
@@ -252,8 +308,11 @@ def render_pair(original: Decoded, instrumental: Decoded, amap: AlignmentMap, ga
         "channel_filter": choice.filter is not None,
         "heldout_residual_db": {"plain": _round(choice.plain_heldout_db), "filter": _round(choice.filter_heldout_db),
                                 "frames": choice.heldout_frames},
-        "slow_gain": curve is not None,
+        "slow_gain": use_curve,
+        "slow_gain_heldout_residual_db": curve_db,
         "vocal_free_frames": int(free.sum()),
+        "codec_postfilter": codec_db is not None,
+        "codec_noise_db": None if codec_db is None else round(codec_db, 2),
     }
     return Rendered(mix, matched, vocals, rate, spans, measures)
 

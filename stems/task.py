@@ -23,6 +23,7 @@ from stems.config import FORMAT, StemsConfig
 from stems.items import item_id, item_spans, vocal_activity
 from stems.layouts import ACTIVITY, LAYOUTS, METADATA
 from stems.plan import StemJob
+from stems.postfilter import is_lossy
 from stems.render import RenderError, Rendered, render_pair
 from vocalmine import storage
 
@@ -52,7 +53,7 @@ def _rendered(job: StemJob, config: StemsConfig) -> Rendered:
     except (ValueError, TypeError, KeyError) as exc:
         raise RenderError("no-alignment", f"unreadable alignment_map: {exc}") from exc
     original, instrumental = decode(job.original_path), decode(job.instrumental_path)
-    return render_pair(original, instrumental, amap, a.gain, config)
+    return render_pair(original, instrumental, amap, a.gain, config, lossy=is_lossy(job.instrumental_path))
 
 
 def _existing(folder: Any, key: str) -> dict | None:
