@@ -6,8 +6,8 @@
    of blocks of vocal-free frames, one line per segment through them with a slope shared by all segments (a
    residual drift the 8192 Hz map could not see: one sample there over the song is five at 44.1 kHz), then the
    instrumental resampled again by that slope and the lags refined once more.
-3. The map's slowly varying gain (fades, a bus compressor) scales it when the evidence supports it
-   (``choose_slow_gain``); then the plain least-squares gain or the complex channel filter
+3. A slowly varying gain (fades, a bus compressor: the map's, or one measured at the export rate) scales it when
+   the evidence supports one (``stems.gain``); then the plain least-squares gain or the complex channel filter
    (``stems.matching.choose_filter``, kept on held-out evidence) matches it to the accompaniment.
 4. ``vocals = mixture - instrumental`` in the time domain, so the stems sum to the mixture; for a lossy
    instrumental the codec post-filter (``stems.postfilter``) removes the codec's noise from the vocals first, and
@@ -31,8 +31,8 @@ from features.stft import StftParams
 from stems.align import Placement, drift_resampled, lag_correction, match_channels, place, placements
 from stems.config import StemsConfig
 from stems.postfilter import codec_postfilter
-from stems.matching import (MIN_FREE_FRAMES, BinSums, FilterChoice, FrameStats, choose_filter, filter_taps,
-                            heldout_db, holdout_halves)
+from stems.gain import GainChoice, choose_gain
+from stems.matching import BinSums, FilterChoice, FrameStats, choose_filter, filter_taps
 
 
 class RenderError(Exception):
@@ -58,8 +58,6 @@ class Rendered:
     measures: dict = field(default_factory=dict)
 
 
-#: The slowly varying gain is kept when it lowers the residual of the usable frames by this many standard errors.
-SLOW_GAIN_T = 4.0
 #: Frames per FFT call of ``stft_all`` (bounds the windowed copy: 1024 x 4096 float32 = 16 MB).
 STFT_CHUNK = 1024
 
@@ -193,43 +191,6 @@ def _spectra(src: np.ndarray, parts: list[Placement], length: int, params: StftP
     return aligned, stft_all(aligned, params)
 
 
-def choose_slow_gain(stats: FrameStats, usable: np.ndarray, frame_curve: np.ndarray | None, block: int,
-                     min_gain_db: float) -> tuple[bool, np.ndarray, dict]:
-    """Whether the map's slowly varying gain (``frame_curve``, its value at each frame ``[frames]``) is kept: a
-    curve fitted at 8192 Hz can wobble by tenths of a dB where nothing changes, which costs a clean pair its last
-    10 dB, so it must earn its place. It is kept when the plain gain's residual on held-out vocal-free frames is
-    lower with it by ``min_gain_db`` dB (a fade), or when it lowers the residual of all usable frames, block by
-    block, by ``SLOW_GAIN_T`` standard errors (a bus compressor rides on the voice: the vocal-free frames do not
-    see it, and a voice, independent of the accompaniment, only adds to a residual, so a curve cannot win there
-    by taking it in). Returns (kept, the vocal-free frames under the chosen model, the figures that decided)."""
-    def free_under(s: FrameStats) -> np.ndarray:
-        f = s.vocal_free(s.gain(usable), usable)
-        return s.vocal_free(s.gain(f), usable)
-
-    if frame_curve is None:
-        return False, free_under(stats), {}
-    curved = stats.scaled(frame_curve)
-    free = free_under(curved) | free_under(stats)
-    halves = holdout_halves(free, block)
-    if min(int(h.sum()) for h in halves) < MIN_FREE_FRAMES:
-        return True, free_under(curved), {}
-    with_db, without_db = heldout_db(curved, halves), heldout_db(stats, halves)
-    f_with, f_without = free_under(curved), free_under(stats)
-    # Where the voice sings (a bus compressor's gain rides on it there), the vocal-free frames see nothing: there
-    # the curve must lower the residual of every usable frame, block by block, beyond chance (a t statistic).
-    per_with = curved.frame_residual(curved.gain(f_with))
-    per_without = stats.frame_residual(stats.gain(f_without))
-    idx = np.flatnonzero(usable)
-    blocks = idx // block
-    gain_b = np.bincount(blocks, per_without[idx] - per_with[idx])
-    ref_b = np.bincount(blocks, stats.xx.sum(axis=0)[idx])
-    share = gain_b[ref_b > 0] / ref_b[ref_b > 0]
-    t = float(share.mean() / max(share.std(ddof=1) / np.sqrt(len(share)), 1e-30)) if len(share) > 2 else 0.0
-    keep = with_db <= without_db - min_gain_db or t >= SLOW_GAIN_T
-    return keep, f_with if keep else f_without, {"with": round(with_db, 3), "without": round(without_db, 3),
-                                                 "all_frames_t": round(t, 2)}
-
-
 def lag_corrections(X: np.ndarray, A: np.ndarray, usable: np.ndarray, parts: list[Placement], params: StftParams,
                     config: StemsConfig, max_lag: float, slope: bool) -> tuple[np.ndarray, float]:
     """Per-segment lag corrections (samples) and the residual slope (samples per sample; 0 unless ``slope``) of
@@ -276,14 +237,17 @@ def render_pair(original: Decoded, instrumental: Decoded, amap: AlignmentMap, ga
     else:
         slope_samples = 0.0
     aligned, A = _spectra(src, parts, length, params)
-    stats = FrameStats.of(X, A)
-    frame_curve = None if curve is None or not config.slow_gain else curve[
-        np.minimum(np.arange(X.shape[2]) * params.hop, length - 1)]
-    use_curve, free, curve_db = choose_slow_gain(stats, usable, frame_curve, config.holdout_block_frames,
-                                                 config.filter_min_gain_db)
-    scale = frame_curve if use_curve else None
-    if use_curve:
+    centres = np.minimum(np.arange(X.shape[2]) * params.hop, length - 1)
+    if config.slow_gain:
+        gains = choose_gain(X, A, usable, None if curve is None else curve[centres], config.holdout_block_frames,
+                            config.filter_min_gain_db)
+    else:
+        gains = GainChoice(None, "none", FrameStats.of(X, A).vocal_free(np.ones(channels), usable), {})
+    scale, free = gains.curve, gains.free
+    if gains.source == "map":
         aligned *= curve[None, :]
+    elif gains.source == "export":
+        aligned *= np.interp(np.arange(length), centres, gains.curve).astype(np.float32)[None, :]
     if config.channel_filter:
         choice = choose_filter(X, A, free, config.holdout_block_frames, config.filter_smoothing,
                                config.filter_min_bins, config.filter_min_gain_db, scale)
@@ -308,8 +272,8 @@ def render_pair(original: Decoded, instrumental: Decoded, amap: AlignmentMap, ga
         "channel_filter": choice.filter is not None,
         "heldout_residual_db": {"plain": _round(choice.plain_heldout_db), "filter": _round(choice.filter_heldout_db),
                                 "frames": choice.heldout_frames},
-        "slow_gain": use_curve,
-        "slow_gain_heldout_residual_db": curve_db,
+        "slow_gain": gains.source,
+        "slow_gain_evidence": gains.figures,
         "vocal_free_frames": int(free.sum()),
         "codec_postfilter": codec_db is not None,
         "codec_noise_db": None if codec_db is None else round(codec_db, 2),
