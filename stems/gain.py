@@ -14,6 +14,9 @@ clean pair its last 10 dB.
   it lowers that residual, block by block, by ``MIN_T`` standard errors over no curve (a t statistic), the lowest
   residual winning.
 
+On the demo corpus the export-rate curve takes a bus-compressed pair from 13.5 to 28.8 dB SDR (the map's curve:
+18.1), and a fade from 13.9 to 62.6 (the map's: 58.4).
+
 Shapes: STFTs ``[channels, bins, frames]``; curves ``[frames]`` (linear factors).
 """
 
@@ -30,8 +33,10 @@ from stems.matching import MIN_FREE_FRAMES, FrameStats, heldout_db, holdout_halv
 BAND_BINS = 32
 #: Frames of the median filter of the export-rate curve (about 0.2 s at 44.1 kHz, hop 1024).
 SMOOTH_FRAMES = 9
-#: A curve is kept when it lowers the residual by this many standard errors (blocks of frames).
-MIN_T = 4.0
+#: A curve is kept when it lowers the held-out residual by this many standard errors (blocks of frames): the map's
+#: by 4 (on clean pairs of the demo corpus its t reaches 1.6, on an EQ pair 3.1); the export-rate curve by 2 (its
+#: estimation noise only adds to a residual, so on clean pairs its t stays below 0).
+MIN_T = {"map": 4.0, "export": 2.0}
 
 
 def framewise_gain(X: np.ndarray, A: np.ndarray, bins: np.ndarray) -> np.ndarray:
@@ -134,7 +139,7 @@ def choose_gain(X: np.ndarray, A: np.ndarray, usable: np.ndarray, map_curve: np.
     for name, res in residuals.items():
         t = _t(base - res, stats.xx.sum(axis=0), usable, block)
         figures[f"{name}_t"] = round(t, 2)
-        if t >= MIN_T or (name == "map" and _fade_evidence(stats, map_curve, free, usable, block, min_gain_db,
+        if t >= MIN_T[name] or (name == "map" and _fade_evidence(stats, map_curve, free, usable, block, min_gain_db,
                                                              figures)):
             scores[name] = float(res[usable].sum())
     source = min(scores, key=lambda k: scores[k])

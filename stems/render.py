@@ -32,6 +32,7 @@ from stems.align import Placement, drift_resampled, lag_correction, match_channe
 from stems.config import StemsConfig
 from stems.postfilter import codec_postfilter
 from stems.gain import GainChoice, choose_gain
+from stems.items import item_spans
 from stems.matching import BinSums, FilterChoice, FrameStats, choose_filter, filter_taps
 
 
@@ -81,14 +82,19 @@ def stft_all(signal: np.ndarray, params: StftParams) -> np.ndarray:
     return out
 
 
+#: The map's slowly varying gain is clipped to this range (dB): beyond it the audio stage trusts no frame anyway.
+MAP_GAIN_DB = (-12.0, 12.0)
+
+
 def slow_gain(amap: AlignmentMap, length: int, rate: int) -> np.ndarray | None:
-    """The map's slowly varying gain (dB knots) as a linear factor per sample ``[length]``; None when the map has
-    none."""
+    """The map's slowly varying gain (dB knots, clipped to ``MAP_GAIN_DB``) as a linear factor per sample
+    ``[length]``; None when the map has none."""
     if not amap.gain_db or amap.gain_step_s <= 0:
         return None
     knots = np.arange(len(amap.gain_db)) * amap.gain_step_s
     t = np.arange(length) / rate
-    return (10 ** (np.interp(t, knots, np.asarray(amap.gain_db)) / 20)).astype(np.float32)
+    db = np.clip(np.interp(t, knots, np.asarray(amap.gain_db)), *MAP_GAIN_DB)
+    return (10 ** (db / 20)).astype(np.float32)
 
 
 def trusted_spans(amap: AlignmentMap, parts: list[Placement], rate: int) -> list[tuple[int, int]]:
@@ -215,9 +221,11 @@ def render_pair(original: Decoded, instrumental: Decoded, amap: AlignmentMap, ga
         raise RenderError("no-overlap", "the alignment map's segments cover none of the original")
     spans = trusted_spans(amap, parts, rate)
     X = stft_all(mix, params)
-    usable = window_mask(spans, X.shape[2], params)
+    # Fit on what may be exported: runs of trusted audio long enough to be items (a short trusted island, e.g.
+    # after a fade, says little and can hold a gain the map could not measure).
+    usable = window_mask(item_spans(spans, rate, config.min_item_s), X.shape[2], params)
     if not usable.any():
-        raise RenderError("too-little-trusted", "no STFT window lies inside a trusted span")
+        raise RenderError("too-little-trusted", f"no run of trusted audio of at least {config.min_item_s:g} s")
     curve = slow_gain(amap, length, rate)
     map_lags = [p.lag for p in parts]
     # How far the map's lags may be off: a fraction of its own sample, plus its drift's error over the song.

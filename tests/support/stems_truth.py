@@ -55,6 +55,7 @@ class StemMeasure:
     group: str  # the table's row: the kind, clean pairs by rate and codec
     lossless: bool  # both files WAV or FLAC
     lossy_instrumental: bool  # the instrumental is MP3 or Ogg (and the original lossless)
+    instrumental_format: str  # wav, flac, mp3, ogg
     items: int
     seconds: float
     sdr: float
@@ -75,13 +76,15 @@ class StemMeasure:
 
 
 def _group(kind: str, orig: dict, inst: dict) -> str:
-    if kind != "clean":
-        return kind
+    """The table's row of a pair: its kind, with the codec of a lossy file (a lossy original caps every export at
+    the oracle's figure); clean lossless pairs by the original's rate."""
     if orig["format"] not in LOSSLESS:
-        return "clean, lossy original (MP3/Ogg)"
-    if inst["format"] not in LOSSLESS:
-        return "clean, lossy instrumental (MP3/Ogg)"
-    return f"clean, lossless {int(orig['sample_rate']) / 1000:g} kHz"
+        return f"{kind}, lossy original (MP3/Ogg)"
+    if inst["format"] not in LOSSLESS and kind != "mp3-low":
+        return f"{kind}, {inst['format'].upper().replace('OGG', 'Ogg')} instrumental"
+    if kind == "clean":
+        return f"clean, lossless {int(orig['sample_rate']) / 1000:g} kHz"
+    return kind
 
 
 def baselines(row: dict, mix: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -148,7 +151,7 @@ def measure_export(corpus: Path, export_dir: Path, pairs_parquet: Path) -> list[
         lossless = orig["format"] in LOSSLESS and inst["format"] in LOSSLESS
         lossy_inst = orig["format"] in LOSSLESS and inst["format"] not in LOSSLESS
         out.append(StemMeasure(
-            pid, kind, _group(kind, orig, inst), lossless, lossy_inst, len(items),
+            pid, kind, _group(kind, orig, inst), lossless, lossy_inst, inst["format"], len(items),
             sum(i["seconds"] for i in items),
             sdr(cat["est"], cat["true"]), si_sdr(cat["est"], cat["true"]),
             sdr(cat["a"], cat["true"]), si_sdr(cat["a"], cat["true"]),
