@@ -91,6 +91,7 @@ def manifest_record(config: StemsConfig, key: str, source: Any, pairs_sha1: str,
     items = sorted(items, key=lambda i: i["path"])
     stats = split_stats(items)
     settings = flat_dict(config)
+    settings.pop("workers")  # how it ran, not what it made: two runs with other workers write the same manifest
     settings["fixed_splits"] = len(config.fixed_splits)
     return {
         "format": FORMAT,
