@@ -1,7 +1,8 @@
 """`export-stems` on the demo corpus: quality against the true stems per release kind, and speed.
 
 Uses `make demo`'s corpus and pairs when they exist (else generates the same corpus, 40 songs x 30 s, seed 0, in
-WORKDIR and mines it; `--corpus`, `--pairs` name others), then runs `export-stems PAIRS -o OUT` as a fresh process and reports its wall time, its CPU time (the
+WORKDIR and mines it; `--corpus`, `--pairs` name others), then runs `export-stems PAIRS -o OUT` as a fresh process
+and reports its wall time, its CPU time (the
 child's user + system) and peak memory, and the export's speed in seconds of originals per CPU second (x real time
 per core). Then it measures every exported pair against the corpus' true stems (`tests/support/stems_truth.py`):
 the exported vocals' SDR and SI-SDR beside (a) the paper's magnitude target rendered with the mixture's phase and
@@ -44,7 +45,8 @@ def main() -> None:
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     demo = ROOT / "demo"
-    if args.corpus is None and (demo / "corpus" / "corpus.json").exists() and (demo / "pairs" / "pairs.parquet").exists():
+    made = (demo / "corpus" / "corpus.json").exists() and (demo / "pairs" / "pairs.parquet").exists()
+    if args.corpus is None and made:
         args.corpus, args.pairs = demo / "corpus", args.pairs or demo / "pairs"  # make demo's, when it ran
     corpus = args.corpus or Path(make_corpus(args.workdir / "corpus", DemoConfig(songs=40, seconds=30.0, seed=0),
                                              progress=False).out_dir)
@@ -76,7 +78,8 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{time.strftime('%Y-%m-%d')}, load average before {load_before:.1f}, after {os.getloadavg()[0]:.1f}")
     print(f"export-stems: {len(accepted)} accepted pairs, {originals_s:.0f} s of originals -> "
-          f"{manifest['totals']['items']} items, {manifest['totals']['seconds']:.0f} s exported, {size / 2**20:.0f} MiB")
+          f"{manifest['totals']['items']} items, {manifest['totals']['seconds']:.0f} s exported, "
+          f"{size / 2**20:.0f} MiB")
     print(f"wall {wall:.1f} s, CPU {cpu:.1f} s, peak RSS of a child {after.ru_maxrss / 1024:.0f} MiB, "
           f"{originals_s / cpu:.1f}x real time per core (CPU), {originals_s / wall:.1f}x real time (wall)")
     print(run.stdout)

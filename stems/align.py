@@ -8,6 +8,9 @@ rests: the lag ``tau`` (samples) that maximises ``Re sum_f S(f) exp(j w_f tau)``
 the original and the shifted instrumental, is the band-limited cross-correlation's peak between the samples, and
 the least-squares lag of the subtraction.
 
+Also the export rate's STFT (``stft_all``, single precision) and which of its frames lie inside sample spans
+(``window_mask``).
+
 Shapes: signals ``[channels, samples]`` float32; STFTs ``[channels, bins, frames]`` complex64; lags in samples at
 the export rate (``out[n] = src[n + lag]``).
 """
@@ -22,6 +25,7 @@ import scipy.fft
 
 from features.alignmap import AlignmentMap
 from features.audio import resample
+from features.stft import StftParams
 
 #: Samples of real neighbouring audio kept on each side of a segment when it is shifted by a fraction of a sample
 #: in the frequency domain (the circular wrap's error stays at the far ends, cut off afterwards).
@@ -126,3 +130,43 @@ def lag_correction(cross: np.ndarray, n_fft: int, max_lag: float, step: float = 
         if abs(d1 / d2) < 1e-6:
             break
     return tau
+
+
+#: Frames per FFT call of ``stft_all`` (bounds the windowed copy: 1024 x 4096 float32 = 16 MB).
+STFT_CHUNK = 1024
+
+
+def stft_all(signal: np.ndarray, params: StftParams) -> np.ndarray:
+    """The STFT of each channel, ``[channels, bins, frames]`` complex64, framed as ``features.stft.stft`` frames
+    (frame ``k`` centred on sample ``k * hop``, periodic Hann), in single precision with scipy's FFT (the
+    export's fits are least squares over many frames: float32 rounding is far below what they resolve)."""
+    channels, n = signal.shape
+    half, hop = params.n_fft // 2, params.hop
+    frames = params.frames(n)
+    window = params.window().astype(np.float32)
+    out = np.empty((channels, params.bins, frames), np.complex64)
+    for c in range(channels):
+        padded = np.concatenate([np.zeros(half, np.float32), signal[c].astype(np.float32, copy=False),
+                                 np.zeros(params.n_fft, np.float32)])
+        view = np.lib.stride_tricks.sliding_window_view(padded, params.n_fft)[::hop]
+        for k0 in range(0, frames, STFT_CHUNK):
+            block = view[k0 : k0 + STFT_CHUNK] * window
+            out[c, :, k0 : k0 + len(block)] = scipy.fft.rfft(block, axis=1).T
+    return out
+
+
+def window_mask(spans: list[tuple[int, int]], frames: int, params: StftParams) -> np.ndarray:
+    """Frames whose whole window (centred on ``k * hop``) lies inside one of ``spans``: bool ``[frames]``."""
+    centre = np.arange(frames) * params.hop
+    half = params.n_fft // 2
+    mask = np.zeros(frames, bool)
+    for a, b in spans:
+        mask |= (centre - half >= a) & (centre + half <= b)
+    return mask
+
+
+def placed_spectra(src: np.ndarray, parts: list[Placement], length: int, params: StftParams
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The instrumental placed on the original's timeline (``place``) and its STFT (``stft_all``)."""
+    aligned = place(src, parts, length)
+    return aligned, stft_all(aligned, params)

@@ -135,7 +135,8 @@ def export_pair(job: StemJob, out_dir: str, config: StemsConfig) -> dict:
     if not spans:
         longest = max((b - a for a, b in rend.trusted), default=0) / rend.sample_rate
         return {"pair_id": job.pair_id, "reason": "too-little-trusted",
-                "detail": f"no run of trusted audio of at least {config.min_item_s:g} s (the longest is {longest:.2f} s)"}
+                "detail": f"no run of trusted audio of at least {config.min_item_s:g} s "
+                          f"(the longest is {longest:.2f} s)"}
     version = vocalmine.code_version()
     items = []
     for k, span in enumerate(spans, start=1):

@@ -8,7 +8,6 @@ Every WAV reader of the field (libsndfile/soundfile, torchaudio, scipy, ffmpeg) 
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
 from typing import Any
 

@@ -30,7 +30,7 @@ from stems import StemsConfig, export_stems
 from stems.align import lag_correction, shifted
 from stems.items import folder_name, item_spans, vocal_activity
 from stems.matching import choose_filter
-from stems.render import stft_all
+from stems.align import stft_all
 from stems.wavfile import write_wav
 from support.models import constant_model
 from support.synthetic_pairs import SongSpec, default_specs, write_pairs
@@ -133,7 +133,8 @@ def test_every_accepted_pair_is_exported_or_skipped_with_its_reason(exported):
             data = (folder / f["file"]).read_bytes()
             assert len(data) == f["bytes"] and hashlib.sha1(data).hexdigest() == f["sha1"]
         assert item["seconds"] == pytest.approx(item["samples"] / item["sample_rate"])
-    hours = {s: sum(i["seconds"] for i in manifest["items"] if i["split"] == s) / 3600 for s in ("train", "valid", "test")}
+    hours = {s: sum(i["seconds"] for i in manifest["items"] if i["split"] == s) / 3600
+             for s in ("train", "valid", "test")}
     assert {s: round(manifest["splits"][s]["hours"], 6) for s in hours} == {s: round(h, 6) for s, h in hours.items()}
     lines = summary.lines()
     assert lines[0].startswith(f"stems in {out} (musdb18hq): ") and "  skipped 1 pairs: missing-file x1" in lines

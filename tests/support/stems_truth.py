@@ -174,7 +174,8 @@ def table(measures: list[StemMeasure]) -> str:
             return float(np.mean([getattr(m, f) for m in ms]))
         oracle = mean("oracle")
         lines.append(
-            f"| {name} | {len(ms)} | {sum(m.seconds for m in ms):.1f} | {mean('sdr'):.1f} ({min(m.sdr for m in ms):.1f}) "
+            f"| {name} | {len(ms)} | {sum(m.seconds for m in ms):.1f} "
+            f"| {mean('sdr'):.1f} ({min(m.sdr for m in ms):.1f}) "
             f"| {mean('si_sdr'):.1f} | {mean('sdr_a'):.1f} | {mean('si_sdr_a'):.1f} | {mean('sdr_b'):.1f} "
             f"| {mean('si_sdr_b'):.1f} | {'exact' if oracle > 100 else f'{oracle:.1f}'} |")
     return "\n".join(lines)
