@@ -2,9 +2,8 @@
 
 Uses `make demo`'s corpus and pairs when they exist (else generates the same corpus, 40 songs x 30 s, seed 0, in
 WORKDIR and mines it; `--corpus`, `--pairs` name others), then runs `export-stems PAIRS -o OUT` as a fresh process
-and reports its wall time, its CPU time (the
-child's user + system) and peak memory, and the export's speed in seconds of originals per CPU second (x real time
-per core). Then it measures every exported pair against the corpus' true stems (`tests/support/stems_truth.py`):
+and reports its wall time, its CPU time (the child's user + system) and peak memory, and the export's speed in
+seconds of originals per CPU second (x real time per core). Then it measures every exported pair against the corpus' true stems (`tests/support/stems_truth.py`):
 the exported vocals' SDR and SI-SDR beside (a) the paper's magnitude target rendered with the mixture's phase and
 (b) plain subtraction with the 8192 Hz map, per release kind, and prints the Markdown table of docs/stems.md.
 
