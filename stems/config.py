@@ -30,8 +30,8 @@ class StemsConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     channel_filter: bool = setting(True, "Fit the per-frequency complex channel filter (kept only when held-out "
                                    "vocal-free frames prefer it to the plain gain); --no-channel-filter: plain gain.")
-    slow_gain: bool = setting(True, "Apply the alignment map's slowly varying gain (fades, bus compressors) where "
-                              "the evidence supports it.")
+    slow_gain: bool = setting(True, "Scale the instrumental by a slowly varying gain (the map's, or one measured at "
+                              "the export rate: fades, bus compressors) where held-out evidence supports one.")
     codec_postfilter: bool = setting(True, "For a lossy instrumental (MP3, Ogg, AAC), remove the codec's noise from "
                                      "the vocals (the instrumental is then mixture - vocals).")
     filter_smoothing: float = setting(0.02, "Half-width of the filter's smoothing over frequency, as a share of the "
