@@ -237,6 +237,7 @@ def read_openunmix_trackfolder(root: Path, split: str, target_file="vocals.wav",
     return tracks
 
 
+@pytest.mark.slow
 def test_the_three_layouts_load_with_their_projects_readers(exported, tmp_path):
     _, _, pairs, musdb, _ = exported
     manifest = json.loads((musdb / "manifest.json").read_text())
@@ -279,6 +280,7 @@ def test_evaluate_scores_an_exported_test_split(exported, tmp_path):
     assert sorted((s.name, s.subset) for s in find_songs(out)) == sorted((s.name, s.subset) for s in stems_songs(out))
 
 
+@pytest.mark.slow
 def test_the_report_links_each_pair_to_its_items(demo_pairs, tmp_path):
     pairs = tmp_path / "pairs"
     shutil.copytree(demo_pairs, pairs)
@@ -330,6 +332,7 @@ def test_a_killed_export_resumes_to_byte_identical_files(tmp_path):
     assert _tree(cut) == _tree(whole)
 
 
+@pytest.mark.slow
 def test_an_export_to_object_storage_equals_the_local_one(exported, s3):
     """Output on an S3 server on loopback: the same items, byte for byte, and a re-run finds it done."""
     _, _, pairs, out, _ = exported
@@ -346,3 +349,14 @@ def test_an_export_to_object_storage_equals_the_local_one(exported, s3):
             assert storage.read_bytes(f"{url}/{item['path']}/{f['file']}") == want
     assert not storage.exists(f"{url}/.work") and not storage.exists(f"{url}/.stems-export.json")
     assert export_stems(pairs, url, CONFIG, progress=False).up_to_date
+
+
+@pytest.mark.slow
+def test_a_distributed_local_cluster_exports_the_same_files(exported, tmp_path):
+    from distributed import LocalCluster
+
+    _, _, pairs, out, _ = exported
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        summary = export_stems(pairs, tmp_path / "d", CONFIG, scheduler=cluster.scheduler_address, progress=False)
+    assert summary.computed_pairs == 7 and summary.skipped == [("g1~g1i", "missing-file")]
+    assert _tree(tmp_path / "d") == _tree(out)  # the same items, byte for byte, and the same manifest
