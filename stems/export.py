@@ -30,7 +30,7 @@ from features.audio import file_sha1
 from features.shard_plan import pairs_file
 from features.splits import SPLITS
 from stems.config import FORMAT, StemsConfig
-from stems.layouts import METADATA, OWN_NAMES
+from stems.layouts import ACTIVITY, METADATA, OWN_NAMES
 from stems.manifest import MANIFEST, StemsSummary, manifest_record, read_manifest, split_stats, summary_of
 from stems.plan import StemJob, export_key, plan_jobs, read_accepted
 from stems.task import WORK_DIR, dumps, export_pair, record_path
@@ -96,26 +96,24 @@ def _own(name: str) -> bool:
     return name in OWN_NAMES or any(name.startswith(f".{own}.tmp-") for own in OWN_NAMES)
 
 
-def _remove_own_files(folder: Any, keep_metadata: bool) -> None:
+def _remove_own_files(folder: Any, keep: frozenset[str] = frozenset()) -> None:
+    """Remove the files of ``folder`` an export writes (``_own``) but ``keep``; the folder too when empty."""
     for name in storage.listdir(folder):
-        if _own(name) and not (keep_metadata and name in OWN_NAMES):
+        if _own(name) and name not in keep:
             storage.remove(storage.path(folder) / name)
     if not storage.is_url(folder) and not storage.listdir(folder):
         os.rmdir(storage.local(folder))
 
 
 def remove_stale(out: Any, planned: set[str]) -> list[str]:
-    """Remove the items (``split/item`` folders) an export wrote that ``planned`` does not hold, and the temporary
-    files a killed run left in any item folder; folders without an export's ``metadata.json`` are left alone.
-    Returns the removed items' paths."""
+    """Remove the items (``split/item`` folders) an export wrote that ``planned`` does not hold; in planned items,
+    the files an export writes that the item's ``metadata.json`` does not list (another layout's, a killed run's
+    temporary files). Folders without an export's ``metadata.json`` are left alone. Returns the removed items'
+    paths."""
     removed = []
     for split in SPLITS:
         for name in storage.listdir(storage.path(out) / split):
             folder = storage.path(out) / split / name
-            rel = f"{split}/{name}"
-            if rel in planned:
-                _remove_own_files(folder, keep_metadata=True)
-                continue
             try:
                 meta = json.loads(storage.read_bytes(folder / METADATA))
             except (OSError, ValueError):
@@ -123,7 +121,12 @@ def remove_stale(out: Any, planned: set[str]) -> list[str]:
             if not isinstance(meta, dict) or meta.get("format") != FORMAT:
                 log.warning("leaving %s alone: not an item of an export", folder)
                 continue
-            _remove_own_files(folder, keep_metadata=False)
+            rel = f"{split}/{name}"
+            if rel in planned:
+                listed = {f["file"] for f in meta.get("files", {}).values()}
+                _remove_own_files(folder, keep=frozenset(listed | {METADATA, ACTIVITY}))
+                continue
+            _remove_own_files(folder)
             removed.append(rel)
     return removed
 

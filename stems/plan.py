@@ -59,12 +59,12 @@ def _stamp(path: str) -> list[int] | None:
         return None
 
 
-def job_key(pair_id: str, paths: list[str], alignment: Alignment, config: StemsConfig) -> str:
-    """A hash of what a pair's items depend on: its files (paths, sizes and times), its alignment, the export's
-    settings but the split's (an item's place says its split)."""
+def job_key(pair_id: str, split: str, paths: list[str], alignment: Alignment, config: StemsConfig) -> str:
+    """A hash of what a pair's items depend on and where they go: its split, its files (paths, sizes and times),
+    its alignment, the export's settings (the split's own are in ``split``)."""
     settings = {k: v for k, v in config.key_fields().items() if k not in ("ratios", "seed", "fixed_splits")}
     aligned = [repr(alignment.offset_s), repr(alignment.gain_db), alignment.polarity, alignment.map_json or ""]
-    return content_hash([FORMAT, pair_id, paths, [_stamp(p) for p in paths], aligned, settings])
+    return content_hash([FORMAT, pair_id, split, paths, [_stamp(p) for p in paths], aligned, settings])
 
 
 def export_key(config: StemsConfig, pairs_sha1: str) -> str:
@@ -107,5 +107,5 @@ def plan_jobs(accepted: pa.Table, base_dir: Path | Any, config: StemsConfig
                  (r["original_audio_path"] or "", r["instrumental_audio_path"] or "")]
         alignment = alignment_of_row(r)
         jobs.append(StemJob(r["pair_id"], split_of[r["pair_id"]], paths[0], paths[1], alignment, _info(r),
-                            job_key(r["pair_id"], paths, alignment, config)))
+                            job_key(r["pair_id"], split_of[r["pair_id"]], paths, alignment, config)))
     return jobs, skipped

@@ -169,6 +169,10 @@ def test_a_rerun_is_a_no_op_and_other_settings_remove_the_stale_items(exported, 
     assert kept and all(json.loads((copy / p / "metadata.json").read_text())["seconds"] >= 9.5 for p in kept)
     assert longer.removed_items and not any((copy / p).exists() for p in longer.removed_items)
     assert (foreign / "readme.txt").read_text() == "mine"  # not an export's item: left alone
+    export_stems(pairs, copy, StemsConfig(min_item_s=9.5, layout="openunmix"), progress=False)
+    for p in kept:  # another layout in the same folder: the other layout's files go (trackfolder_var sums every WAV)
+        assert sorted(f.name for f in (copy / p).iterdir()) == ["accompaniment.wav", "metadata.json",
+                                                                "vocal_activity.csv", "vocals.wav"]
 
 
 def test_a_foreign_folder_is_refused_saying_what_it_holds(exported, tmp_path):
