@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from stems import read_manifest
+from stems.manifest import read_manifest
 from vocalmine import storage
 from vocalmine.errors import UserInputError
 
