@@ -30,6 +30,7 @@ demo: setup
 	$(BIN)/make-demo-corpus $(DEMO)/corpus --songs 40 --seconds 30 --seed 0
 	$(BIN)/mine-pairs $(DEMO)/corpus/catalog.csv -o $(DEMO)/pairs
 	$(BIN)/build-shards $(DEMO)/pairs -o $(DEMO)/shards --patch-hop 32 --split-file $(DEMO)/corpus/truth/songs.csv
+	$(BIN)/export-stems $(DEMO)/pairs -o $(DEMO)/stems --split-file $(DEMO)/corpus/truth/songs.csv
 	for target in vocals instrumental; do \
 		$(BIN)/train --target $$target --shards $(DEMO)/shards -o $(DEMO)/runs/$$target $(DEMO_RECIPE) \
 			$$(test -f $(DEMO)/runs/$$target/checkpoint.pt && echo --resume) || exit $$?; \
@@ -51,6 +52,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_library.py
 	$(BIN)/python benchmarks/bench_pairing.py
 	$(BIN)/python benchmarks/bench_shards.py
+	$(BIN)/python benchmarks/bench_stems.py
 	$(BIN)/python benchmarks/bench_reader.py
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_separate.py

@@ -16,7 +16,8 @@ from vocalmine import storage
     "DATA, detected from its layout or named with --layout: MUSDB18 (train/ and test/ of *.stem.mp4), "
     "MUSDB18-HQ (song folders of WAVs), DSD100 (Mixtures/ and Sources/), iKala or MIR-1K (Wavfile/*.wav, left "
     "accompaniment, right voice), MedleyDB-style folders (<song>/vocals.* and accompaniment.*), the demo corpus "
-    "(truth/stems, subsets from truth/songs.csv), or a shard folder (a split's pairs).\n\n"
+    "(truth/stems, subsets from truth/songs.csv), a shard folder (a split's pairs), or an export-stems folder (its "
+    "items, subsets their splits).\n\n"
     "Examples: evaluate --model runs/vocals musdb18/ --subset test --metrics v4\n\n"
     "evaluate --estimates demucs_out/htdemucs musdb18/ --subset test",
     context_settings={"show_default": True},
@@ -29,8 +30,9 @@ from vocalmine import storage
 @click.option("--estimates", type=click.Path(exists=True, file_okay=False), default=None,
               help="Also (or instead) score another tool's separations: DIR/<song>/vocals.* and "
               "accompaniment.* (or instrumental, no_vocals, residual, drums+bass+other).")
-@click.option("--layout", type=click.Choice(["auto", "shards", "demo", "musdb18", "musdb18hq", "folders", "medleydb",
-                                             "dsd100", "ikala", "mir1k"]), default="auto", help="DATA's layout.")
+@click.option("--layout", type=click.Choice(["auto", "shards", "stems", "demo", "musdb18", "musdb18hq", "folders",
+                                             "medleydb", "dsd100", "ikala", "mir1k"]), default="auto",
+              help="DATA's layout (stems: an export-stems folder).")
 @click.option("--subset", "--split", "subset", default=None,
               help="Only this subset: train/test (MUSDB18), dev/test (DSD100), the split_hint (demo), the split "
               "of a shard folder [shards: test; others: all songs].")

@@ -8,6 +8,8 @@ channels (``Stems``); the scoring code (``evaluation.evaluate``) never knows whe
 Layouts (``LAYOUTS``; ``detect_layout`` picks one from the folder):
 
 - ``shards``: a shard folder (``manifest.json``): the pairs of one split (``evaluation.evaluate.shard_songs``).
+- ``stems``: an ``export-stems`` folder (its ``manifest.json``): every item, in any of the export's layouts; the
+  subset is the item's split. (``musdb18hq`` reads a ``--layout musdb18hq`` export as well.)
 - ``demo``: the demo corpus truth, ``truth/stems/<song>/{mixture,vocals,accompaniment}.wav`` with
   ``truth/songs.csv`` (its ``split_hint`` is the subset); DATA is the corpus, ``truth`` or ``truth/stems``.
 - ``musdb18``: ``{train,test}/*.stem.mp4`` (stream 0 mixture, 1 drums, 2 bass, 3 other, 4 vocals; decoded
@@ -35,6 +37,7 @@ from typing import Callable
 import numpy as np
 
 from features.audio import AudioError, decode, decode_stream, fit_length, resample
+from stems.manifest import read_manifest
 from vocalmine.errors import UserInputError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".m4a", ".aac", ".aiff", ".aif")
@@ -259,20 +262,36 @@ def demo_songs(data_dir: str | os.PathLike) -> list[SongFiles]:
     return [SongFiles(s.name, s.mixture, s.vocals, s.accompaniment, hint.get(s.name)) for s in find_songs(stems)]
 
 
+def stems_songs(data_dir: str | os.PathLike) -> list[SongFiles]:
+    """The items of an ``export-stems`` folder, named by item, the subset their split; the mixture is the
+    layout's mixture file, or vocals + accompaniment in a layout without one (Open-Unmix's)."""
+    root = Path(data_dir)
+    manifest = read_manifest(root)
+    if manifest is None:
+        raise UserInputError(f"{root} is not an export-stems folder: expected its manifest.json")
+    files = manifest["layout"]["files"]
+    songs = [SongFiles(item["item"], root / item["path"] / files["mixture"] if "mixture" in files else (),
+                       root / item["path"] / files["vocals"], root / item["path"] / files["instrumental"],
+                       item["split"]) for item in manifest["items"]]
+    if not songs:
+        raise UserInputError(f"no songs under {root}: its manifest lists no item")
+    return songs
+
+
 #: Layout name -> reader (``shards`` is handled by ``evaluation.evaluate``: its songs are pairs).
 READERS: dict[str, Callable[[Path], list]] = {
-    "demo": demo_songs, "musdb18": musdb_songs, "musdb18hq": find_songs, "folders": find_songs,
+    "stems": stems_songs, "demo": demo_songs, "musdb18": musdb_songs, "musdb18hq": find_songs, "folders": find_songs,
     "medleydb": find_songs, "dsd100": dsd100_songs, "ikala": wavfile_songs, "mir1k": wavfile_songs,
 }
 LAYOUTS = ("auto", "shards", *READERS)
 
 
 def detect_layout(data_dir: str | os.PathLike) -> str:
-    """The layout of ``data_dir`` (see the module doc), checked in this order: shards, DSD100, iKala/MIR-1K,
-    MUSDB18 (any ``*.stem.mp4``), demo truth, song folders."""
+    """The layout of ``data_dir`` (see the module doc), checked in this order: an export's or a shard build's
+    manifest, DSD100, iKala/MIR-1K, MUSDB18 (any ``*.stem.mp4``), demo truth, song folders."""
     root = Path(data_dir)
     if (root / "manifest.json").is_file():
-        return "shards"
+        return "stems" if read_manifest(root) is not None else "shards"
     if (root / "Mixtures").is_dir() and (root / "Sources").is_dir():
         return "dsd100"
     if (root / "Wavfile").is_dir():

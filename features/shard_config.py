@@ -15,7 +15,7 @@ from typing import Any
 
 from catalog_schemas.shards import TENSOR_BYTES, TENSOR_COLUMNS
 from features.patches import PatchParams
-from features.splits import SplitConfig
+from features.splits import SPLIT_RULES, SplitConfig
 from vocalmine.settings import check, setting
 
 #: Version of the on-disk layout (parts and shards); part, shard and build hashes include it.
@@ -89,8 +89,9 @@ def build_key(config: ShardConfig, pairs_sha1: str) -> str:
 
     The config is hashed in the flat form ``ShardConfig`` had before it composed ``PatchParams`` and
     ``SplitConfig`` (``stft``, ``patch_frames``, ``patch_hop``, ``normalisation``, ``ratios``, ``seed``, then
-    its own fields): a changed form would change every key and rebuild every existing build.
+    its own fields): a changed form would change every key and rebuild every existing build. ``SPLIT_RULES``
+    (how pairs are grouped into splits) is hashed too: a build split under earlier rules is remade.
     """
     fields = dataclasses.asdict(config)
     flat = {**fields.pop("patches"), **fields.pop("split"), **fields}
-    return content_hash([FORMAT, pairs_sha1, flat | {"workers": None, "keep_work": None}])
+    return content_hash([FORMAT, pairs_sha1, flat | {"workers": None, "keep_work": None}, SPLIT_RULES])

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from features.patches import Alignment, alignment_of_row
 from features.shard_config import FORMAT, ShardConfig, content_hash
-from features.splits import SPLITS, PairKeys, artist_key_of, assign_splits, unit_hash
+from features.splits import SPLITS, assign_splits, pair_keys, unit_hash
 from vocalmine import storage
 from vocalmine.errors import UserInputError
 from vocalmine.provenance import require_fresh
@@ -104,11 +104,9 @@ def plan_jobs(accepted: pa.Table, base_dir: Path, config: ShardConfig) -> tuple[
             continue
         seen.add(row["pair_id"])
         unique.append(row)
-    artist_of = {r["pair_id"]: artist_key_of(r["artist_key"], r["artist"], r["pair_id"]) for r in unique}
-    split_of = assign_splits(
-        (PairKeys(r["pair_id"], artist_of[r["pair_id"]], r["content_group"]) for r in unique), config.split,
-        fixed=dict(config.fixed_splits) or None,
-    )
+    keys = pair_keys(unique)
+    artist_of = {k.pair_id: k.artist_key for k in keys}
+    split_of = assign_splits(keys, config.split, fixed=dict(config.fixed_splits) or None)
     jobs = []
     for r in unique:
         paths = [str(storage.resolve(p, base_dir)) if p else "" for p in

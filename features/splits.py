@@ -1,15 +1,20 @@
 """Train / valid / test assignment of pairs: by artist, never dividing a content group, deterministic.
 
-Pairs are linked when they share an artist (``artist_key``, else the normalised ``artist``) or a
-``content_group`` (originals with the same audio); each connected group of pairs goes to one split. A group's
+Pairs are linked when they share an artist or a ``content_group`` (originals with the same audio); each connected
+group of pairs (union-find over those keys) goes to one split. A pair's artists are every key the miner emits for
+it: the key it was blocked on (``artist_key``, else the normalised ``artist``) and the keys of every artist its
+credit names (``miner.normalize.credit_keys``: "JIN; V" -> jin and v, "A feat. C" -> a and c), so no artist,
+primary or featured, appears in two splits (``pair_keys``). A group's
 split comes from a hash of ``(seed, the group's smallest key)`` compared with the cumulative ratios, so it is
 stable: adding other artists never moves an existing one unless they get linked. When that leaves ``valid`` or
 ``test`` empty and there are at least three groups, the group whose hash lies nearest the empty split's range
 is moved there from the split with the most groups (deterministic too).
 
 A fixed assignment (``read_split_file``: artist -> split, e.g. a held-out test set) overrides the hash: a group
-with a listed artist goes where the list says (two listed artists of one group in different splits are an
-error); unlisted groups are hashed as above.
+with a listed artist (any of its pairs' keys, featured ones too) goes where the list says, whole (two listed
+artists of one group in different splits are an error); unlisted groups are hashed as above.
+
+``SPLIT_RULES`` names these rules; a shard build's key includes it, so a build made under other rules is rebuilt.
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-from miner.normalize import artist_key
+from miner.normalize import artist_key, credit_keys
 from vocalmine.errors import UserInputError
 from vocalmine.settings import setting
 from vocalmine.unionfind import SmallestRootUnionFind
 
 SPLITS = ("train", "valid", "test")
+#: The grouping rules (in build keys): version 2 links every credited artist's key, not only the blocked one.
+SPLIT_RULES = "splits/2: blocked artist key, every credit key, content group"
 
 
 @dataclass(frozen=True)
@@ -44,11 +51,18 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class PairKeys:
-    """What links pairs: the pair id, its artist key and its content group (either may be empty)."""
+    """What links pairs: the pair id, its artist key, its content group (either may be empty) and the keys of the
+    other artists its credit names (``credits``)."""
 
     pair_id: str
     artist_key: str | None
     content_group: str | None = None
+    credits: tuple[str, ...] = ()
+
+    @property
+    def artists(self) -> tuple[str, ...]:
+        """Every artist key of the pair: ``artist_key`` first, then ``credits`` (empty ones left out)."""
+        return tuple(k for k in dict.fromkeys((self.artist_key, *self.credits)) if k)
 
 
 def unit_hash(seed: int, key: str) -> float:
@@ -58,16 +72,16 @@ def unit_hash(seed: int, key: str) -> float:
 
 
 def link_groups(pairs: Iterable[PairKeys]) -> dict[str, str]:
-    """``pair_id -> group key``: pairs sharing an artist key or a content group get the same group key (the
-    smallest linked key, so it does not depend on row order)."""
+    """``pair_id -> group key``: pairs sharing an artist key (any of ``PairKeys.artists``) or a content group get
+    the same group key (the smallest linked key, so it does not depend on row order)."""
     uf = SmallestRootUnionFind()
     pair_ids = []
     for p in pairs:
         node = f"pair:{p.pair_id}"
         pair_ids.append(p.pair_id)
         uf.find(node)
-        if p.artist_key:
-            uf.union(node, f"artist:{p.artist_key}")
+        for key in p.artists:
+            uf.union(node, f"artist:{key}")
         if p.content_group:
             uf.union(node, f"content:{p.content_group}")
     return {pid: uf.find(f"pair:{pid}") for pid in pair_ids}
@@ -123,13 +137,14 @@ def assign_splits(pairs: Iterable[PairKeys], config: SplitConfig = SplitConfig()
     split = {k: _split_of(u[k], bounds) for k in keys}
     pinned: dict[str, str] = {}
     for p in pairs if fixed else ():
-        want = fixed.get(p.artist_key or "")
-        if want is None:
-            continue
-        g = groups[p.pair_id]
-        if pinned.setdefault(g, want) != want:
-            raise UserInputError(f"the split file puts artists of one group (linked by artist or identical audio, "
-                                 f"e.g. {p.artist_key!r}) in both {pinned[g]} and {want}")
+        for key in p.artists:
+            want = fixed.get(key)
+            if want is None:
+                continue
+            g = groups[p.pair_id]
+            if pinned.setdefault(g, want) != want:
+                raise UserInputError(f"the split file puts artists of one group (linked by a credited artist or "
+                                     f"identical audio, e.g. {key!r}) in both {pinned[g]} and {want}")
     split.update(pinned)
     if len(keys) >= 3 and not fixed:  # a fixed assignment is the user's: no group is moved to fill a split
         lo_hi = {name: (bounds[i - 1] if i else 0.0, bounds[i]) for i, name in enumerate(SPLITS)}
@@ -153,3 +168,19 @@ def artist_key_of(artist_key: str | None, artist: str | None, pair_id: str) -> s
     if artist and artist.strip():
         return " ".join(artist.casefold().split())
     return f"unknown:{pair_id.split('~', 1)[0]}"
+
+
+def pair_keys(rows: Sequence[Mapping]) -> list[PairKeys]:
+    """``PairKeys`` of pairs.parquet rows (dicts with ``pair_id``, ``artist_key``, ``artist``, ``content_group``):
+    the blocked key (``artist_key_of``) and the keys of every artist the ``artist`` credit names, primary and
+    featured, as the miner splits credits (``miner.normalize.credit_keys``). The one place build-shards and
+    export-stems take their split keys from, so both split a pairs table alike."""
+    if not rows:
+        return []
+    primary, others = credit_keys([r.get("artist") or "" for r in rows])
+    out = []
+    for r, first, rest in zip(rows, primary.to_pylist(), others.to_pylist()):
+        named = (first, *(rest or ())) if (r.get("artist") or "").strip() else ()
+        out.append(PairKeys(r["pair_id"], artist_key_of(r.get("artist_key"), r.get("artist"), r["pair_id"]),
+                            r.get("content_group"), tuple(k for k in named if k)))
+    return out

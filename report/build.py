@@ -26,6 +26,7 @@ from report.media import selected_media
 from report.page import render_page
 from report.plots import histogram_svg
 from report.rows import detail_fields, select_media, table_columns, table_order, table_rows
+from report.stems import exported_items
 from report.text import format_text, left_out
 from vocalmine import code_version
 from vocalmine.atomic import atomic_path, write_json
@@ -111,6 +112,8 @@ def build_report(pairs_dir: str | Path, config: ReportConfig = ReportConfig()) -
     priority = list(selected) + [int(i) for i in np.flatnonzero(flags.flagged) if int(i) not in selected]
     order = table_order(table.num_rows, priority, config.max_table_rows)
     fig = report_figures(data, config, flags, pair_ids, media, int(len(order)))
+    if config.stems_dir:
+        fig["stems"] = exported_items(config.stems_dir, data.pairs_dir)
 
     plots = {col: histogram_svg(e) for col, e in fig["distributions"].items() if e.get("available")}
     payload = {
@@ -120,6 +123,7 @@ def build_report(pairs_dir: str | Path, config: ReportConfig = ReportConfig()) -
         "rows": table_rows(table, data.mode, flags.names, order),
         "media": media,
         "details": {pair_ids[i]: detail_fields(table, i) for i in selected},
+        "stems": fig.get("stems", {}).get("items", {}),
     }
     html_path, json_path, html_bytes = write_page(data.pairs_dir, render_page(fig, plots, payload), fig)
     counts, hours = fig["counts"], fig["funnel"].get("hours_accepted")

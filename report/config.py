@@ -23,7 +23,7 @@ class ReportConfig:
     ``metadata.config``), else the defaults of ``pairing.config.PairingConfig`` and ``miner.pipeline.MinerConfig``
     (``report.distributions.resolve_thresholds``; each line says its source).
 
-    The first seven settings are ``pair-report``'s options; the others are set from Python only.
+    The first seven settings and ``stems_dir`` are ``pair-report``'s options; the others are set from Python only.
     """
 
     # --- media: which pairs get spectrograms and clips (pair-report's options) ---------------------------------
@@ -38,6 +38,8 @@ class ReportConfig:
                                choices=("ogg", "wav"))
     media: bool = setting(True, "Spectrograms and clips; --no-media: numbers only (fastest).")
     seed: int = setting(0, "Seed of the media sample.")
+    stems_dir: str | None = setting(None, "An export-stems folder made from these pairs: each pair lists and links "
+                                    "its exported items.", flag="--stems", metavar="DIR")
 
     # --- the page's bounds --------------------------------------------------------------------------------------
     clip_sample_rate: int = setting(8192, "Rate (Hz) of the mono clips and of the audio the spectrograms show.",

@@ -2,6 +2,7 @@
   "use strict";
   var payload = JSON.parse(document.getElementById("pair-data").textContent);
   var cols = payload.columns, rows = payload.rows, media = payload.media || {}, details = payload.details || {};
+  var stems = payload.stems || {};
   var ix = {};
   cols.forEach(function (c, i) { ix[c.key] = i; });
   var ids = rows.map(function (r) { return r[ix.original_id] + "~" + r[ix.instrumental_id]; });
@@ -110,6 +111,17 @@
       field(dl, c.label, c.type === "num" ? fmt(r[ix[c.key]], c) : r[ix[c.key]]);
     });
     if (m && m.roles) { field(dl, "Media", m.roles.join(", ")); }
+    if (stems[id]) {  // export-stems items of this pair (pair-report --stems): relative links to their folders
+      var dd = h("dd", "stems");
+      stems[id].forEach(function (it, k) {
+        var a = h("a", null, it.split + "/" + it.item + " (" + it.seconds.toFixed(1) + " s)");
+        if (!/^[a-z][a-z0-9+.-]*:/i.test(it.href) || /^(s3|gs|az|https?):/i.test(it.href)) { a.href = it.href; }
+        if (k) { dd.appendChild(document.createTextNode(", ")); }
+        dd.appendChild(a);
+      });
+      dl.appendChild(h("dt", null, "Exported items"));
+      dl.appendChild(dd);
+    }
     box.appendChild(dl);
     grid.appendChild(box);
     var inner = h("div", "detail-inner");
