@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from commands.common import user_errors, verbose_option, writer_lock
+from commands.common import echo, user_errors, verbose_option, writer_lock
 from commands.options import config_from, config_options
 from miner.config import MinerConfig
 from miner.evidence import EVIDENCE_KINDS
@@ -115,9 +115,9 @@ def main(catalog: str, out_dir: str, metadata_only: bool, report: bool, config_f
     glob (quote it). Required columns: track_id, artist, title, duration_s or duration_ms."""
     config = config_from(MinerConfig, settings)
     pairing_config = load_toml(PairingConfig, config_file) if config_file else None
-    with writer_lock(out_dir, "mine-pairs"):
+    with writer_lock(out_dir, "mine-pairs", json_files=("summary.json",)):
         mine_and_verify(catalog, out_dir, config, pairing_config, audio=not metadata_only, report=report,
-                        scheduler=scheduler, echo=click.echo)
+                        scheduler=scheduler, echo=echo)
 
 
 if __name__ == "__main__":
