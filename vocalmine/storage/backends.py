@@ -19,7 +19,7 @@ from vocalmine.storage.names import is_url, local, protocol
 OPTIONS_ENV = "VOCALMINE_STORAGE_OPTIONS"
 TIMEOUT_ENV = "VOCALMINE_STORAGE_TIMEOUT"
 #: Seconds to connect, and between bytes of an answer, before a storage request gives up (then tried again:
-#: botocore twice, within s3fs's two tries).
+#: botocore twice (one retry), within s3fs's two tries: four tries at most).
 DEFAULT_TIMEOUT_S = 15.0
 _options: dict[str, Any] | None = None  # set by configure(); else read from $VOCALMINE_STORAGE_OPTIONS
 _fs_cache: dict[str, Any] = {}
@@ -151,7 +151,7 @@ def _with_timeouts(proto: str, given: dict[str, Any]) -> dict[str, Any]:
     that accepts connections and never answers stops a command within a minute or two, not seven."""
     t = timeout_s()
     if proto in ("s3", "s3a"):
-        config = {"connect_timeout": t, "read_timeout": t, "retries": {"max_attempts": 2, "mode": "standard"}}
+        config = {"connect_timeout": t, "read_timeout": t, "retries": {"max_attempts": 1, "mode": "standard"}}
         return {**given, "config_kwargs": {**config, **(given.get("config_kwargs") or {})}}
     if proto in ("http", "https"):
         import aiohttp
