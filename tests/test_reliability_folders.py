@@ -151,6 +151,7 @@ def test_write_audio_into_the_dataset_is_refused_and_the_references_stay(half_mo
     assert _files(hq) == before
 
 
+@pytest.mark.slow  # a subprocess, or three evaluations: seconds
 def test_write_audio_replaces_its_own_files_and_refuses_others(half_model, tmp_path):
     hq = _songs(tmp_path / "hq")
     sep = tmp_path / "sep"
@@ -169,6 +170,7 @@ def test_write_audio_replaces_its_own_files_and_refuses_others(half_model, tmp_p
     assert (sep / "s2" / "vocals.wav").read_bytes() == b"someone else's"
 
 
+@pytest.mark.slow  # a subprocess, or three evaluations: seconds
 def test_a_full_disk_under_write_audio_is_one_line_naming_the_file(half_model, tmp_path):
     if (why := small_disks()) is not None:
         pytest.skip(why)

@@ -120,6 +120,7 @@ d,Bar,Tune (Instrumental),4,/dev/zero
 """
 
 
+@pytest.mark.slow  # a subprocess, or three evaluations: seconds
 def test_a_fifo_or_a_device_as_audio_path_is_refused_before_it_is_opened(tmp_path):
     """Before: mine-pairs read /dev/zero forever (hashing) and blocked opening the FIFO. Run as a subprocess
     with a time limit, so a hang fails the test instead of stopping the suite."""

@@ -64,6 +64,7 @@ def test_a_catalog_on_a_bucket_never_reads_a_local_file_through_dot_dot(clean_co
 
 # ---- point 9: an endpoint that accepts connections and never answers ------------------------------------------
 
+@pytest.mark.slow  # a subprocess, or three evaluations: seconds
 def test_a_silent_endpoint_is_a_timeout_with_a_message_not_a_hang(tmp_path):
     with SilentServer() as silent:
         env = {**os.environ, "AWS_ENDPOINT_URL": silent.url, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
@@ -187,6 +188,7 @@ def test_control_characters_in_a_file_name_are_shown_escaped(tmp_path):
 
 # ---- a full disk names the file (numpy's short write had no errno and no path) -----------------------------------
 
+@pytest.mark.slow  # a subprocess, or three evaluations: seconds
 def test_a_full_disk_while_building_shards_is_one_line_naming_the_file(demo_pairs, tmp_path):
     if (why := small_disks()) is not None:
         pytest.skip(why)
