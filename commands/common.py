@@ -8,14 +8,17 @@ import errno
 import functools
 import logging
 import os
+import re
 import sys
 from typing import Any, Callable
 
 import click
 
 from vocalmine import storage
+from vocalmine.atomic import check_json_objects
 from vocalmine.errors import UserInputError
 from vocalmine.locking import output_lock
+from vocalmine.provenance import PROVENANCE_FILE
 
 log = logging.getLogger("vocalmine")
 
@@ -49,11 +52,28 @@ def verbose_option(fn: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 storage.configure(storage_options)
             except UserInputError as exc:
-                click.echo(f"Error: {exc}", err=True)
+                click.echo(f"Error: {printable(str(exc), one_line=True)}", err=True)
                 sys.exit(exc.exit_code)
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 controls but tab and newline
+_CONTROLS_AND_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str, one_line: bool = False) -> str:
+    """``text`` with control characters shown as escapes (ESC as ``\\x1b``, CR as ``\\r``), so a file name
+    cannot move the cursor, recolour or clear the terminal; ``one_line`` also escapes newlines and tabs (an
+    ``Error:`` line is one line)."""
+    pattern = _CONTROLS_AND_BREAKS if one_line else _CONTROLS
+    return pattern.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
+def echo(text: Any = "") -> None:
+    """``click.echo`` of ``printable(text)``: what a command prints about its inputs and outputs."""
+    click.echo(printable(text))
 
 
 def _where(exc: BaseException) -> str:
@@ -80,6 +100,9 @@ def os_error_message(exc: BaseException) -> str | None:
     code = exc.errno
     subject = where or text
     if isinstance(exc, PermissionError) or code in (errno.EACCES, errno.EPERM):
+        if subject.startswith(("http://", "https://")):
+            return (f"access denied: {subject} ({exc.strerror or text}); check the URL, and that it is still "
+                    "valid (a presigned link expires)")
         if "://" in subject:
             return (f"access denied: {subject} ({exc.strerror or text}); check the credentials "
                     "(AWS_ACCESS_KEY_ID / AWS_PROFILE, --storage-options) and that they may use this bucket")
@@ -113,7 +136,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except UserInputError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {printable(str(exc), one_line=True)}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted; re-run the same command to resume.", err=True)
@@ -123,15 +146,21 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             if message is None:
                 raise
             log.debug("%s", message, exc_info=True)
-            click.echo(f"Error: {message}", err=True)
+            click.echo(f"Error: {printable(message, one_line=True)}", err=True)
             sys.exit(2)
 
     return wrapper
 
 
-def writer_lock(folder: Any, command: str):
+@contextlib.contextmanager
+def writer_lock(folder: Any, command: str, json_files: tuple[str, ...] = ()):
     """The writer lock of output ``folder`` for this command (``vocalmine.locking``); under torchrun only
-    rank 0 takes it (the other ranks write nothing there)."""
+    rank 0 takes it (the other ranks write nothing there). Then, before anything is written, the folder's
+    ``.provenance.json`` and ``json_files`` (JSON the command reads and rewrites) must be JSON objects
+    (``vocalmine.atomic.check_json_objects``): a foreign file stops the command with the folder unchanged."""
     if int(os.environ.get("RANK", "0") or 0) != 0:
-        return contextlib.nullcontext()
-    return output_lock(folder, command)
+        yield
+        return
+    with output_lock(folder, command):
+        check_json_objects(folder, (PROVENANCE_FILE, *json_files))
+        yield

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from commands.common import user_errors, verbose_option
+from commands.common import echo, user_errors, verbose_option
 from commands.options import config_from, config_options
 import democorpus
 from democorpus.config import DemoConfig
@@ -30,17 +30,17 @@ def main(out_dir: str, force: bool, workers: int | None, **options: Any) -> None
     info = democorpus.make_corpus(out_dir, config, force=force, workers=workers)
     c = info.counts
     if info.reused:
-        click.echo(f"Reusing the demo corpus in {info.out_dir} (corpus.json matches: {config.songs} songs x "
+        echo(f"Reusing the demo corpus in {info.out_dir} (corpus.json matches: {config.songs} songs x "
                    f"{config.seconds:g} s, seed {config.seed}); --force regenerates it.")
     else:
-        click.echo(f"Wrote the demo corpus to {info.out_dir} in {time.perf_counter() - start:.1f} s: "
+        echo(f"Wrote the demo corpus to {info.out_dir} in {time.perf_counter() - start:.1f} s: "
                    f"{c['songs']} songs, {c['rows']} catalog rows, {c['audio_files']} audio files "
                    f"({c['audio_seconds'] / 60:.1f} min).")
-    click.echo(f"  candidate pairs {c['candidate_pairs']} (true {c['true_pairs']}), audio decoys "
+    echo(f"  candidate pairs {c['candidate_pairs']} (true {c['true_pairs']}), audio decoys "
                f"{c['audio_decoys']}, metadata decoys {c['metadata_decoys']}, bad rows {c['bad_rows']}")
-    click.echo(f"  catalog: {info.catalog}\n  truth:   {info.truth_dir}")
+    echo(f"  catalog: {info.catalog}\n  truth:   {info.truth_dir}")
     if config.as_library:
-        click.echo(f"  music folder: {info.out_dir / 'library'} (truth/library.csv maps track ids to its files)")
+        echo(f"  music folder: {info.out_dir / 'library'} (truth/library.csv maps track ids to its files)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from commands.common import DEVICE, user_errors, verbose_option, writer_lock
+from commands.common import DEVICE, echo, user_errors, verbose_option, writer_lock
 from vocalmine import storage
 
 
@@ -71,8 +71,8 @@ def main(data: str, model: str | None, instrumental_model: str | None, estimates
                           estimates=estimates, metrics=metrics, native_rate=native_rate, pad=pad,
                           reference=not no_reference, device=device, progress=not no_progress,
                           audio_dir=write_audio)
-    click.echo(report.markdown_path.read_text())
-    click.echo(f"written: {report.json_path}, {report.markdown_path}")
+    echo(report.markdown_path.read_text())
+    echo(f"written: {report.json_path}, {report.markdown_path}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from commands.common import user_errors, verbose_option, writer_lock
+from commands.common import echo, user_errors, verbose_option, writer_lock
 from commands.options import config_from, config_options
 from miner.config import MinerConfig
 from miner.evidence import EVIDENCE_KINDS
@@ -137,13 +137,13 @@ def main(catalog: str | None, out_dir: str, metadata_only: bool, report: bool, f
                                "--metadata-only or --library with them")
     if not known and catalog is None:
         raise click.UsageError("give a CATALOG (a catalog or a music folder), --pairs or --pairs-from")
-    with writer_lock(out_dir, "mine-pairs"):
+    with writer_lock(out_dir, "mine-pairs", json_files=("summary.json",)):
         if known:
             verify_known_pairs(out_dir, pair_list, pairs_from, pairing_config, report=report, scheduler=scheduler,
-                               progress=config.progress, echo=click.echo)
+                               progress=config.progress, echo=echo)
         else:
             mine_source(catalog, out_dir, config, pairing_config, library_config, force_library=force_library,
-                        audio=not metadata_only, report=report, scheduler=scheduler, echo=click.echo)
+                        audio=not metadata_only, report=report, scheduler=scheduler, echo=echo)
 
 if __name__ == "__main__":
     main()

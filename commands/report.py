@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from commands.common import user_errors, verbose_option, writer_lock
+from commands.common import echo, user_errors, verbose_option, writer_lock
 from commands.options import config_from, config_options
 from report import ReportConfig
 from vocalmine import storage
@@ -25,6 +25,6 @@ def main(pairs_dir: str, **options: object) -> None:
     config = config_from(ReportConfig, options)
     if not storage.isdir(pairs_dir):
         raise UserInputError(f"{pairs_dir} is not a mine-pairs output folder (no such folder)")
-    with writer_lock(pairs_dir, "pair-report"):
+    with writer_lock(pairs_dir, "pair-report", json_files=("summary.json",)):
         summary = write_report(pairs_dir, config, exclude=(".cache/",))
-    click.echo(summary.text)
+    echo(summary.text)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from commands.common import user_errors, verbose_option, writer_lock
+from commands.common import echo, user_errors, verbose_option, writer_lock
 from commands.options import config_from, config_options
 from features.shard_config import MIB, ShardConfig
 from features.shards import build_shards
@@ -44,7 +44,7 @@ def main(pairs_dir: str, out_dir: str, split_file: str | None, shard_mb: float, 
     with writer_lock(out_dir, "build-shards"):
         summary = build_shards(pairs_dir, out_dir, config, scheduler=scheduler, progress=not no_progress)
     for line in summary.lines():
-        click.echo(line)
+        echo(line)
 
 
 if __name__ == "__main__":

@@ -98,15 +98,39 @@ def reusable(out: Path, key: dict[str, Any]) -> dict[str, Any] | None:
     return data if all((out / rel).exists() for rel in TABLES) else None
 
 
+MARKER_TEXT = "a vocalmine demo corpus (make-demo-corpus); its folders are regenerated\n"
+
+
+def _ours(out: Path) -> bool:
+    """Whether ``out`` holds a corpus this generator wrote: its marker file with the text it writes, or a
+    corpus.json with the keys ``cache_key`` gives (a corpus from before the marker)."""
+    try:
+        if (out / MARKER).read_text() == MARKER_TEXT:
+            return True
+    except (OSError, UnicodeDecodeError):
+        pass
+    try:
+        data = json.loads((out / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"generator_version", "code_sha1", "config"} <= data.keys()
+
+
 def prepare(out: Path) -> None:
-    """Make ``out`` ready for a fresh corpus: refuse a folder that is not ours, clear what an older run left."""
+    """Make ``out`` ready for a fresh corpus: refuse a folder that is not ours (saying what it holds), clear
+    what an older run of ours left."""
     if out.exists() and not out.is_dir():
         raise UserInputError(f"{out} exists and is not a folder")
-    if out.exists() and any(out.iterdir()) and not ((out / MARKER).exists() or (out / MANIFEST).exists()):
-        raise UserInputError(f"{out} is not empty and holds no demo corpus; give a new or empty folder")
+    if out.exists() and any(out.iterdir()) and not _ours(out):
+        held = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir())
+        shown = ", ".join(held[:6]) + (f" and {len(held) - 6} more" if len(held) > 6 else "")
+        why = (f"its {MANIFEST} is not one make-demo-corpus wrote" if (out / MANIFEST).exists()
+               else "it holds no demo corpus")
+        raise UserInputError(f"{out} is not empty and {why} (it holds {shown}); nothing was changed: give a "
+                             "new or empty folder")
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).unlink(missing_ok=True)  # invalid until this run finishes
-    (out / MARKER).write_text("a vocalmine demo corpus (make-demo-corpus); its folders are regenerated\n")
+    (out / MARKER).write_text(MARKER_TEXT)
     for sub in ("audio", "truth"):
         if (out / sub).exists():
             shutil.rmtree(out / sub)

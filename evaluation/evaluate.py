@@ -19,6 +19,7 @@ covers the same songs. A song whose true vocals are silent (instrumental only) i
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import time
@@ -39,7 +40,7 @@ from evaluation.tables import EvalReport, write_report
 from features.audio import AudioError, fit_length, resample
 from separation.repet import repet_sim
 from separation.separate import load_model, separate_waveform
-from vocalmine import storage
+from vocalmine import provenance, storage
 from vocalmine.atomic import atomic_path
 from vocalmine.errors import UserInputError
 
@@ -96,6 +97,48 @@ def _conform(est: np.ndarray, rate_in: int, like: np.ndarray, rate: int, pad: bo
     return fit_length(x, n).astype(np.float32)
 
 
+#: ``--write-audio DIR``: ``DIR/<song>/<name>.wav`` for each (name, estimate key).
+AUDIO_FILES = (("vocals", "vocals"), ("instrumental", "accompaniment"))
+
+
+def write_estimates(audio_dir: str | os.PathLike, song: str, est: dict[str, np.ndarray], rate: int) -> None:
+    """``audio_dir/<song>/{vocals,instrumental}.wav`` (32-bit float WAV at ``rate``), each written whole and
+    recorded as this project's (``vocalmine.provenance``), so a later run may replace it and nothing else.
+    The WAV is made in memory: a full disk is an ``OSError`` naming the file, not a libsndfile "System error"."""
+    folder = storage.path(audio_dir) / song
+    for name, key in AUDIO_FILES:
+        buf = io.BytesIO()
+        sf.write(buf, np.asarray(est[key], np.float32).T, rate, subtype="FLOAT", format="WAV")
+        with atomic_path(folder / f"{name}.wav") as tmp:
+            tmp.write_bytes(buf.getvalue())
+        provenance.record(folder, f"{name}.wav")
+
+
+def _inside(a: Path, b: Path) -> bool:
+    return a == b or b in a.parents
+
+
+def check_audio_dir(audio_dir: str | os.PathLike, data: Path, songs: list) -> None:
+    """Refuse a ``--write-audio`` folder that lies inside the dataset (or holds it), or whose song folders hold
+    files of those names that this project did not write: ``UserInputError`` saying what was found."""
+    if not storage.is_url(audio_dir):
+        where, root = Path(audio_dir).resolve(), data.resolve()
+        if _inside(where, root) or _inside(root, where):
+            raise UserInputError(f"--write-audio {audio_dir} {'lies inside' if _inside(where, root) else 'holds'} "
+                                 f"the dataset {data}: its stems could be replaced; choose a folder outside it")
+    foreign = []
+    for song in songs:
+        folder = storage.path(audio_dir) / song.name
+        ours = provenance.load(folder)
+        foreign += [str(folder / f"{name}.wav") for name, _ in AUDIO_FILES
+                    if f"{name}.wav" not in ours and (folder / f"{name}.wav").exists()]
+    if foreign:
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        raise UserInputError(f"--write-audio {audio_dir}: {', '.join(foreign[:3])}{more} already exist and were not "
+                             "written by evaluate (no record in the folder's .provenance.json); nothing is "
+                             "replaced: choose another folder, or move those files away")
+
+
 def _systems(estimator) -> list[System]:
     if isinstance(estimator, System):
         return [estimator]
@@ -146,12 +189,7 @@ def evaluate_songs(
                 except Exception as exc:  # one system failing on one song fails that song, never the run
                     raise ValueError(f"{system.name}: {exc}") from exc
                 if audio_dir is not None and system is systems[0]:
-                    for name, key in (("vocals", "vocals"), ("instrumental", "accompaniment")):
-                        final = storage.path(audio_dir) / song.name / f"{name}.wav"
-                        final.parent.mkdir(parents=True, exist_ok=True)
-                        with atomic_path(final) as tmp:
-                            sf.write(tmp, np.asarray(est[key], np.float32).T, scored.sample_rate, subtype="FLOAT",
-                                     format="WAV")
+                    write_estimates(audio_dir, song.name, est, scored.sample_rate)
                 row = {"song": song.name, "seconds": seconds}
                 if "vocals" in silent:
                     row["vocals_level_db"] = level_db(est["vocals"], scored.mixture)
@@ -212,6 +250,8 @@ def evaluate(
         songs = shard_songs(data, subset or "test")
     else:
         songs = select_subset(READERS[chosen](data), subset)
+    if audio_dir is not None:
+        check_audio_dir(audio_dir, data, songs)
     systems: list[System] = []
     meta: dict = {"data": str(data), "layout": chosen, "subset": subset or ("test" if chosen == "shards" else None),
                   "metrics": metrics, "native_rate": native_rate, "pad": pad}

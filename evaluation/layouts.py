@@ -100,10 +100,14 @@ class SongFiles:
     vocals: object
     accompaniment: object = ()
     subset: str | None = None
+    problem: str = ""  # why a song folder cannot be scored (a missing stem, no audio): it fails with this
+    folder: Path | None = None  # the folder of a song with a ``problem``
 
     def load_native(self, pad: bool = False) -> Stems:
         """Decode at the first file's rate, ``[channels, samples]`` (one channel when any part is a channel or
         the files' channel counts differ). Raises ``AudioError`` (also for lengths, see the module doc)."""
+        if self.problem:
+            raise AudioError("missing-file", self.problem)
         return load_parts(_parts(self.mixture), _parts(self.vocals), _parts(self.accompaniment), pad)
 
     def load(self, sample_rate: int = 8192, pad: bool = False) -> Stems:
@@ -164,8 +168,8 @@ def _unique_names(songs: list[SongFiles], root: Path, path_of: Callable[[SongFil
     names = [s.name for s in songs]
     if len(set(names)) == len(names):
         return songs
-    return [SongFiles(str(path_of(s).relative_to(root)), s.mixture, s.vocals, s.accompaniment, s.subset)
-            for s in songs]
+    return [SongFiles(str(path_of(s).relative_to(root)), s.mixture, s.vocals, s.accompaniment, s.subset, s.problem,
+                      s.folder) for s in songs]
 
 
 def _subset_of(folder: Path, root: Path) -> str | None:
@@ -173,32 +177,55 @@ def _subset_of(folder: Path, root: Path) -> str | None:
     return rel[0].lower() if len(rel) >= 2 else None
 
 
+def _song_of(folder: Path, root: Path, files: dict[str, Path]) -> SongFiles:
+    """The song of a folder holding audio; one with a ``problem`` when a stem it needs is missing."""
+    name = folder.name if folder != root else root.name
+    subset = _subset_of(folder, root)
+    if "accompaniment" in files:
+        acc: tuple[Path, ...] = (files["accompaniment"],)
+    elif all(k in files for k in ("drums", "bass", "other")):
+        acc = (files["drums"], files["bass"], files["other"])
+    else:
+        acc = ()
+    missing = [] if "vocals" in files else ["vocals.*"]
+    if "mixture" not in files and not acc:
+        missing.append("mixture.* or accompaniment.* (or drums/bass/other)")
+    if not missing:
+        return SongFiles(name, files.get("mixture", ()), files["vocals"], acc, subset)
+    found = ", ".join(p.name for p in files.values())
+    return SongFiles(name, (), (), (), subset, f"{folder}: no {' and no '.join(missing)} (found {found})", folder)
+
+
 def find_songs(data_dir: str | os.PathLike) -> list[SongFiles]:
-    """Song folders under ``data_dir`` (``folders`` layout; sorted by path). ``UserInputError`` when none."""
+    """Song folders under ``data_dir`` (``folders`` layout; sorted by path). ``UserInputError`` when none.
+
+    A folder holding audio but not the stems a song needs, and an empty folder beside song folders (a song
+    whose files are gone), are songs with a ``problem``: they are listed among the failures, never dropped."""
     root = Path(data_dir)
     if not root.is_dir():
         raise UserInputError(f"{root} is not a folder")
-    songs = []
+    songs: list[SongFiles] = []
+    empty: list[Path] = []
     for folder in sorted([root, *(p for p in root.rglob("*") if p.is_dir())]):
         files = _audio_by_stem(folder)
-        if "vocals" not in files:
-            continue
-        if "accompaniment" in files:
-            acc: tuple[Path, ...] = (files["accompaniment"],)
-        elif all(k in files for k in ("drums", "bass", "other")):
-            acc = (files["drums"], files["bass"], files["other"])
-        else:
-            acc = ()
-        if "mixture" not in files and not acc:
-            continue
-        name = folder.name if folder != root else root.name
-        songs.append(SongFiles(name, files.get("mixture", ()), files["vocals"], acc, _subset_of(folder, root)))
-    if not songs:
+        if files:
+            songs.append(_song_of(folder, root, files))
+        elif folder != root and not any(p.is_dir() for p in folder.iterdir()):
+            empty.append(folder)
+    if not any(not s.problem for s in songs):
         raise UserInputError(
             f"no songs under {root}: expected folders with mixture.* and vocals.* audio files "
             "(and accompaniment.*, or drums/bass/other)"
         )
-    return _unique_names(songs, root, lambda s: _parts(s.vocals)[0].path.parent)
+    parents = {_parts(s.vocals)[0].path.parent.parent for s in songs if not s.problem}
+    songs += [SongFiles(f.name, (), (), (), _subset_of(f, root), f"{f}: an empty song folder (no audio)", f)
+              for f in empty if f.parent in parents]
+    songs.sort(key=_song_folder)
+    return _unique_names(songs, root, _song_folder)
+
+
+def _song_folder(s: SongFiles) -> Path:
+    return s.folder if s.folder is not None else _parts(s.vocals)[0].path.parent
 
 
 def musdb_songs(data_dir: str | os.PathLike) -> list[SongFiles]:
@@ -259,7 +286,8 @@ def demo_songs(data_dir: str | os.PathLike) -> list[SongFiles]:
     stems, songs_csv = found
     with open(songs_csv, newline="", encoding="utf-8") as fh:
         hint = {r["song_id"]: (r.get("split_hint") or "").lower() or None for r in csv.DictReader(fh)}
-    return [SongFiles(s.name, s.mixture, s.vocals, s.accompaniment, hint.get(s.name)) for s in find_songs(stems)]
+    return [SongFiles(s.name, s.mixture, s.vocals, s.accompaniment, hint.get(s.name), s.problem, s.folder)
+            for s in find_songs(stems)]
 
 
 def stems_songs(data_dir: str | os.PathLike) -> list[SongFiles]:

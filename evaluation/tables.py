@@ -31,6 +31,20 @@ class EvalReport:
     primary: str = ""
 
 
+def finite(value):
+    """``value`` with every NaN or infinite float replaced by None (JSON ``null``): strict JSON parsers refuse
+    a bare ``NaN``. Dicts, lists and tuples are copied; other values kept."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if hasattr(value, "dtype") and getattr(value, "shape", None) == ():  # a numpy scalar
+        return finite(value.item())
+    return value
+
+
 def _f(x: float) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2f}"
 
@@ -53,13 +67,14 @@ def comparison_markdown(report: EvalReport) -> str:
 
 
 def write_report(report: EvalReport, out_dir: str | os.PathLike, meta: dict | None = None, title: str = "") -> EvalReport:
-    """``out_dir/evaluation.json`` (meta, the primary's summary and songs, failures, every system) and
+    """``out_dir/evaluation.json`` (meta, the primary's summary and songs, failures, every system; strict JSON:
+    an undefined score is ``null``, never ``NaN``) and
     ``out_dir/evaluation.md`` (summary, comparison, per-song and instrumental-only tables, failures)."""
     out = storage.path(out_dir)  # a Path, or a URL (vocalmine.storage.urlpath.URLPath)
     out.mkdir(parents=True, exist_ok=True)
     report.json_path = write_json(
-        {"meta": meta or {}, "metrics": report.metrics, "summary": report.summary, "songs": report.rows,
-         "failures": report.failures, "systems": report.systems, "seconds": report.seconds},
+        finite({"meta": meta or {}, "metrics": report.metrics, "summary": report.summary, "songs": report.rows,
+                "failures": report.failures, "systems": report.systems, "seconds": report.seconds}),
         out / "evaluation.json",
     )
     kind = f"BSS Eval {report.metrics}" + (", per song the median over 1 s windows, so the median column is the "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass
 
@@ -101,6 +102,13 @@ def _check_readable(path: str) -> None:
     words would be "Format not recognised" or "System error.")."""
     if os.path.isdir(path):
         raise AudioError("unreadable", f"{path}: is a directory, not an audio file")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:  # a symlink loop, no permission on a folder
+        raise AudioError("unreadable", f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if not stat.S_ISREG(mode):  # a FIFO blocks open() and a device reads forever: refused before opening
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise AudioError("unreadable", f"{path}: is {kind}, not an audio file")
     try:
         with open(path, "rb") as fh:
             head = fh.read(1)

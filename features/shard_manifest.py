@@ -6,6 +6,7 @@ format, so an existing build keeps reading the same.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +14,12 @@ from typing import Sequence
 
 import vocalmine
 from catalog_schemas import SHARD
-from features.shard_config import FORMAT, ShardConfig
+from features.shard_config import FORMAT, ShardConfig, content_hash
 from features.shard_plan import PairJob, ShardPlan
 from features.splits import SPLITS
 from vocalmine import storage
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 #: The keys of a shard's manifest entry (``write_shard`` returns these and ``written``).
@@ -83,15 +86,25 @@ def split_summaries(manifest: dict) -> dict[str, SplitSummary]:
             for name, s in manifest["splits"].items()}
 
 
-def up_to_date(out_dir: Path, build_key: str) -> dict | None:
-    """The manifest of a finished build in ``out_dir`` with ``build_key`` whose shards are all there with their
-    recorded sizes; None otherwise (no manifest, another key, a shard missing or changed)."""
+def audio_key(jobs: Sequence[PairJob]) -> str:
+    """A hash of every job's part key, which holds its audio files' paths and stamps (size and time, or ETag):
+    audio replaced in place (same paths, same pairs table) changes it."""
+    return content_hash(sorted(j.key for j in jobs))
+
+
+def up_to_date(out_dir: Path, build_key: str, audio: str) -> dict | None:
+    """The manifest of a finished build in ``out_dir`` with ``build_key`` and ``audio`` (``audio_key``) whose
+    shards are all there with their recorded sizes; None otherwise (no manifest, another key, audio files
+    changed since, a shard missing or changed; a manifest written before the audio key was recorded)."""
     path = out_dir / MANIFEST
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     if manifest.get("build_key") != build_key:
+        return None
+    if manifest.get("audio_key") != audio:
+        log.info("%s: the audio files changed since this build (or it predates audio keys): building again", path)
         return None
     for s in manifest["splits"].values():
         for shard in s["shards"]:
@@ -127,13 +140,14 @@ def split_records(jobs: Sequence[PairJob], infos: dict[str, dict], plans: dict[s
 
 def manifest_record(config: ShardConfig, build_key: str, source: Path, pairs_sha1: str, accepted_pairs: int,
                     splits: dict[str, dict], skipped: Sequence[tuple[str, str]],
-                    details: dict[str, str]) -> dict:
+                    details: dict[str, str], audio: str = "") -> dict:
     """``manifest.json`` of a build (keys in the recorded order; see docs/shards.md). ``splits``:
     ``split_records``; ``skipped``: (pair_id, reason); ``details``: pair_id -> what failed, for pairs that failed
-    in phase 1."""
+    in phase 1; ``audio``: ``audio_key`` of the jobs."""
     return {
         "format": FORMAT,
         "build_key": build_key,
+        "audio_key": audio,
         "code_version": vocalmine.code_version(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "source": {

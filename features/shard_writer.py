@@ -8,6 +8,7 @@ so a re-run keeps an existing shard with the same hash and rewrites the others.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 
 #: Footer metadata key of a shard's content hash.
 SHARD_SPEC_KEY = b"vocalmine.shard_spec"
+#: Names of shards and of their temporary files (``vocalmine.storage.atomic_path``'s).
+SHARD_NAME = re.compile(r"part-\d{5}\.parquet")
+SHARD_TMP = re.compile(r"\.part-\d{5}\.parquet\.tmp-[0-9a-f]{8}")
 
 
 def existing_spec(path: Path) -> str | None:
@@ -86,14 +90,16 @@ def write_shard(plan: ShardPlan, out_dir: str, parts_dir: str, config: ShardConf
 
 
 def remove_stale(out_dir: Path, plans: dict[str, list[ShardPlan]]) -> None:
-    """Make the split folders; remove shards no plan names and temporary files of interrupted writes."""
+    """Make the split folders; remove shards no plan names and temporary files of interrupted writes, by
+    their names and (shards) the content hash in their footer: only files a build wrote
+    (``features.shard_folder`` has refused a folder holding others)."""
     keep = {p.path for shards in plans.values() for p in shards}
     for split in SPLITS:
         d = out_dir / split
         d.mkdir(parents=True, exist_ok=True)
         for f in d.iterdir():
-            rel = f"{split}/{f.name}"
-            stale_shard = f.name.startswith("part-") and f.name.endswith(".parquet") and rel not in keep
-            if stale_shard or ".tmp-" in f.name:
+            stale_shard = (SHARD_NAME.fullmatch(f.name) and f"{split}/{f.name}" not in keep
+                           and existing_spec(f) is not None)
+            if stale_shard or SHARD_TMP.fullmatch(f.name):
                 log.debug("removing %s", f)
                 f.unlink()

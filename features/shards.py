@@ -19,7 +19,9 @@ cluster's workers need no shared disk; with a local ``out_dir`` they must see it
    an existing shard with the same hash is kept.
 
 Then the manifest (``features.shard_manifest``), then ``.work`` is removed (unless ``keep_work``). A re-run of a
-finished build with the same inputs and config (``features.shard_config.build_key``) is a no-op.
+finished build with the same inputs and config (``features.shard_config.build_key``) and the same audio files
+(their sizes and times, or ETags: ``features.shard_manifest.audio_key``) is a no-op. A build removes or
+replaces only files it can prove it wrote: a folder holding others is refused (``features.shard_folder``).
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ from typing import Callable, Sequence
 
 from features.audio import file_sha1
 from features.shard_config import ShardConfig, build_key
+from features.shard_folder import check_shard_folder
 from features.shard_manifest import (
-    MANIFEST, ShardSummary, manifest_record, split_records, split_summaries, summary_of_finished, up_to_date,
+    MANIFEST, ShardSummary, audio_key, manifest_record, split_records, split_summaries, summary_of_finished,
+    up_to_date,
 )
 from features.shard_parts import compute_part, read_part_info
 from features.shard_plan import PairJob, ShardPlan, pairs_file, plan_jobs, plan_shards, read_pairs
@@ -126,17 +130,19 @@ def build_shards(
     t0 = time.perf_counter()
     source = pairs_file(pairs_dir)
     out_dir = storage.path(out_dir)
+    check_shard_folder(out_dir)  # a folder holding files of another tool is refused before anything changes
     pairs_sha1 = file_sha1(source)
     key = build_key(config, pairs_sha1)
-    finished = up_to_date(out_dir, key)
+    accepted = read_pairs(source)
+    if accepted.num_rows == 0:
+        raise UserInputError(f"{source} has no accepted pairs: nothing to build")
+    jobs, skipped = plan_jobs(accepted, source.parent, config)  # part keys: paths and the audio's stamps
+    audio = audio_key(jobs)
+    finished = up_to_date(out_dir, key, audio)
     if finished is not None:
         log.info("%s is up to date", out_dir / MANIFEST)
         return summary_of_finished(out_dir, finished)
 
-    accepted = read_pairs(source)
-    if accepted.num_rows == 0:
-        raise UserInputError(f"{source} has no accepted pairs: nothing to build")
-    jobs, skipped = plan_jobs(accepted, source.parent, config)
     parts_dir = _start_build(out_dir)
     parts = _compute_parts(jobs, parts_dir, config, scheduler, progress)
     skipped += [(pid, f["reason"]) for pid, f in parts.failures.items()]
@@ -145,7 +151,7 @@ def build_shards(
 
     splits = split_records(jobs, parts.infos, plans, {e["path"]: e for e in entries})
     details = {pid: f["detail"] for pid, f in parts.failures.items()}
-    manifest = manifest_record(config, key, source, pairs_sha1, accepted.num_rows, splits, skipped, details)
+    manifest = manifest_record(config, key, source, pairs_sha1, accepted.num_rows, splits, skipped, details, audio)
     write_json(manifest, out_dir / MANIFEST, inputs=())  # recorded: which run wrote this build
     if not config.keep_work:
         storage.rmtree(out_dir / WORK_DIR)

@@ -9,9 +9,11 @@ missing required column is a ``UserInputError`` that lists the columns found.
 
 from __future__ import annotations
 
+import errno
 import glob as globmod
 import io
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,18 +96,34 @@ def find_catalog_files(catalog: str | os.PathLike) -> list[Path]:
         if not files:
             raise UserInputError(f"{text}: the pattern matches no file")
         return files
-    raise UserInputError(f"{text}: no such file or directory")
+    raise UserInputError(f"{text}: {_why_not_a_file(p)}")
+
+
+def _why_not_a_file(p: Path) -> str:
+    """Why ``p`` is neither a file nor a folder: missing, a symlink loop, no permission, a FIFO or device."""
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        return "a symbolic link to nothing (its target is missing)" if p.is_symlink() else "no such file or directory"
+    except OSError as exc:  # ELOOP: "Too many levels of symbolic links"; EACCES on a folder above it
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop (the link leads back to itself)"
+        return (exc.strerror or type(exc).__name__).lower()
+    kind = "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a device or socket"
+    return f"{kind}, not a catalog file"
 
 
 def _find_url_files(url: str) -> list[str]:
-    """``find_catalog_files`` for a URL (object stores: fsspec through ``vocalmine.storage``)."""
-    if any(ch in url for ch in "*?["):
+    """``find_catalog_files`` for a URL (object stores: fsspec through ``vocalmine.storage``). A URL that names
+    a file is that file, whatever characters it holds (a key with ``[v1]``, a presigned ``?token=``); only
+    one that names nothing is read as a pattern (never an ``http(s)://`` one: a web server lists nothing)."""
+    if storage.isfile(url):
+        return [url]
+    if any(ch in url for ch in "*?[") and storage.protocol(url) not in storage.READ_ONLY_PROTOCOLS:
         files = [m for m in storage.glob(url) if not storage.isdir(m)]
         if not files:
             raise UserInputError(f"{url}: the pattern matches no file")
         return files
-    if storage.isfile(url):
-        return [url]
     if storage.isdir(url):
         files = [storage.join(url, n) for n in storage.listdir(url)
                  if not n.startswith((".", "_")) and _suffix_of(n) is not None]
@@ -137,6 +155,18 @@ def _check_columns(path: str, columns: tuple[str, ...], mapping: dict[str, str])
         raise UserInputError(f"{path}: {'; '.join(problems)}. Columns found: {shown}")
 
 
+def _check_unique(path: str, columns: tuple[str, ...], mapping: dict[str, str]) -> None:
+    """``UserInputError`` when a column vocalmine reads appears twice in the header (``title,title``, or
+    ``Title`` and ``title``): which one to read would be a guess."""
+    for canon, actual in mapping.items():
+        same = [i + 1 for i, c in enumerate(columns) if c.strip().lower().replace(" ", "_").replace("-", "_")
+                == actual.strip().lower().replace(" ", "_").replace("-", "_")]
+        if len(same) > 1:
+            names = ", ".join(f"{columns[i - 1]!r} (column {i})" for i in same)
+            raise UserInputError(f"{path}: the header names {canon} more than once: {names}; rename or remove "
+                                 "all but one")
+
+
 def open_catalog(catalog: str | os.PathLike, encoding: str = "utf-8") -> list[CatalogFile]:
     """Find the catalog's files, read each header or schema, and check the required columns are there.
     ``encoding``: text encoding of CSV/TSV files (a UTF-16/UTF-32 byte-order mark overrides it)."""
@@ -148,17 +178,28 @@ def _open_file(index: int, path: str | Path, encoding: str) -> CatalogFile:
     kind = _suffix_of(storage.name(path))
     fmt, gz = kind if kind else ("csv", False)
     apath = storage.absolute(path)
+    types: dict[str, pa.DataType] = {}
     if fmt == "parquet":
         try:
-            columns = tuple(storage.parquet_file(apath).schema_arrow.names)
+            schema = storage.parquet_file(apath).schema_arrow
         except (pa.ArrowInvalid, OSError) as exc:
             raise UserInputError(f"{path}: not a readable Parquet file ({exc})") from None
+        columns = tuple(schema.names)
+        types = {fld.name: fld.type for fld in schema}
         layout = dict(data_start=0, data_line=1)
     else:
         layout = _text_layout(apath, DELIMITERS[fmt], gz, encoding)
         columns = layout.pop("columns")
     mapping = _map_columns(columns)
     _check_columns(str(path), columns, mapping)
+    _check_unique(str(path), columns, mapping)
+    for canon, actual in mapping.items():
+        kind = types.get(actual)
+        if kind is not None and pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if kind is not None and pa.types.is_nested(kind):
+            raise UserInputError(f"{path}: column {actual!r} holds {kind}, a nested type; the catalog's "
+                                 f"{canon} must be text (or a number for a duration): flatten it first")
     return CatalogFile(index, apath, fmt, gz, columns, tuple(mapping.items()), size=storage.size(apath), **layout)
 
 

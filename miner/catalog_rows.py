@@ -191,13 +191,32 @@ def _read_parquet_part(spec: PartSpec) -> RawPart:
     for name, col in zip(t.column_names, t.columns):
         if name in ("duration_s", "duration_ms") and (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
             cols.append(col.cast(pa.float64()))
-        elif pa.types.is_dictionary(col.type):
-            cols.append(col.cast(col.type.value_type).cast(pa.string()))
-        else:
-            cols.append(col.cast(pa.string()))
+            continue
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        cols.append(_parquet_text(col, f.path, name))
     t = pa.table(cols, names=t.column_names)
     rec = spec.first_record + np.arange(t.num_rows, dtype=np.int64)
     return RawPart(spec, t, rec, rec + 1, rec, np.zeros(t.num_rows, np.int64))
+
+
+def _parquet_text(col: pa.ChunkedArray, path: str, name: str) -> pa.ChunkedArray:
+    """A Parquet column as text; bytes that are not UTF-8 (in a binary column, or a string column a sloppy
+    writer filled) read with replacement characters and a warning, as a CSV's are."""
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        try:
+            col.validate(full=True)
+            return col.cast(pa.string())
+        except pa.ArrowInvalid:
+            col = col.cast(pa.binary()) if pa.types.is_string(col.type) else col.cast(pa.large_binary())
+    if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+        try:
+            return col.cast(pa.string())
+        except pa.ArrowInvalid:
+            log.warning("%s: invalid UTF-8 in column %r; read with replacement characters", path, name)
+            return pa.chunked_array([pa.array([None if v is None else v.decode("utf-8", errors="replace")
+                                               for v in col.to_pylist()], pa.string())])
+    return col.cast(pa.string())
 
 
 def parquet_rows_json(f: CatalogFile, rows: list[int]) -> list[str]:

@@ -2,7 +2,8 @@
 
 A verdict is cached under a key made of the pair id, both files' content hashes, their catalog durations and
 the config's verdict hash (``PairingConfig.verdict_hash``), in Parquet part-files under ``.cache/verdicts/``,
-one per task; file hashes are remembered in ``.cache/file_hashes.json`` by size and mtime (or ETag).
+one per task; file hashes, made by the tasks where they decode each file, are remembered in
+``.cache/file_hashes.json`` with the stamp (size and mtime, or ETag) the file had.
 Paths are ``Path``s or ``URLPath``s (``vocalmine.storage``).
 """
 
@@ -17,7 +18,6 @@ from typing import Any
 import pyarrow as pa
 
 from catalog_schemas import PAIRS
-from features.audio import file_sha1
 from pairing.verify import VERDICT_COLUMNS
 from vocalmine import storage
 from vocalmine.atomic import atomic_path, write_table
@@ -31,36 +31,42 @@ _SCHEMA = pa.schema([pa.field("cache_key", pa.string(), nullable=False)]
 UNCACHED_REASONS = frozenset({"error"})
 
 
-def file_hashes(paths: list[str], memo_path: Path) -> dict[str, str | None]:
-    """Content SHA-1 of each path (None when it cannot be read); unchanged files (same size and mtime) reuse
-    the hash remembered in ``memo_path``."""
+def _memo(memo_path: Path) -> dict[str, list]:
     try:
         memo = json.loads(memo_path.read_text())  # memo_path: a Path or a URLPath (vocalmine.storage.urlpath)
     except (OSError, ValueError):
-        memo = {}
+        return {}
+    return memo if isinstance(memo, dict) else {}
+
+
+def known_hashes(paths: list[str], memo_path: Path) -> dict[str, str | None]:
+    """The content SHA-1 of each path whose stamp (size and mtime, or ETag) is the one remembered in
+    ``memo_path`` with its hash, and None for each path that does not exist; paths not in the answer must be
+    read (and hashed where they are decoded, ``pairing.prepare.read_audio``). Reads no file's content."""
+    memo = _memo(memo_path)
     out: dict[str, str | None] = {}
-    changed = False
     for path in paths:
         try:
             stamp = storage.stamp(path)  # [size, mtime] (or the object's ETag)
-        except OSError:
+        except FileNotFoundError:
             out[path] = None
+            continue
+        except OSError:
             continue
         known = memo.get(path)
-        if known and known[:2] == stamp:
+        if isinstance(known, list) and len(known) == 3 and known[:2] == stamp and known[2]:
             out[path] = known[2]
-            continue
-        try:
-            out[path] = file_sha1(path)
-        except OSError:
-            out[path] = None
-            continue
-        memo[path] = stamp + [out[path]]
-        changed = True
-    if changed:
-        with atomic_path(memo_path) as tmp:
-            tmp.write_text(json.dumps(memo))
     return out
+
+
+def remember_hashes(found: dict[str, list], memo_path: Path) -> None:
+    """Add ``path -> [*stamp, sha1]`` entries (what the tasks hashed) to ``memo_path``; the driver alone writes it."""
+    if not found:
+        return
+    memo = _memo(memo_path)
+    memo.update(found)
+    with atomic_path(memo_path) as tmp:
+        tmp.write_text(json.dumps(memo))
 
 
 def cache_key(rec: dict[str, Any], config_hash: str) -> str:

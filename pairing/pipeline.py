@@ -1,10 +1,13 @@
 """The audio stage: ``candidates.parquet`` in, ``pairs.parquet`` out, one verdict row per candidate.
 
 Work runs as Dask tasks over batches of candidates (a batch never splits a group of candidates that share a
-file, so a file is decoded once per task). Each task writes its verdicts to a Parquet part-file under
+file, so a file is read and decoded once per task). A task hashes each file where it decodes it, from the same
+bytes (``pairing.prepare.read_audio``), and writes its verdicts to a Parquet part-file under
 ``out_dir/.cache/verdicts/`` before returning, keyed by pair id, both files' content hashes, their catalog
 durations and the config's verdict hash; a re-run (after an interruption, or with more candidates) reads
-those and computes only what is missing. Fingerprints are cached by file content under
+those and computes only what is missing. The driver reads no audio: it knows a file's hash from
+``.cache/file_hashes.json`` when the file's stamp (size and time, or ETag) is the one the task that hashed it
+saw, and sends the other candidates to the tasks. Fingerprints are cached by file content under
 ``out_dir/.cache/fingerprints/``. ``out_dir`` is a local folder or a URL (``vocalmine.storage``): with a
 ``dask.distributed`` cluster, every worker reads the audio and writes its part-files through the same
 storage, a shared disk or object storage alike.
@@ -29,11 +32,11 @@ import pyarrow as pa
 
 from catalog_schemas import CANDIDATES, PAIRS
 from features.audio import AudioError
-from pairing.cache import cache_key, file_hashes, read_verdicts, write_verdicts
+from pairing.cache import cache_key, known_hashes, read_verdicts, remember_hashes, write_verdicts
 from pairing.config import PairingConfig
 from pairing.dedup import content_groups, mark_duplicates, reason_group
 from pairing.fingerprint import FingerprintCache
-from pairing.prepare import PreparedAudio, PrepareStats, prepare_audio
+from pairing.prepare import PreparedAudio, PrepareStats, prepare_audio, read_audio
 from pairing.verify import VERDICT_COLUMNS, verify_pair
 from vocalmine import settings, storage
 from vocalmine.atomic import update_json, write_table
@@ -111,8 +114,10 @@ def format_summary(summary: PairingSummary) -> str:
 
 @dataclass
 class BatchResult:
-    rows: list[dict[str, Any]]  # verdict columns + cache_key
+    rows: list[dict[str, Any]]  # verdict columns + cache_key, in the batch's record order
     stats: dict[str, float]
+    file_sha1s: list[tuple[str | None, str | None]] = field(default_factory=list)  # per record: (original, instr.)
+    stamps: dict[str, list] = field(default_factory=dict)  # path -> [*stamp, sha1] of each file hashed
 
 
 def _error_verdict(exc: BaseException) -> dict[str, Any]:
@@ -122,8 +127,9 @@ def _error_verdict(exc: BaseException) -> dict[str, Any]:
 
 
 def verify_batch(records: list[dict[str, Any]], cache_root: str, config: PairingConfig) -> BatchResult:
-    """Verify candidates (dicts with the CANDIDATES columns plus ``pair_id``, ``cache_key`` and
-    ``{original,instrumental}_file_sha1``); write their verdicts to one part-file; return them.
+    """Verify candidates (dicts with the CANDIDATES columns plus ``pair_id``); write their verdicts to one
+    part-file; return them. Each file is hashed here, from the bytes it is decoded from, and each verdict's
+    ``cache_key`` made from those hashes.
 
     Prepared files are kept in a small LRU (``config.decoded_cache_files``), so a file shared by several
     candidates of the batch is decoded once, and memory stays bounded by a few files.
@@ -131,44 +137,57 @@ def verify_batch(records: list[dict[str, Any]], cache_root: str, config: Pairing
     t_start = time.perf_counter()
     fingerprints = FingerprintCache(storage.path(cache_root) / "fingerprints")
     stats = PrepareStats()
-    prepared: OrderedDict[str, PreparedAudio | AudioError] = OrderedDict()
+    config_hash = config.verdict_hash()
+    prepared: OrderedDict[str, tuple[PreparedAudio | AudioError, str | None]] = OrderedDict()
+    stamps: dict[str, list] = {}
 
-    def get(path: str | None, sha1: str | None) -> PreparedAudio | AudioError | None:
+    def get(path: str | None) -> tuple[PreparedAudio | AudioError | None, str | None]:
+        """The prepared file (or why not) and the SHA-1 of its bytes (None when they could not be read)."""
         if path is None:
-            return None
+            return None, None
         if path in prepared:
             prepared.move_to_end(path)
             return prepared[path]
+        sha1 = None
         try:
-            value: PreparedAudio | AudioError = prepare_audio(path, sha1 or "", fingerprints, config, stats)
+            t0 = time.perf_counter()
+            read = read_audio(path)
+            stats.decode_s += time.perf_counter() - t0  # reading, hashing and decoding
+            sha1 = read.sha1
+            stamps[path] = [*read.stamp, sha1]
+            if isinstance(read.decoded, AudioError):
+                raise read.decoded
+            value: PreparedAudio | AudioError = prepare_audio(path, sha1, fingerprints, config, stats,
+                                                              decoded=read.decoded)
         except AudioError as exc:
             value = exc
         except Exception as exc:  # a decoder crash on one odd file must not stop the batch
             log.warning("cannot prepare %s: %s", path, exc)
             value = AudioError("unreadable", f"{path}: {type(exc).__name__}: {exc}")
-        if sha1 is None and not isinstance(value, AudioError):
-            value = AudioError("unreadable", f"{path}: could not be read for hashing")
-        prepared[path] = value
+        prepared[path] = (value, sha1)
         while len(prepared) > max(2, config.decoded_cache_files):
             prepared.popitem(last=False)
-        return value
+        return value, sha1
 
-    rows = []
+    rows, sha1s = [], []
     for rec in records:
+        original_sha1 = instrumental_sha1 = None
         try:
-            original = get(rec.get("original_audio_path"), rec.get("original_file_sha1"))
-            instrumental = get(rec.get("instrumental_audio_path"), rec.get("instrumental_file_sha1"))
+            original, original_sha1 = get(rec.get("original_audio_path"))
+            instrumental, instrumental_sha1 = get(rec.get("instrumental_audio_path"))
             verdict = verify_pair(rec, original, instrumental, config)
         except Exception as exc:
             log.exception("verifying %s failed", rec["pair_id"])
             verdict = _error_verdict(exc)
-        verdict["cache_key"] = rec["cache_key"]
+        verdict["cache_key"] = cache_key({**rec, "original_file_sha1": original_sha1,
+                                          "instrumental_file_sha1": instrumental_sha1}, config_hash)
         rows.append(verdict)
+        sha1s.append((original_sha1, instrumental_sha1))
     write_verdicts(rows, storage.path(cache_root))
     result_stats = {k: float(v) for k, v in asdict(stats).items()}
     result_stats.update(fingerprints_computed=fingerprints.computed, task_s=time.perf_counter() - t_start,
                         pairs=len(records))
-    return BatchResult(rows, result_stats)
+    return BatchResult(rows, result_stats, sha1s, stamps)
 
 
 # ---- planning --------------------------------------------------------------------------------------------
@@ -210,29 +229,45 @@ def _read_candidates(out_dir: Path) -> pa.Table:
 
 
 def _plan(out_dir: Path, cache_root: Path, config: PairingConfig) -> list[dict[str, Any]]:
-    """The candidates as dicts, each with its ``pair_id``, both files' content hashes and its verdict
-    ``cache_key``."""
+    """The candidates as dicts, each with its ``pair_id``; those whose files' hashes are known (remembered
+    for the stamp they have now, or missing) also with ``{original,instrumental}_file_sha1`` and their verdict
+    ``cache_key``. No audio is read here: the tasks hash what they decode."""
     records = _read_candidates(out_dir).to_pylist()
     paths = sorted({r[c] for r in records for c in ("original_audio_path", "instrumental_audio_path") if r[c]})
-    hashes = file_hashes(paths, cache_root / "file_hashes.json")
+    hashes = known_hashes(paths, cache_root / "file_hashes.json")
     config_hash = config.verdict_hash()
     for rec in records:
         rec["pair_id"] = f"{rec['original_id']}~{rec['instrumental_id']}"
-        for side in ("original", "instrumental"):
-            path = rec[f"{side}_audio_path"]
-            rec[f"{side}_file_sha1"] = hashes.get(path) if path else None
-        rec["cache_key"] = cache_key(rec, config_hash)
+        sides = [rec[f"{side}_audio_path"] for side in ("original", "instrumental")]
+        if all(p is None or p in hashes for p in sides):
+            for side, path in zip(("original", "instrumental"), sides):
+                rec[f"{side}_file_sha1"] = hashes[path] if path else None
+            rec["cache_key"] = cache_key(rec, config_hash)
     return records
+
+
+def _task_name(batch: list[dict[str, Any]]) -> str:
+    """A Dask key for a batch: the same candidates with the same known hashes give the same name."""
+    text = "\n".join(r.get("cache_key") or f"{r['pair_id']}?" for r in batch)
+    return "verify-pairs-" + hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
 def _verify_batches(todo: list[dict[str, Any]], cache_root: Path, config: PairingConfig, scheduler: str | None,
                     progress: bool) -> list[BatchResult]:
-    """``verify_batch`` over batches of ``todo`` as Dask tasks (named by their cache keys)."""
+    """``verify_batch`` over batches of ``todo`` as Dask tasks; sets each record's file hashes and
+    ``cache_key`` to those its task found, and remembers the hashes (``.cache/file_hashes.json``)."""
     verify = dask.delayed(verify_batch, pure=True)
-    tasks = [verify(batch, str(cache_root), config, dask_key_name="verify-pairs-" + hashlib.sha1(
-                 "\n".join(r["cache_key"] for r in batch).encode()).hexdigest()[:20])
-             for batch in _batches(todo, max(1, config.batch_size))]
-    return run_tasks(tasks, scheduler, config.workers, progress, desc="pairs")
+    batches = _batches(todo, max(1, config.batch_size))
+    tasks = [verify(batch, str(cache_root), config, dask_key_name=_task_name(batch)) for batch in batches]
+    results = run_tasks(tasks, scheduler, config.workers, progress, desc="pairs")
+    stamps: dict[str, list] = {}
+    for batch, res in zip(batches, results):
+        stamps.update(res.stamps)
+        for rec, row, (original_sha1, instrumental_sha1) in zip(batch, res.rows, res.file_sha1s):
+            rec.update(original_file_sha1=original_sha1, instrumental_file_sha1=instrumental_sha1,
+                       cache_key=row["cache_key"])
+    remember_hashes(stamps, cache_root / "file_hashes.json")
+    return results
 
 
 def _pair_rows(records: list[dict[str, Any]], verdicts: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -313,7 +348,7 @@ def pair_candidates(out_dir: str | os.PathLike, config: PairingConfig = PairingC
     t_planned = time.perf_counter()
 
     cached = read_verdicts(cache_root)
-    todo = [r for r in records if r["cache_key"] not in cached]
+    todo = [r for r in records if r.get("cache_key") not in cached]
     log.info("%d candidates: %d verdicts cached, %d to verify", len(records), len(records) - len(todo), len(todo))
     results = _verify_batches(todo, cache_root, config, scheduler, progress)
     t_verified = time.perf_counter()

@@ -8,6 +8,7 @@ is uploaded once, complete. ``provenance=`` records which run wrote the file and
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -16,9 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vocalmine import provenance, storage
+from vocalmine.errors import UserInputError
 from vocalmine.storage import atomic_path
 
-__all__ = ["atomic_path", "write_table", "write_json", "update_json", "read_json"]
+__all__ = ["atomic_path", "write_table", "write_json", "update_json", "read_json", "check_json_objects"]
 
 
 def _record(path: Any, inputs: Sequence[str] | None, section: str | None = None) -> None:
@@ -48,11 +50,40 @@ def write_json(obj: Any, path: str | os.PathLike, *, inputs: Sequence[str] | Non
 
 
 def read_json(path: str | os.PathLike, default: Any = None) -> Any:
-    """The JSON value in ``path``, or ``default`` when it does not exist."""
+    """The JSON value in ``path``, or ``default`` when it does not exist; ``UserInputError`` when it is not
+    JSON (see ``check_json_objects``)."""
     try:
         return storage.read_json(path)
     except FileNotFoundError:
         return default
+    except ValueError as exc:
+        raise not_json(path, exc) from None
+
+
+def not_json(path: Any, exc: ValueError) -> UserInputError:
+    """The error for a file vocalmine reads and rewrites that holds something else than JSON."""
+    where = f" at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+    reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+    return UserInputError(f"{path} is not JSON ({reason}{where}): not a file vocalmine wrote; nothing was "
+                          "changed: move it away, or choose another output folder")
+
+
+def check_json_objects(folder: str | os.PathLike, names: Sequence[str]) -> None:
+    """Before a run writes anything into ``folder``: each of ``names`` (JSON files the run will read and
+    rewrite, such as ``summary.json`` and ``.provenance.json``) is absent or holds a JSON object; else
+    ``UserInputError`` naming it, so a foreign file stops the run before it half-updates the folder."""
+    for name in names:
+        path = storage.join(folder, name)
+        try:
+            data = storage.read_json(path)
+        except FileNotFoundError:
+            continue
+        except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+            raise not_json(path, exc) from None
+        if not isinstance(data, dict):
+            raise UserInputError(f"{path} holds a JSON {type(data).__name__}, not the object vocalmine writes: "
+                                 "not a file vocalmine wrote; nothing was changed: move it away, or choose "
+                                 "another output folder")
 
 
 def update_json(path: str | os.PathLike, section: str, value: Any, *,

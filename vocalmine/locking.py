@@ -77,6 +77,7 @@ def _busy(folder: Any, info: Any) -> UserInputError:
 def output_lock(folder: Any, command: str | None = None, wait: float | None = None) -> Iterator[None]:
     """Hold the writer lock of ``folder`` (created when missing) for the block; ``UserInputError`` naming the
     holder when another run holds it after ``wait`` seconds (default ``$VOCALMINE_LOCK_WAIT`` or 0)."""
+    storage.check_writable(folder)
     key = storage.absolute(folder)
     with _held_guard:
         if _held.get(key):

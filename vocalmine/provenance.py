@@ -43,10 +43,14 @@ def run_info() -> dict[str, Any]:
 
 def load(folder: Any) -> dict[str, dict]:
     """The records of ``folder``: ``{output name: {token, run, written, inputs: {name: token}}}``."""
+    path = storage.join(folder, PROVENANCE_FILE)
     try:
-        data = storage.read_json(storage.join(folder, PROVENANCE_FILE)) or {}
+        data = storage.read_json(path) or {}
     except FileNotFoundError:
         data = {}
+    except ValueError:  # not JSON: never overwritten (it is not ours); the command says so
+        raise UserInputError(f"{path} is not JSON: not the record vocalmine writes; nothing was changed: move "
+                             "it away, or choose another output folder") from None
     return data.get("outputs", {}) if isinstance(data, dict) else {}
 
 

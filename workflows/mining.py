@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,11 @@ def write_report(pairs_dir: Any, config: ReportConfig | None = None,
     with staged_folder(pairs_dir, exclude=exclude) as local:
         summary = build_report(local, config or ReportConfig())
     record_report(pairs_dir)
+    if storage.is_url(pairs_dir):  # name where the report is now (the URL), not the removed local copy
+        url = str(pairs_dir).rstrip("/")
+        summary = dataclasses.replace(summary, html_path=storage.join(url, REPORT_FILES[0]),
+                                      json_path=storage.join(url, REPORT_FILES[1]),
+                                      text=summary.text.replace(str(local), url))
     return summary
 
 

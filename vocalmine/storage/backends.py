@@ -17,29 +17,89 @@ from vocalmine.errors import UserInputError
 from vocalmine.storage.names import is_url, local, protocol
 
 OPTIONS_ENV = "VOCALMINE_STORAGE_OPTIONS"
+TIMEOUT_ENV = "VOCALMINE_STORAGE_TIMEOUT"
+#: Seconds to connect, and between bytes of an answer, before a storage request gives up (then tried again:
+#: botocore twice (one retry), within s3fs's two tries: four tries at most).
+DEFAULT_TIMEOUT_S = 15.0
 _options: dict[str, Any] | None = None  # set by configure(); else read from $VOCALMINE_STORAGE_OPTIONS
 _fs_cache: dict[str, Any] = {}
 
 
+def timeout_s() -> float:
+    """Seconds a storage request may wait for the endpoint to connect or to send the next bytes
+    (``$VOCALMINE_STORAGE_TIMEOUT``, default :data:`DEFAULT_TIMEOUT_S`)."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    try:
+        value = float(text) if text else DEFAULT_TIMEOUT_S
+    except ValueError:
+        raise UserInputError(f"${TIMEOUT_ENV} must be a number of seconds; got {text!r}") from None
+    if not value > 0:
+        raise UserInputError(f"${TIMEOUT_ENV} must be above 0 seconds; got {text!r}")
+    return value
+
+
+def _timeout_error(exc: BaseException, url: str) -> TimeoutError:
+    endpoint = str((getattr(exc, "kwargs", None) or {}).get("endpoint_url") or "")  # botocore's errors carry it
+    endpoint = "/".join(endpoint.split("/")[:3]) if "://" in endpoint else ""
+    return TimeoutError(errno.ETIMEDOUT, f"no answer from the storage endpoint{f' {endpoint}' if endpoint else ''} "
+                        f"within {timeout_s():g} s, tried again, gave up ({type(exc).__name__}; ${TIMEOUT_ENV} "
+                        "sets the wait)", url)
+
+
 def _named(exc: OSError, url: str) -> OSError:
-    """The same kind of error, naming ``url`` (s3fs's errors name no path)."""
-    return type(exc)(exc.errno or 0, exc.strerror or str(exc), url)
+    """The same kind of error, naming ``url`` (s3fs's errors name no path); an ``OSError`` of the nearest
+    standard kind when the library's own type takes other arguments (botocore's)."""
+    try:
+        return type(exc)(exc.errno or 0, exc.strerror or str(exc), url)
+    except TypeError:
+        kind = next((k for k in (FileNotFoundError, PermissionError, TimeoutError, ConnectionError)
+                     if isinstance(exc, k)), OSError)
+        return kind(exc.errno or 0, exc.strerror or str(exc), url)
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status of the server's answer behind ``exc`` (aiohttp's error, chained), None when there is none."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return None
+        status = getattr(seen, "status", None)
+        if isinstance(status, int):
+            return status
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__
 
 
 @contextlib.contextmanager
 def errors_named(url: Any) -> Iterator[None]:
     """Re-raise a storage library's error as an ``OSError`` naming ``url``: ``FileNotFoundError`` (missing
     key or bucket), ``PermissionError`` (credentials refused or missing), ``ConnectionError`` (endpoint
-    unreachable), so the commands can say which URL failed and how."""
+    unreachable), ``TimeoutError`` (an endpoint that does not answer), so the commands can say which URL
+    failed and how."""
     try:
         yield
     except OSError as exc:
         if exc.filename or not is_url(url):
             raise
+        status = _http_status(exc)
+        if isinstance(exc, FileNotFoundError) and status in (401, 403):  # fsspec's http calls any failure "missing"
+            raise PermissionError(errno.EACCES, f"the server refused it (HTTP {status})", str(url)) from exc
+        if isinstance(exc, FileNotFoundError) and status is not None and status != 404:
+            raise OSError(errno.EIO, f"the server answered HTTP {status}", str(url)) from exc
+        if _is_timeout(exc):
+            raise _timeout_error(exc, str(url)) from exc
         raise _named(exc, str(url)) from exc
     except Exception as exc:  # botocore / aiohttp / google errors are not OSErrors
         kind = type(exc).__name__
-        if any(k in kind for k in ("Connect", "Endpoint", "Timeout", "ServerDisconnected")):
+        if not is_url(url):
+            raise
+        if _is_timeout(exc):
+            raise _timeout_error(exc, str(url)) from exc
+        if any(k in kind for k in ("Connect", "Endpoint", "ServerDisconnected")):
             raise ConnectionError(errno.ECONNREFUSED, f"cannot reach the storage endpoint ({exc})", str(url)) from exc
         if "Credential" in kind or "Auth" in kind:
             raise PermissionError(errno.EACCES, f"no usable credentials ({exc})", str(url)) from exc
@@ -80,8 +140,26 @@ def options_for(proto: str) -> dict[str, Any]:
     from fsspec.registry import known_implementations
 
     if proto in opts and isinstance(opts[proto], dict):
-        return dict(opts[proto])
-    return {k: v for k, v in opts.items() if k not in known_implementations}  # flat options: for every protocol
+        given = dict(opts[proto])
+    else:
+        given = {k: v for k, v in opts.items() if k not in known_implementations}  # flat: for every protocol
+    return _with_timeouts(proto, given)
+
+
+def _with_timeouts(proto: str, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` over bounded waits (``timeout_s`` to connect and between bytes, a few tries), so an endpoint
+    that accepts connections and never answers stops a command within a minute or two, not seven."""
+    t = timeout_s()
+    if proto in ("s3", "s3a"):
+        config = {"connect_timeout": t, "read_timeout": t, "retries": {"max_attempts": 1, "mode": "standard"}}
+        return {**given, "config_kwargs": {**config, **(given.get("config_kwargs") or {})}}
+    if proto in ("http", "https"):
+        import aiohttp
+
+        client = dict(given.get("client_kwargs") or {})
+        client.setdefault("timeout", aiohttp.ClientTimeout(total=None, sock_connect=t, sock_read=t))
+        return {**given, "client_kwargs": client}
+    return given
 
 
 def filesystem(path: Any) -> tuple[Any, str]:
@@ -94,6 +172,8 @@ def filesystem(path: Any) -> tuple[Any, str]:
     if proto not in _fs_cache:
         try:
             _fs_cache[proto] = fsspec.filesystem(proto, **options_for(proto))
+            if proto in ("s3", "s3a"):
+                _fs_cache[proto].retries = 2  # s3fs's own tries (a class attribute, 5), each with botocore's
         except ImportError as exc:
             extra = {"s3": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}.get(proto, proto)
             raise UserInputError(f"{path}: {proto}:// needs an optional package ({exc}); install "

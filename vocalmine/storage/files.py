@@ -8,6 +8,8 @@ never leaves a half object that looks whole (S3 and GCS make a single put visibl
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import json
 import os
 import posixpath
@@ -17,6 +19,7 @@ import uuid
 from pathlib import Path
 from typing import IO, Any, Iterator
 
+from vocalmine.errors import UserInputError
 from vocalmine.storage.backends import errors_named, filesystem
 from vocalmine.storage.names import is_url, local, protocol
 
@@ -87,7 +90,7 @@ def glob(pattern: Any) -> list[Any]:
     fs, p = filesystem(pattern)
     proto = protocol(pattern)
     with errors_named(pattern):
-        return sorted(f"{proto}://{m}" for m in fs.glob(p))
+        return sorted(m if "://" in m else f"{proto}://{m}" for m in fs.glob(p))  # http keeps whole URLs
 
 
 def find(root: Any, skip_hidden: bool = True) -> list[tuple[Any, list]]:
@@ -127,12 +130,31 @@ def find(root: Any, skip_hidden: bool = True) -> list[tuple[Any, list]]:
 
 
 def open_file(path: Any, mode: str = "rb", **kwargs: Any) -> IO:
-    """Open a local path or URL (``rb``/``r``; for writing use ``atomic_path`` or ``atomic_open``)."""
+    """Open a local path or URL (``rb``/``r``; for writing use ``atomic_path`` or ``atomic_open``).
+
+    An ``http(s)://`` file is downloaded whole, streamed once into an anonymous temporary file: servers such as
+    ``python -m http.server`` answer no range requests, and one that ignored a range would give wrong bytes."""
     if not is_url(path):
         return open(local(path), mode, **kwargs)
     fs, p = filesystem(path)
+    if protocol(path) in READ_ONLY_PROTOCOLS and mode in ("rb", "r"):
+        fh = _downloaded(fs, p, path)
+        return fh if mode == "rb" else io.TextIOWrapper(fh, **kwargs)
     with errors_named(path):
         return fs.open(p, mode, **kwargs)
+
+
+def _downloaded(fs: Any, p: str, url: Any) -> IO[bytes]:
+    """The whole body of ``url`` in an anonymous temporary file (removed when closed), at its start."""
+    tmp = tempfile.TemporaryFile(prefix="vocalmine-http-")
+    try:
+        with errors_named(url), fs.open(p, "rb", block_size=0) as src:  # block_size 0: one streamed GET
+            shutil.copyfileobj(src, tmp, 1 << 20)
+    except BaseException:
+        tmp.close()
+        raise
+    tmp.seek(0)
+    return tmp
 
 
 def read_bytes(path: Any) -> bytes:
@@ -171,8 +193,21 @@ def local_copy(path: Any, suffix: str | None = None) -> Iterator[str]:
 # ------------------------------------------------------------------------------------------------ writing
 
 
+#: Protocols that are read, never written (``check_writable``).
+READ_ONLY_PROTOCOLS = ("http", "https")
+
+
+def check_writable(path: Any) -> None:
+    """``UserInputError`` for an output on a read-only protocol (``http(s)://``), before anything is tried
+    (a web server would answer "501 Unsupported method")."""
+    if is_url(path) and protocol(path) in READ_ONLY_PROTOCOLS:
+        raise UserInputError(f"{path}: {protocol(path)}:// URLs are read-only; write to a local folder or an "
+                             "object store (s3://, gs://, az://)")
+
+
 def makedirs(path: Any) -> None:
     """Create folder ``path`` (and parents); a no-op on object stores, where folders are key prefixes."""
+    check_writable(path)
     if not is_url(path):
         Path(local(path)).mkdir(parents=True, exist_ok=True)
 
@@ -188,21 +223,46 @@ def atomic_path(path: Any) -> Iterator[Path]:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
         try:
-            yield tmp
-            os.replace(tmp, final)
+            with _naming(final):
+                yield tmp
+                os.replace(tmp, final)
         finally:
             if tmp.exists():
                 tmp.unlink()
         return
+    check_writable(path)
     fs, p = filesystem(path)
     tmpdir = tempfile.mkdtemp(prefix="vocalmine-put-")
     tmp = Path(tmpdir) / posixpath.basename(p)
     try:
-        yield tmp
+        with _naming(tmp):  # a full local disk here is the temporary folder's, not the store's
+            yield tmp
         with errors_named(path):
             fs.put_file(str(tmp), p)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _short_write(exc: OSError) -> bool:
+    """numpy's ``tofile`` on a full disk: ``OSError("32 requested and 11 written")``, no errno."""
+    text = str(exc)
+    return exc.errno is None and "requested and" in text and text.rstrip().endswith("written")
+
+
+@contextlib.contextmanager
+def _naming(where: Path) -> Iterator[None]:
+    """Re-raise an ``OSError`` that names no file (a writer's "No space left on device", numpy's short write)
+    as the same error naming ``where``, so the message says which disk is full."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename:
+            raise
+        code = errno.ENOSPC if _short_write(exc) else exc.errno
+        if code is None:
+            raise
+        text = (exc.strerror or str(exc)) + (f" ({exc})" if _short_write(exc) else "")
+        raise OSError(code, text, str(where)) from exc  # OSError(errno, ...) makes the errno's own subclass
 
 
 def write_bytes(data: bytes, path: Any) -> None:
@@ -218,6 +278,7 @@ def remove(path: Any) -> bool:
             return True
         except FileNotFoundError:
             return False
+    check_writable(path)
     fs, p = filesystem(path)
     try:
         with errors_named(path):
@@ -232,6 +293,7 @@ def rmtree(path: Any) -> None:
     if not is_url(path):
         shutil.rmtree(local(path), ignore_errors=True)
         return
+    check_writable(path)
     fs, p = filesystem(path)
     with contextlib.suppress(FileNotFoundError), errors_named(path):
         fs.rm(p, recursive=True)

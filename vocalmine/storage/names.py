@@ -35,11 +35,16 @@ def join(base: Any, *parts: str) -> Any:
 
 def resolve(path: str, base: Any) -> Any:
     """``path`` read relative to folder ``base`` (absolute paths and URLs are kept): ``audio_path`` values are
-    relative to the catalog's folder or URL."""
+    relative to the catalog's folder or URL. Against a URL, ``..`` never climbs above the bucket or host
+    (``resolve('../../x.wav', 's3://b/corpus')`` is ``s3://b/x.wav``), as a browser resolves a link."""
     if is_url(path) or os.path.isabs(local(path)):
         return path
     if is_url(base):
-        return posixpath.normpath(str(base).rstrip("/") + "/" + path).replace(":/", "://", 1)
+        # RFC 3986 dot-segment removal: ``..`` stops at the bucket (or host), never leaving the URL
+        scheme, rest = str(base).split("://", 1)
+        root, _, key = rest.partition("/")
+        joined = posixpath.normpath("/" + key.strip("/") + "/" + path).lstrip("/")
+        return f"{scheme}://{root}/{joined}" if joined and joined != "." else f"{scheme}://{root}"
     return os.path.normpath(os.path.join(local(base), path))
 
 
