@@ -97,13 +97,42 @@ def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
     leaves the previous file as it was."""
     _check_plain(payload, "checkpoint")
     try:
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            torch.save(payload, fh)  # through Python's file: a full disk is an OSError (ENOSPC), not torch's text
+        with atomic_path(path) as tmp, open(tmp, "wb", buffering=0) as fh:
+            sink = _Sink(fh.fileno())
+            try:
+                torch.save(payload, sink)
+            except RuntimeError:
+                if sink.error is not None:  # torch reports a failed write as "unexpected pos"; the OS said why
+                    raise sink.error from None
+                raise
     except OSError as exc:
         if exc.filename:
             raise
         raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from exc
     return Path(path)
+
+
+class _Sink:
+    """A file descriptor as ``torch.save`` writes to it: every byte written (short writes continued), and the
+    ``OSError`` of a failed write (a full disk) kept in ``error``, which torch's own message does not carry."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        size = len(view)
+        try:
+            while view:
+                view = view[os.write(self.fd, view):]
+        except OSError as exc:
+            self.error = exc
+            raise
+        return size
+
+    def flush(self) -> None:
+        pass
 
 
 def load_checkpoint(
