@@ -48,8 +48,10 @@ class OwnS3:
 
 
 @contextlib.contextmanager
-def own_s3_server(bucket: str = "runs") -> Iterator[OwnS3]:
+def own_s3_server() -> Iterator[OwnS3]:
+    """The server, with a fresh bucket (moto keeps one state per process: bucket names must not repeat)."""
     import logging
+    import uuid
 
     import s3fs
     from moto.server import ThreadedMotoServer
@@ -65,10 +67,11 @@ def own_s3_server(bucket: str = "runs") -> Iterator[OwnS3]:
     os.environ.update(ENV | {"AWS_ENDPOINT_URL": endpoint})
     for k in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         os.environ.pop(k, None)
+    s3fs.S3FileSystem.clear_instance_cache()  # fsspec keeps filesystems by their options, endpoints aside
     storage.forget_filesystems()
-    own = OwnS3(server, endpoint, bucket)
+    own = OwnS3(server, endpoint, f"runs-{uuid.uuid4().hex[:10]}")
     try:
-        s3fs.S3FileSystem(skip_instance_cache=True).mkdir(bucket)
+        s3fs.S3FileSystem(skip_instance_cache=True).mkdir(own.bucket)
         yield own
     finally:
         own.stop()
@@ -77,4 +80,5 @@ def own_s3_server(bucket: str = "runs") -> Iterator[OwnS3]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        s3fs.S3FileSystem.clear_instance_cache()
         storage.forget_filesystems()
