@@ -6,9 +6,10 @@ Two passes over the input:
 
 1. ``magnitude_scale``: the mono mix at the model's rate, its STFT magnitude's maximum (the shards' per-track
    normalisation needs the whole song's maximum before the first mask);
-2. ``separate_stream`` (a ``SongStream``): per block, the mono mix -> model rate -> STFT -> magnitude / scale -> ``MaskStream`` per
-   model (combined when there are two) and each channel -> (model rate ->) STFT -> times the mask -> inverse
-   STFT (-> input rate); the instrumental is the mixture minus the vocals when there is no instrumental model.
+2. ``separate_stream`` (a ``SongStream``): per block, the mono mix -> model rate -> STFT -> magnitude / scale
+   -> ``MaskStream`` per model (combined when there are two) and each channel -> (model rate ->) STFT -> times
+   the mask -> inverse STFT (-> input rate); the instrumental is the mixture minus the vocals when there is no
+   instrumental model.
    A block's outputs lag its input by what the masks need (128 frames plus one batch of patches, about 60 s at
    the defaults): that lag is all the song audio held at any time.
 """
