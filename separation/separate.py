@@ -154,7 +154,7 @@ class _WavPair:
     write is an ``OSError`` naming the final file (libsndfile says only "System error")."""
 
     def __init__(self, tmps: dict[str, Path], finals: dict[str, Any], rate: int, channels: int):
-        self.finals = finals
+        self.tmps, self.finals = tmps, finals
         self.files: dict[str, sf.SoundFile] = {}
         try:
             for s in STEMS:
@@ -168,7 +168,7 @@ class _WavPair:
         try:
             return action()
         except (sf.SoundFileError, RuntimeError) as exc:
-            raise _write_error(exc, self.finals[stem]) from exc
+            raise _write_error(exc, self.tmps[stem], self.finals[stem]) from exc
 
     def write(self, out: dict[str, np.ndarray]) -> None:
         for s in STEMS:
@@ -190,11 +190,11 @@ class _WavPair:
         self.files.clear()
 
 
-def _write_error(exc: BaseException, final: Any) -> OSError:
-    """libsndfile's write failure as an ``OSError`` naming ``final``: ENOSPC when its disk is full."""
-    folder = os.fspath(final.parent) if isinstance(final, Path) else None
+def _write_error(exc: BaseException, tmp: Path, final: Any) -> OSError:
+    """libsndfile's failure to write ``tmp`` as an ``OSError`` naming ``final``: ENOSPC when the disk holding
+    ``tmp`` is full (libsndfile keeps the OS's reason to itself)."""
     try:
-        full = folder is not None and os.statvfs(folder).f_bavail == 0
+        full = os.statvfs(tmp.parent).f_bavail == 0
     except OSError:
         full = False
     if full:

@@ -19,6 +19,7 @@ from vocalmine.errors import UserInputError
 from vocalmine.staging import UploadFailed, staged_folder
 
 
+@pytest.mark.slow
 def test_a_failed_upload_keeps_the_local_copy_and_says_where(tmp_path):
     with own_s3_server() as s3:
         url = f"s3://{s3.bucket}/runs/v"

@@ -40,6 +40,7 @@ def _cli(shards: Path, run: Path, *extra: str):
 # ------------------------------------------------------------------------------------------ point 6
 
 
+@pytest.mark.slow
 def test_a_diverging_run_stops_naming_the_step_and_keeps_the_last_finite_checkpoint(tiny_shards, tmp_path):
     run = tmp_path / "run"
     r = _cli(tiny_shards, run, "--lr", "1e30", "--max-steps", "6", "--valid-every", "3", "--checkpoint-every", "1")
@@ -53,6 +54,7 @@ def test_a_diverging_run_stops_naming_the_step_and_keeps_the_last_finite_checkpo
     assert not (run / "train_summary.json").exists()
 
 
+@pytest.mark.slow
 def test_the_papers_recipe_without_checkpoint_before_the_divergence_says_so(tiny_shards, tmp_path):
     run = tmp_path / "run"
     r = _cli(tiny_shards, run, "--lr", "1e30", "--max-steps", "6", "--valid-every", "3")
