@@ -5,6 +5,8 @@
 ``validate()`` every ``valid_every`` (``best.pt`` when it improves, ``save_best``) and ``save()`` (the
 checkpoint) every ``checkpoint_every``, and ``result()`` says what was done. Under DDP every rank runs the same
 calls in the same order (the collectives of ``training.distributed``), and only rank 0 writes files.
+``training.guard`` stops a run whose loss or weights become non-finite before anything non-finite is saved, and
+makes each step whole with respect to Ctrl-C (weights, step count and data position move together).
 """
 
 from __future__ import annotations
