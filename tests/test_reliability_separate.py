@@ -110,10 +110,10 @@ def test_a_full_disk_fails_one_input_and_the_next_one_is_separated(tmp_path, mod
 @pytest.mark.parametrize("mode", ["default", pytest.param("full-band", marks=pytest.mark.slow),
                                   pytest.param("two-models", marks=pytest.mark.slow)])
 def test_blocks_give_exactly_the_whole_song_separation(tmp_path, models, mode):
-    """30 s of stereo 44.1 kHz read in blocks of 0.74 s, masks in batches of 2 patches (12 s): many blocks and
+    """20 s of stereo 44.1 kHz read in blocks of 0.74 s, masks in batches of 2 patches (12 s): many blocks and
     batches, against the whole-song separation as it was (tests/support/reference_separation.py)."""
     song = tmp_path / "song.flac"
-    sf.write(song, _noise(30.0, 44100, 2), 44100)
+    sf.write(song, _noise(20.0, 44100, 2), 44100)
     voc = load_model(models["vocals"])
     inst = load_model(models["inst"], target="instrumental") if mode == "two-models" else None
     full = mode == "full-band"
