@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from commands.common import DEVICE, user_errors, verbose_option, writer_lock
+from commands.common import DEVICE, os_error_message, user_errors, verbose_option, writer_lock
 from vocalmine import storage
 from vocalmine.errors import UserInputError
 
@@ -32,6 +32,7 @@ from vocalmine.errors import UserInputError
 def main(files: tuple[str, ...], out_dir: str, model: str, instrumental_model: str | None, combine: str,
          latest: bool, full_band: bool, device: str, batch_size: int) -> None:
     # Imported here, not above: separation loads torch (seconds), which `separate --help` does without.
+    from separation.names import default_name
     from separation.separate import load_model, output_names, separate_file
 
     which = "latest" if latest else "best"
@@ -42,8 +43,11 @@ def main(files: tuple[str, ...], out_dir: str, model: str, instrumental_model: s
     if len(names) < len(files):
         click.echo(f"note: {len(files) - len(names)} input(s) given twice are separated once", err=True)
     for f, name in names.items():
-        if name != f.stem:
+        if name != default_name(f):
             click.echo(f"note: {f} shares its stem with another input: written to {storage.join(out_dir, name)}", err=True)
+        elif name != f.stem:
+            click.echo(f"note: the stem of {f} is not a folder name of its own: written to "
+                       f"{storage.join(out_dir, name)}", err=True)
     failed = []
     with writer_lock(out_dir, "separate"):
         for path, name in names.items():
@@ -51,8 +55,11 @@ def main(files: tuple[str, ...], out_dir: str, model: str, instrumental_model: s
             try:
                 paths = separate_file(f, out_dir, voc, inst, full_band=full_band, batch_size=batch_size,
                                       combine=combine, name=name)
-            except UserInputError as exc:  # one bad file never stops the others
-                click.echo(f"Error: {exc}", err=True)
+            except Exception as exc:  # noqa: BLE001 - one bad file (or a full disk) never stops the others
+                message = str(exc) if isinstance(exc, UserInputError) else os_error_message(exc)
+                if message is None:  # not bad input nor an OS or storage error: a bug, with its traceback
+                    raise
+                click.echo(f"Error: {message}", err=True)
                 failed.append(f)
                 continue
             click.echo(f"{f} -> {paths['vocals'].parent}")

@@ -17,6 +17,7 @@ from commands.common import user_errors, verbose_option, writer_lock
 from commands.options import config_from, config_options
 from training.config import TrainConfig
 from vocalmine import storage
+from vocalmine.errors import UserInputError
 from vocalmine.staging import staged_folder
 
 
@@ -39,7 +40,12 @@ def main(**options) -> None:
     run_dir = config.run_dir
     try:
         with writer_lock(run_dir, "train"), staged_folder(run_dir) as local_run:
-            result = train(dataclasses.replace(config, run_dir=str(local_run)))
+            try:
+                result = train(dataclasses.replace(config, run_dir=str(local_run)))
+            except UserInputError as exc:  # name the run's files where they will be, not in the local copy
+                if storage.is_url(run_dir):
+                    raise type(exc)(str(exc).replace(str(local_run), str(run_dir))) from None
+                raise
     except KeyboardInterrupt:
         ckpt = storage.join(run_dir, CHECKPOINT_NAME)
         where = f"the last checkpoint is {ckpt}" if storage.exists(ckpt) else "no checkpoint was written yet"

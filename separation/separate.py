@@ -1,12 +1,15 @@
 """Separate songs with trained models: the mask on overlapping patches, the mixture's phase, the inverse STFT.
 
-Pipeline for one song (``separate_waveform``):
+Pipeline for one song (``separate_waveform`` for a song in memory, ``separate_file`` for a file; both stream it
+in blocks through ``separation.engine``, so memory stays flat whatever the song's length, and give exactly what
+one pass over the whole song gives):
 
 1. The mono mix (channel mean) at the model's rate (8192 Hz) -> ``features.stft.stft`` -> magnitude
-   ``[512, frames]`` (Nyquist dropped), divided by its maximum (the shards' per-track normalisation).
-2. ``predict_mask``: patches of 128 frames every 64 (50 % overlap), 64 frames of zero padding on both ends so
-   every frame is covered twice; the masks are blended with a periodic Hann window over each patch, whose
-   copies at 50 % overlap sum to exactly 1, so the blend is a cross-fade with no seams.
+   ``[512, frames]`` (Nyquist dropped), divided by its maximum over the song (the shards' per-track
+   normalisation: a first pass over the input finds it).
+2. The mask (``separation.masks.MaskStream``): patches of 128 frames every 64 (50 % overlap), 64 frames of zero
+   padding on both ends so every frame is covered twice; the masks are blended with a periodic Hann window over
+   each patch, whose copies at 50 % overlap sum to exactly 1, so the blend is a cross-fade with no seams.
 3. The mask gets a 513th row for the Nyquist bin, a copy of the 512th (the highest bin the model sees).
 4. Each channel of the input is masked (the mono mask on every channel, each channel's own phase):
    - default: at the model's rate, STFT, ``mask * X``, inverse STFT, then resampled to the input's rate;
@@ -20,22 +23,30 @@ Pipeline for one song (``separate_waveform``):
    ratio of their squares, a single-channel Wiener filter of the two estimates ``m_v |X|`` and ``m_i |X|``),
    ``sum-to-one`` (each mask divided by their sum), or ``independent`` (each mask as it is).
 
-Outputs have the input's sample rate, channel count and exact length.
+Outputs have the input's sample rate, channel count and exact length; ``separate_file`` writes them as they
+come, each to a temporary name renamed when whole.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 import torch
 
-from features.audio import AudioError, decode, fit_length, resample
-from features.stft import StftParams, istft, stft
+from features.audio import AudioError
+from features.stft import StftParams, stft
+from separation.engine import STEMS, Plan, magnitude_scale, separate_stream
+from separation.masks import (COMBINE, PATCH_FRAMES, PATCH_HOP, combine_masks, full_band_params, patch_window,
+                              predict_mask, upsample_mask, with_nyquist)
+from separation.names import check_name, default_name, output_names
+from separation.sources import BLOCK, ArraySource, RestartScan, open_source
 from training.checkpoint import load_checkpoint
 from training.distributed import resolve_device
 from training.model import UNet, UNetConfig
@@ -43,12 +54,11 @@ from vocalmine import storage
 from vocalmine.atomic import atomic_path
 from vocalmine.errors import UserInputError
 
+__all__ = ["COMBINE", "PATCH_FRAMES", "PATCH_HOP", "LoadedModel", "Separated", "combine_masks", "full_band_params",
+           "load_model", "output_names", "patch_window", "predict_mask", "separate_file", "separate_waveform",
+           "song_mask", "upsample_mask", "with_nyquist"]
+
 log = logging.getLogger(__name__)
-
-PATCH_FRAMES = 128
-PATCH_HOP = 64
-COMBINE = ("sum-to-one", "wiener", "independent")
-
 
 @dataclass
 class LoadedModel:
@@ -79,46 +89,6 @@ def load_model(path: str | os.PathLike, *, target: str | None = None, device: st
     return LoadedModel(model, ckpt["target"], ckpt["arch"], params, dev, storage.path(path), int(ckpt["step"]))
 
 
-def patch_window(frames: int = PATCH_FRAMES) -> np.ndarray:
-    """Periodic Hann window ``[frames]``: copies shifted by ``frames // 2`` sum to exactly 1."""
-    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(frames) / frames)).astype(np.float32)
-
-
-def predict_mask(model: LoadedModel, mag: np.ndarray, batch_size: int = 8) -> np.ndarray:
-    """Soft mask float32 ``[512, frames]`` for a normalised magnitude ``[512, frames]`` (any number of frames).
-
-    Patches of 128 frames every 64, blended with ``patch_window`` (see the module doc).
-    """
-    bins, frames = mag.shape
-    pad = PATCH_HOP
-    n_patches = max(1, -(-(frames + pad) // PATCH_HOP))  # the last patch starts at or after frame frames-1+pad-64
-    total = (n_patches - 1) * PATCH_HOP + PATCH_FRAMES
-    padded = np.zeros((bins, total), np.float32)
-    padded[:, pad : pad + frames] = mag
-    starts = np.arange(n_patches) * PATCH_HOP
-    acc = np.zeros((bins, total), np.float32)
-    weight = np.zeros(total, np.float32)
-    win = patch_window()
-    with torch.inference_mode():
-        for i in range(0, n_patches, batch_size):
-            chunk = starts[i : i + batch_size]
-            x = np.stack([padded[:, s : s + PATCH_FRAMES] for s in chunk])[:, None]
-            xt = torch.from_numpy(x).to(model.device)
-            if model.device.type == "cuda":
-                xt = xt.contiguous(memory_format=torch.channels_last)
-            m = model.model(xt).float().cpu().numpy()[:, 0]
-            for s, mk in zip(chunk, m):
-                acc[:, s : s + PATCH_FRAMES] += mk * win
-                weight[s : s + PATCH_FRAMES] += win
-    out = acc[:, pad : pad + frames] / np.maximum(weight[pad : pad + frames], 1e-6)
-    return out.astype(np.float32)
-
-
-def with_nyquist(mask: np.ndarray) -> np.ndarray:
-    """``[512, frames]`` -> ``[513, frames]``: the Nyquist bin gets the mask of the bin below it."""
-    return np.concatenate([mask, mask[-1:]], axis=0)
-
-
 def song_mask(model: LoadedModel, mono: np.ndarray, batch_size: int = 8) -> np.ndarray:
     """Mask ``[513, frames]`` of a mono signal at the model's rate (``[samples]``)."""
     spec = stft(mono, model.params)
@@ -127,68 +97,6 @@ def song_mask(model: LoadedModel, mono: np.ndarray, batch_size: int = 8) -> np.n
     if scale <= 0:
         return np.zeros((spec.shape[0], spec.shape[1]), np.float32)  # silence: nothing to separate
     return with_nyquist(predict_mask(model, mag / scale, batch_size))
-
-
-def _interp_axis(values: np.ndarray, src: np.ndarray, dst: np.ndarray, axis: int) -> np.ndarray:
-    """Linear interpolation of ``values`` along ``axis`` from positions ``src`` (increasing) to ``dst`` (clamped)."""
-    idx = np.clip(np.searchsorted(src, dst, side="right") - 1, 0, len(src) - 2)
-    w = np.clip((dst - src[idx]) / (src[idx + 1] - src[idx]), 0.0, 1.0).astype(np.float32)
-    lo = np.take(values, idx, axis=axis)
-    hi = np.take(values, idx + 1, axis=axis)
-    shape = [1] * values.ndim
-    shape[axis] = len(dst)
-    w = w.reshape(shape)
-    return lo * (1 - w) + hi * w
-
-
-def full_band_params(sample_rate: int, model_params: StftParams) -> StftParams:
-    """STFT at ``sample_rate`` with the model STFT's window and hop durations (n_fft a multiple of 4)."""
-    ratio = sample_rate / model_params.sample_rate
-    n_fft = max(4, int(round(model_params.n_fft * ratio / 4)) * 4)
-    hop = int(round(n_fft * model_params.hop / model_params.n_fft))
-    return StftParams(sample_rate=sample_rate, n_fft=n_fft, hop=hop)
-
-
-def upsample_mask(mask: np.ndarray, model_params: StftParams, params: StftParams, frames: int) -> np.ndarray:
-    """A ``[513, F]`` mask of ``model_params`` on the grid of ``params`` (``[params.bins, frames]``).
-
-    Linear in time (frame centres in s) and frequency (Hz); above the model's Nyquist frequency, the per-frame
-    mean of the mask over the model's top octave.
-    """
-    t_src = np.arange(mask.shape[1]) * model_params.hop / model_params.sample_rate
-    t_dst = np.arange(frames) * params.hop / params.sample_rate
-    f_src = np.arange(mask.shape[0]) * model_params.sample_rate / model_params.n_fft
-    f_dst = np.arange(params.bins) * params.sample_rate / params.n_fft
-    if mask.shape[1] == 1:
-        timed = np.repeat(mask, frames, axis=1)
-    else:
-        timed = _interp_axis(mask, t_src, t_dst, axis=1)  # [513, frames]
-    out = _interp_axis(timed, f_src, np.minimum(f_dst, f_src[-1]), axis=0)  # [bins, frames]
-    top = f_src >= f_src[-1] / 2
-    above = f_dst > f_src[-1]
-    out[above] = timed[top].mean(axis=0, keepdims=True)
-    return out.astype(np.float32)
-
-
-def combine_masks(vocals: np.ndarray, instrumental: np.ndarray, method: str = "wiener",
-                  eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
-    """The two models' masks (same shape, values in [0, 1]) -> the masks applied to the mixture.
-
-    ``sum-to-one``: ``m_v / (m_v + m_i)`` and ``m_i / (m_v + m_i)``; ``wiener``: ``m_v^2 / (m_v^2 + m_i^2)``
-    and the complement (the estimates' power ratio; ``|X|`` cancels); both sum to exactly one per bin (a bin
-    where both masks are 0 is split in half). ``independent``: the masks unchanged.
-    """
-    if method not in COMBINE:
-        raise UserInputError(f"mask combination must be one of {COMBINE}, got {method!r}")
-    if method == "independent":
-        return vocals, instrumental
-    v = vocals.astype(np.float64)
-    i = instrumental.astype(np.float64)
-    if method == "wiener":
-        v, i = v * v, i * i
-    total = v + i
-    mv = np.where(total > eps, v / np.maximum(total, eps), 0.5)
-    return mv.astype(np.float32), (1.0 - mv).astype(np.float32)
 
 
 @dataclass
@@ -200,6 +108,24 @@ class Separated:
     sample_rate: int
 
 
+def _plan(vocals_model: LoadedModel, instrumental_model: LoadedModel | None, full_band: bool, batch_size: int,
+          combine: str) -> Plan:
+    if combine not in COMBINE:
+        raise UserInputError(f"mask combination must be one of {COMBINE}, got {combine!r}")
+    if instrumental_model is not None and instrumental_model.params != vocals_model.params:
+        raise UserInputError("the vocals and instrumental models were trained on different STFT parameters")
+    return Plan(vocals_model, instrumental_model, full_band, batch_size, combine)
+
+
+def scan(source, params: StftParams) -> tuple[float, int]:
+    """The first pass over a file: (magnitude scale, samples per channel); libsndfile failing inside the file
+    makes it read again through ffmpeg, as ``features.audio.decode`` would."""
+    try:
+        return magnitude_scale(source.blocks(), source.rate, params)
+    except RestartScan:
+        return magnitude_scale(source.blocks(), source.rate, params)
+
+
 def separate_waveform(
     mixture: np.ndarray,
     sample_rate: int,
@@ -209,76 +135,71 @@ def separate_waveform(
     full_band: bool = False,
     batch_size: int = 8,
     combine: str = "wiener",
+    block_samples: int = BLOCK,
 ) -> Separated:
     """Vocals and instrumental of ``mixture`` float32 ``[channels, samples]`` (or ``[samples]``) at ``sample_rate``.
 
     ``combine``: how the two masks are combined when ``instrumental_model`` is given (``combine_masks``)."""
-    if combine not in COMBINE:
-        raise UserInputError(f"mask combination must be one of {COMBINE}, got {combine!r}")
-    mix = np.atleast_2d(np.asarray(mixture, np.float32))
-    n = mix.shape[1]
-    mp = vocals_model.params
-    if instrumental_model is not None and instrumental_model.params != mp:
-        raise UserInputError("the vocals and instrumental models were trained on different STFT parameters")
-    mono_lo = resample(mix.mean(axis=0), sample_rate, mp.sample_rate)
-    masks = {"vocals": song_mask(vocals_model, mono_lo, batch_size)}
-    if instrumental_model is not None:
-        masks["instrumental"] = song_mask(instrumental_model, mono_lo, batch_size)
-        masks["vocals"], masks["instrumental"] = combine_masks(masks["vocals"], masks["instrumental"], combine)
-
-    out: dict[str, list[np.ndarray]] = {"vocals": [], "instrumental": []}
-    for ch in mix:
-        if full_band:
-            params = full_band_params(sample_rate, mp)
-            spec = stft(ch, params)
-            for name, mask in masks.items():
-                m = upsample_mask(mask, mp, params, spec.shape[1])
-                out[name].append(istft(spec * m, n, params))
-            if instrumental_model is None:
-                out["instrumental"].append(ch - out["vocals"][-1])
-        else:
-            lo = resample(ch, sample_rate, mp.sample_rate)
-            spec = stft(lo, mp)
-            est = {name: istft(spec * mask, len(lo), mp) for name, mask in masks.items()}
-            if instrumental_model is None:
-                est["instrumental"] = lo - est["vocals"]
-            for name in out:
-                out[name].append(fit_length(resample(est[name], mp.sample_rate, sample_rate), n))
-    return Separated(np.stack(out["vocals"]), np.stack(out["instrumental"]), sample_rate)
+    plan = _plan(vocals_model, instrumental_model, full_band, batch_size, combine)
+    source = ArraySource(mixture, sample_rate, block_samples)
+    scale, length = magnitude_scale(source.blocks(), sample_rate, vocals_model.params)
+    parts: dict[str, list[np.ndarray]] = {s: [] for s in STEMS}
+    separate_stream(source, plan, scale, length, lambda out: [parts[s].append(out[s]) for s in STEMS])
+    stems = {s: np.concatenate(parts[s], axis=1) for s in STEMS}
+    return Separated(stems["vocals"], stems["instrumental"], sample_rate)
 
 
-def output_names(paths: list[str | os.PathLike]) -> dict[Path, str]:
-    """The output folder name of each input (``Path`` as given, or a ``URLPath`` for a URL -> name), never two
-    inputs on one name.
+class _WavPair:
+    """The two stems' float WAV files, written block by block to their temporary names (``tmps``); a failed
+    write is an ``OSError`` naming the final file (libsndfile says only "System error")."""
 
-    A file's stem when no other input has it (compared case-blind, for case-insensitive file systems); for
-    inputs sharing a stem, the file name (``song.wav``, ``song.mp3``), else the parent folder and the file name
-    (``a-song.wav``), else a number (``song-2``). The same file given twice is one input (one entry).
-    """
-    unique: list[Path] = []
-    seen_files: set[str] = set()
-    for p in map(storage.path, paths):
-        real = str(p) if storage.is_url(p) else os.path.realpath(p)
-        if real not in seen_files:
-            seen_files.add(real)
-            unique.append(p)
-    stems: dict[str, int] = {}
-    for p in unique:
-        stems[p.stem.casefold()] = stems.get(p.stem.casefold(), 0) + 1
-    taken = {p.stem.casefold() for p in unique if stems[p.stem.casefold()] == 1}
-    names: dict[Path, str] = {}
-    for p in unique:
-        if stems[p.stem.casefold()] == 1:
-            names[p] = p.stem
-            continue
-        parent = p.resolve().parent.name or "root"
-        same_name = sum(q.name.casefold() == p.name.casefold() for q in unique)
-        options = ([p.name] if same_name == 1 else []) + [f"{parent}-{p.name}"]
-        options += [f"{p.stem}-{k}" for k in range(2, len(unique) + 2)]
-        name = next(o for o in options if o.casefold() not in taken)
-        taken.add(name.casefold())
-        names[p] = name
-    return names
+    def __init__(self, tmps: dict[str, Path], finals: dict[str, Any], rate: int, channels: int):
+        self.tmps, self.finals = tmps, finals
+        self.files: dict[str, sf.SoundFile] = {}
+        try:
+            for s in STEMS:
+                self.files[s] = self._guard(s, lambda: sf.SoundFile(tmps[s], "w", samplerate=rate,
+                                                                     channels=channels, subtype="FLOAT", format="WAV"))
+        except OSError:
+            self.abandon()
+            raise
+
+    def _guard(self, stem: str, action):
+        try:
+            return action()
+        except (sf.SoundFileError, RuntimeError) as exc:
+            raise _write_error(exc, self.tmps[stem], self.finals[stem]) from exc
+
+    def write(self, out: dict[str, np.ndarray]) -> None:
+        for s in STEMS:
+            if out[s].shape[1]:
+                self._guard(s, lambda: self.files[s].write(out[s].T))
+
+    def close(self) -> None:
+        for s in STEMS:
+            f = self.files.pop(s, None)
+            if f is not None:
+                self._guard(s, f.close)
+
+    def abandon(self) -> None:
+        for f in self.files.values():
+            try:
+                f.close()
+            except (sf.SoundFileError, RuntimeError):
+                pass  # the temporary file is removed anyway
+        self.files.clear()
+
+
+def _write_error(exc: BaseException, tmp: Path, final: Any) -> OSError:
+    """libsndfile's failure to write ``tmp`` as an ``OSError`` naming ``final``: ENOSPC when the disk holding
+    ``tmp`` is full (libsndfile keeps the OS's reason to itself)."""
+    try:
+        full = os.statvfs(tmp.parent).f_bavail == 0
+    except OSError:
+        full = False
+    if full:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(final))
+    return OSError(errno.EIO, f"cannot write ({exc})", str(final))
 
 
 def separate_file(
@@ -291,25 +212,34 @@ def separate_file(
     batch_size: int = 8,
     combine: str = "wiener",
     name: str | None = None,
+    block_samples: int = BLOCK,
 ) -> dict[str, Path]:
     """Separate one file into ``out_dir/<name>/{vocals,instrumental}.wav`` (float WAV, input's rate and
-    length; ``name`` defaults to the file stem, see ``output_names`` for several inputs). Returns the two paths.
-    ``UserInputError`` when the file cannot be decoded (missing, a directory, empty, unreadable)."""
+    length; ``name`` defaults to the file stem, see ``separation.names``). Returns the two paths.
+
+    The input is read in blocks of ``block_samples`` (twice: see ``separation.engine``) and the outputs written
+    as they come, each to a temporary name renamed when whole: nothing of the song is held whole, and no output
+    is ever half-written. ``UserInputError`` when the file cannot be decoded (missing, a directory, empty,
+    unreadable) or ``name`` is not one folder name; ``OSError`` naming the output when it cannot be written."""
     path = storage.path(path)  # a Path, or a URL (vocalmine.storage.urlpath.URLPath)
+    name = check_name(name) if name is not None else default_name(path)
+    plan = _plan(vocals_model, instrumental_model, full_band, batch_size, combine)
+    song_dir = storage.path(out_dir) / name
+    finals = {s: song_dir / f"{s}.wav" for s in STEMS}
     try:
-        decoded = decode(path)
+        with open_source(path, block_samples) as source:
+            scale, length = scan(source, vocals_model.params)
+            if length == 0:
+                raise AudioError("unreadable", f"{path}: no samples")
+            with atomic_path(finals["vocals"]) as t_voc, atomic_path(finals["instrumental"]) as t_inst:
+                wavs = _WavPair({"vocals": t_voc, "instrumental": t_inst}, finals, source.rate, source.channels)
+                try:
+                    separate_stream(source, plan, scale, length, wavs.write)
+                    wavs.close()
+                finally:
+                    wavs.abandon()
     except AudioError as exc:
         why = "no such file" if exc.reason == "missing-file" else (exc.detail or str(exc))
-        why = why.removeprefix(f"{path}: ").removeprefix(f"{os.fspath(path)}: ")
+        why = why.removeprefix(f"{path}: ")
         raise UserInputError(f"cannot separate {path}: {why}") from exc
-    sep = separate_waveform(decoded.samples, decoded.sample_rate, vocals_model, instrumental_model,
-                            full_band=full_band, batch_size=batch_size, combine=combine)
-    song_dir = storage.path(out_dir) / (name or path.stem)
-    song_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, audio in (("vocals", sep.vocals), ("instrumental", sep.instrumental)):
-        final = song_dir / f"{name}.wav"
-        with atomic_path(final) as tmp:
-            sf.write(tmp, audio.T, sep.sample_rate, subtype="FLOAT", format="WAV")
-        paths[name] = final
-    return paths
+    return finals

@@ -34,6 +34,7 @@ import logging
 import os
 import pickle
 import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ import torch
 
 import vocalmine
 from training.config import TARGETS
+from training.contents import model_part_problem
 from vocalmine import storage
 from vocalmine.atomic import atomic_path
 from vocalmine.errors import UserInputError
@@ -91,11 +93,46 @@ def model_payload(model, target: str, stft: dict, step: int = 0) -> dict[str, An
 
 def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
     """Write ``payload`` atomically; it must hold only plain data (checked by loading it back is too slow, so
-    ``_check_plain`` walks it instead)."""
+    ``_check_plain`` walks it instead). A failed write (a full disk) raises an ``OSError`` naming ``path`` and
+    leaves the previous file as it was."""
     _check_plain(payload, "checkpoint")
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb", buffering=0) as fh:
+            sink = _Sink(fh.fileno())
+            try:
+                torch.save(payload, sink)
+            except RuntimeError:
+                if sink.error is not None:  # torch reports a failed write as "unexpected pos"; the OS said why
+                    raise sink.error from None
+                raise
+    except OSError as exc:
+        if exc.filename:
+            raise
+        raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from exc
     return Path(path)
+
+
+class _Sink:
+    """A file descriptor as ``torch.save`` writes to it: every byte written (short writes continued), and the
+    ``OSError`` of a failed write (a full disk) kept in ``error``, which torch's own message does not carry."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        size = len(view)
+        try:
+            while view:
+                view = view[os.write(self.fd, view):]
+        except OSError as exc:
+            self.error = exc
+            raise
+        return size
+
+    def flush(self) -> None:
+        pass
 
 
 def load_checkpoint(
@@ -115,16 +152,25 @@ def load_checkpoint(
     p = resolve_checkpoint(path, which)
     try:
         source = io.BytesIO(storage.read_bytes(p)) if storage.is_url(p) else p
+    except OSError as exc:
+        raise UserInputError(f"{p}: cannot be read ({exc.strerror or type(exc).__name__}).") from None
+    problem = _archive_problem(source)
+    if problem:
+        raise UserInputError(f"{p}: {problem}")
+    try:
         ckpt = torch.load(source, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, UnicodeDecodeError) as exc:
-        log.debug("torch.load(%s) failed: %s", p, exc)
+    except Exception as exc:  # noqa: BLE001 - whatever the archive's bytes make torch raise, the file is refused
+        log.debug("torch.load(%s) failed: %r", p, exc)
         raise UserInputError(f"{p}: {_load_failure(p, exc)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserInputError(f"{p} is not a vocalmine checkpoint (no format marker {FORMAT!r})")
-    if int(ckpt.get("format_version", -1)) != FORMAT_VERSION:
+    if ckpt.get("format_version") != FORMAT_VERSION:
         raise UserInputError(
-            f"{p} has checkpoint format version {ckpt.get('format_version')}; this code reads {FORMAT_VERSION}"
+            f"{p} has checkpoint format version {ckpt.get('format_version')!r}; this code reads {FORMAT_VERSION}"
         )
+    problem = model_part_problem(ckpt)
+    if problem:
+        raise UserInputError(f"{p} is not a usable vocalmine checkpoint: {problem}")
     problems = []
     if target is not None and ckpt["target"] != target:
         problems.append(f"target {ckpt['target']!r} (expected {target!r})")
@@ -138,22 +184,47 @@ def load_checkpoint(
     return ckpt
 
 
-def _load_failure(p: Path, exc: BaseException) -> str:
-    """Why a checkpoint did not load, in our words (torch's text is cut mid-sentence and its advice for an
-    unsafe file, loading with ``weights_only=False``, is the one thing not to do)."""
-    if isinstance(exc, OSError):
-        return f"cannot be read ({exc.strerror or type(exc).__name__})."
+def _archive_problem(source: Path | io.BytesIO) -> str | None:
+    """Why ``source`` is not a PyTorch checkpoint archive, found before anything is loaded (None: it is one).
+
+    ``torch.save`` writes a zip archive holding ``<name>/data.pkl``; anything else (random bytes, a plain pickle,
+    a cut archive without its central directory) never reaches the unpickler, whose errors on garbage vary
+    (IndexError, KeyError, ...)."""
     try:
-        size = storage.size(p)
-        with storage.open_file(p, "rb") as fh:
-            head = fh.read(4)
-    except OSError as err:
-        return f"cannot be read ({err.strerror or type(err).__name__})."
+        if isinstance(source, io.BytesIO):
+            head, size = source.getvalue()[:4], len(source.getvalue())
+        else:
+            size = os.path.getsize(source)
+            with open(source, "rb") as fh:
+                head = fh.read(4)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or type(exc).__name__})."
     if size == 0:
         return "is empty (0 bytes), not a vocalmine checkpoint; train again or copy the file again."
-    if head != b"PK\x03\x04":  # torch.save writes a zip archive
+    if head != b"PK\x03\x04":
         return ("is not a safe vocalmine checkpoint: not a PyTorch checkpoint archive (random bytes, a plain "
                 "pickle or another format); it was not loaded and nothing in it was run.")
+    try:
+        with zipfile.ZipFile(source) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return ("is damaged or truncated (a PyTorch archive that cannot be read to the end); train again, or copy "
+                "the file again.")
+    finally:
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
+    if not any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+        return ("is not a safe vocalmine checkpoint: not a PyTorch checkpoint archive (a zip file of another "
+                "kind); it was not loaded and nothing in it was run.")
+    return None
+
+
+def _load_failure(p: Path, exc: BaseException) -> str:
+    """Why an archive (``_archive_problem`` found none) did not load, in our words (torch's text is cut
+    mid-sentence and its advice for an unsafe file, loading with ``weights_only=False``, is the one thing not to
+    do)."""
+    if isinstance(exc, OSError):
+        return f"cannot be read ({exc.strerror or type(exc).__name__})."
     if isinstance(exc, pickle.UnpicklingError):
         return ("is not a safe vocalmine checkpoint: it holds Python objects other than tensors and plain data, "
                 "which vocalmine never writes; it was refused without running anything in it.")

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import time
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import torch
 from tqdm import tqdm
 
 from vocalmine.atomic import atomic_path
+
+log = logging.getLogger(__name__)
 
 LOG_COLUMNS = ("step", "loss", "lr", "patches_per_s", "data_wait_share", "valid_loss", "elapsed_s")
 LOG_NAME = "train_log.csv"
@@ -40,8 +43,11 @@ class CsvLog:
             self.fh.flush()
 
     def write(self, row: dict) -> None:
-        self.writer.writerow({k: row.get(k, "") for k in LOG_COLUMNS})
-        self.fh.flush()
+        try:
+            self.writer.writerow({k: row.get(k, "") for k in LOG_COLUMNS})
+            self.fh.flush()
+        except OSError as exc:  # a full disk: name the file (a failed write names none)
+            raise type(exc)(exc.errno, exc.strerror or str(exc), str(self.path)) from exc
 
     def close(self) -> None:
         self.fh.close()
@@ -76,6 +82,7 @@ class RunLog:
                  tensorboard: bool, progress: bool, desc: str):
         self.csv: CsvLog | None = None
         self.writer = None
+        self.tb_dir = run_dir / TENSORBOARD_DIR
         if is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             self.csv = CsvLog(run_dir / LOG_NAME, keep_up_to_step=start_step if resumed else None)
@@ -100,15 +107,21 @@ class RunLog:
             return
         self.csv.write(row)
         if self.writer:
-            self.writer.add_scalar("train/loss", loss, row["step"])
-            self.writer.add_scalar("train/lr", lr, row["step"])
-            self.writer.add_scalar("train/patches_per_s", float(row["patches_per_s"]), row["step"])
-            self.writer.add_scalar("train/data_wait_share", float(row["data_wait_share"]), row["step"])
+            try:
+                self.writer.add_scalar("train/loss", loss, row["step"])
+                self.writer.add_scalar("train/lr", lr, row["step"])
+                self.writer.add_scalar("train/patches_per_s", float(row["patches_per_s"]), row["step"])
+                self.writer.add_scalar("train/data_wait_share", float(row["data_wait_share"]), row["step"])
+            except OSError as exc:  # its writer thread failed (a full disk): name the folder
+                raise type(exc)(exc.errno, exc.strerror or str(exc), str(self.tb_dir)) from exc
         self.bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
 
     def close(self) -> None:
         self.bar.close()
         if self.writer:
-            self.writer.close()
+            try:
+                self.writer.close()
+            except OSError as exc:  # TensorBoard's scalars only: the run's files are written apart
+                log.warning("TensorBoard scalars in %s may be incomplete: %s", self.tb_dir, exc.strerror or exc)
         if self.csv:
             self.csv.close()

@@ -5,10 +5,13 @@
 ``validate()`` every ``valid_every`` (``best.pt`` when it improves, ``save_best``) and ``save()`` (the
 checkpoint) every ``checkpoint_every``, and ``result()`` says what was done. Under DDP every rank runs the same
 calls in the same order (the collectives of ``training.distributed``), and only rank 0 writes files.
+``training.guard`` stops a run whose loss or weights become non-finite before anything non-finite is saved, and
+makes each step whole with respect to Ctrl-C (weights, step count and data position move together).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from dataclasses import dataclass, field
@@ -23,6 +26,7 @@ from training.checkpoint import (BEST_NAME, CHECKPOINT_NAME, capture_rng_state, 
 from training.config import TrainConfig
 from training.data import Batch, DataPosition, PatchStream, Prefetcher, RunData, other_source
 from training.distributed import Compute, Dist, all_reduce_sum, broadcast_buffers, gather, state_digest
+from training.guard import FiniteGuard, StepInterrupts
 from training.model import UNet, UNetConfig, masked_l1_loss
 from training.runlog import LogWindow, RunLog
 from training.schedule import lr_at
@@ -71,6 +75,8 @@ class Trainer:
         self.resumed = False
         self.batches: Prefetcher | None = None
         self.seconds = 0.0
+        self.guard = FiniteGuard(compute.device)
+        self.saved_step: int | None = None  # the step of the checkpoint on disk (every one written is finite)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -87,7 +93,7 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if "scaler" in ckpt and self.compute.precision == "fp16":
             self.scaler.load_state_dict(ckpt["scaler"])
-        self.start_step = self.step_count = int(ckpt["step"])
+        self.start_step = self.step_count = self.saved_step = int(ckpt["step"])
         self.best_valid = ckpt.get("best_valid_loss")
         self.valid_history = [(int(s), float(v)) for s, v in ckpt.get("valid_history", [])]
         self.last_loss = ckpt.get("last_loss")
@@ -111,9 +117,10 @@ class Trainer:
         """The checkpoint (``training.checkpoint``): every rank's RNG and data position, written by rank 0."""
         rngs = gather(capture_rng_state(), self.d)
         data_position = gather(
-            {"next_worker": self.batches.next_index, "workers": [p.to_dict() for p in self.positions]}, self.d
+            {"next_worker": self.next_worker, "workers": [p.to_dict() for p in self.positions]}, self.d
         )
         if not self.d.is_main:
+            self.saved_step = self.step_count
             return
         payload = model_payload(self.model, self.config.target, self.data.stft, self.step_count)
         payload.update({
@@ -135,6 +142,7 @@ class Trainer:
         if self.compute.precision == "fp16":
             payload["scaler"] = self.scaler.state_dict()
         save_checkpoint(payload, self.checkpoint_path)
+        self.saved_step = self.step_count
         log.debug("checkpoint at step %d -> %s", self.step_count, self.checkpoint_path)
 
     def save_best(self, valid_loss: float) -> None:
@@ -162,6 +170,7 @@ class Trainer:
         with c.autocast():
             mask = train_model(x)
         loss = masked_l1_loss(mask, x, y)
+        self.guard.observe(self.step_count + 1, loss, (x, y))
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -225,30 +234,73 @@ class Trainer:
         t_start = time.perf_counter()
         window = LogWindow(self.compute.device)
         try:
-            while self.step_count < config.max_steps:
-                batch: Batch = next(batches)
-                window.add(self.step(batch, train_model))
-                self.positions[batch.worker] = batch.position
-                runlog.step()
-                last = self.step_count == config.max_steps
-                valid_due = bool(config.valid_every) and (self.step_count % config.valid_every == 0 or last)
-                if self.step_count % config.log_every == 0 or last or valid_due:  # a validation gets its own row
-                    self._log_row(runlog, window, t_start, valid_due)
-                if self.step_count % config.checkpoint_every == 0 or last:
-                    self.save()
-        except KeyboardInterrupt:
-            if not d.enabled and self.step_count > self.start_step:
-                self.save()
-                log.warning("interrupted at step %d; checkpoint written, continue with --resume", self.step_count)
-            raise
+            with StepInterrupts() as interrupts:
+                try:
+                    while self.step_count < config.max_steps:
+                        batch: Batch = next(batches)
+                        with interrupts.step():  # the update, the count and the data position move together
+                            loss = self.step(batch, train_model)
+                            self.positions[batch.worker] = batch.position
+                            self.next_worker = (batch.worker + 1) % self.data.threads
+                        window.add(loss)
+                        runlog.step()
+                        self._after_step(runlog, window, t_start)
+                except KeyboardInterrupt:
+                    self._save_interrupted(interrupts.torn)
+                    raise
         finally:
             batches.close()
             runlog.close()
         self.seconds = time.perf_counter() - t_start  # whole-run figures (start-up included)
 
+    def _after_step(self, runlog: RunLog, window: LogWindow, t_start: float) -> None:
+        """The log row, validation and checkpoint due after the step just taken."""
+        config, step = self.config, self.step_count
+        last = step == config.max_steps
+        valid_due = bool(config.valid_every) and (step % config.valid_every == 0 or last)
+        if step % config.log_every == 0 or last or valid_due:  # a validation gets its own row
+            self._log_row(runlog, window, t_start, valid_due)
+        if step % config.checkpoint_every == 0 or last:
+            self._check_finite()
+            self._write(self.save, self.checkpoint_path, "the checkpoint")
+
+    def _save_interrupted(self, torn: bool) -> None:
+        """Ctrl-C in a single process: the checkpoint of the last whole step, unless the step was torn (a second
+        Ctrl-C) or the weights are not finite."""
+        if self.d.enabled or self.step_count == self.start_step or self.saved_step == self.step_count:
+            return
+        bad_loss, bad_input, finite = self.guard.local_state(self.model)
+        if torn or bad_loss >= 0 or bad_input >= 0 or not finite:
+            log.warning("interrupted at step %d; no checkpoint written (%s)", self.step_count,
+                        "stopped inside a step" if torn else "non-finite loss or weights")
+            return
+        self._write(self.save, self.checkpoint_path, "the checkpoint")
+        log.warning("interrupted at step %d; checkpoint written, continue with --resume", self.step_count)
+
+    def _check_finite(self, valid_loss: float | None = None) -> None:
+        """``training.guard.Diverged`` when a loss, batch or weight since the start (or ``valid_loss``) is not
+        finite; called on every rank at the same points."""
+        kept = (f"The last finite checkpoint is {self.checkpoint_path} (step {self.saved_step})"
+                if self.saved_step is not None
+                else f"No checkpoint was written before it (--checkpoint-every {self.config.checkpoint_every})")
+        self.guard.check(self.model, self.d, self.step_count, kept, valid_loss)
+
+    def _write(self, save, path: Path, what: str) -> None:
+        """``save()``; an OS error (a full disk) becomes one line saying what was not written and what is kept."""
+        try:
+            save()
+        except OSError as exc:
+            full = exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+            where = f"no space left on the device holding {path}" if full else f"cannot write {path} ({exc.strerror})"
+            one = "the one" if what == "the checkpoint" else "the checkpoint"
+            kept = (f"{one} of step {self.saved_step} is kept; free some space, then re-run the same command with "
+                    "--resume" if self.saved_step is not None else "no earlier checkpoint exists")
+            raise UserInputError(f"{where}: {what} of step {self.step_count} was not written; {kept}") from exc
+
     def _log_row(self, runlog: RunLog, window: LogWindow, t_start: float, valid_due: bool) -> None:
         """A log row over the window (loss averaged over its steps and the ranks), with a validation when due."""
         d, step = self.d, self.step_count
+        self._check_finite()
         now = time.perf_counter()
         (loss_sum,) = all_reduce_sum([float(window.loss)], d, self.compute.device)
         self.last_loss = loss_sum / (window.steps * d.world_size)
@@ -264,10 +316,11 @@ class Trainer:
         }
         if valid_due:
             v = self.validate()
+            self._check_finite(valid_loss=v)
             self.valid_history.append((step, v))
             if self.best_valid is None or v < self.best_valid:
                 self.best_valid = v
-                self.save_best(v)
+                self._write(lambda: self.save_best(v), self.run_dir / BEST_NAME, "best.pt")
             row["valid_loss"] = f"{v:.6g}"
             runlog.valid(step, v)
         runlog.row(row, self.last_loss, lr)
