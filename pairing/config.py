@@ -123,8 +123,12 @@ class PairingConfig:
     frame_silence_db: float = setting(40.0, "Frames quieter than this (dB below the original's mean frame energy) "
                                             "are silence, left out.", low=0.0)
     same_content_max_vocal_share: float = setting(0.03, "Derived-vocal energy share at or below which the "
-                                                        "instrumental is the original again: same-content.",
-                                                  low=0.0, high=1.0)
+                                                        "instrumental may be the original again (same-content, "
+                                                        "with same_content_max_vocal_db).", low=0.0, high=1.0)
+    same_content_max_vocal_db: float = setting(-17.0, "same-content only when the magnitude-derived vocal's "
+                                                      "loudest tenth of frames is at most this level (dB) "
+                                                      "against the original: a voice far under the band rises "
+                                                      "above a re-encode's noise in its phrases.", high=0.0)
     min_coverage: float = setting(0.5, "Share of the original covered by the instrumental below which the pair is "
                                        "low-confidence.", low=0.0, high=1.0)
 

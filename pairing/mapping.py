@@ -121,18 +121,13 @@ def _fit_map(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, sr: int, config: 
     if not runs:
         return MapFit(None, 1.0, 0, n_conf, f"no {config.map_min_segment_windows} neighbouring windows share "
                                             "an offset")
-    # one slope for all runs, an intercept each: least squares on [t, onehot(run)]
-    idx = np.concatenate(runs)
-    design = np.zeros((len(idx), 1 + len(runs)))
-    design[:, 0] = t[idx]
-    col = np.concatenate([np.full(len(r), 1 + k) for k, r in enumerate(runs)])
-    design[np.arange(len(idx)), col] = 1.0
-    coef, *_ = np.linalg.lstsq(design, lags[idx], rcond=None)
+    runs, coef = _line_fit(t, lags, runs, tol, config.map_min_segment_windows)
+    if not runs:
+        return MapFit(None, 1.0, 0, n_conf, "no run of windows stays on one line")
     if abs(coef[0]) * len(o_pre) < 1.0:  # less than a sample over the whole song: no drift to correct
-        coef = np.concatenate([[0.0], np.linalg.lstsq(design[:, 1:], lags[idx], rcond=None)[0]])
+        runs, coef = _line_fit(t, lags, runs, tol, config.map_min_segment_windows, drift=False)
     slope = float(coef[0])
-    resid = np.abs(design @ coef - lags[idx])
-    inliers = int((resid <= tol * 2).sum())
+    inliers = sum(len(r) for r in runs)
     drift = 1.0 + slope
     if abs(slope) > config.max_drift:
         return MapFit(None, drift, inliers, n_conf, f"the instrumental runs {100 * slope:+.2f} % fast or slow "
@@ -158,6 +153,36 @@ def _fit_map(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, sr: int, config: 
     segments = tuple(Segment(bounds[k], bounds[k + 1], icpt / sr) for k, (_, icpt) in enumerate(merged))
     amap = _refine(o_pre, i_pre, AlignmentMap(drift, segments), sr)
     return MapFit(amap, amap.drift, inliers, n_conf, "")
+
+
+def _line_fit(t: np.ndarray, lags: np.ndarray, runs: list[list[int]], tol: float, min_windows: int,
+              drift: bool = True) -> tuple[list[list[int]], np.ndarray]:
+    """One slope for all runs (none when not ``drift``), an intercept each: least squares on
+    ``[t, onehot(run)]``, refitted without the windows further than ``2 * tol``, then ``tol``, then ``tol / 2``
+    from their run's line (a run's chain tolerates a drift's slope, so outliers next to a run can join it and
+    tilt the line: a song's last hits 30-90 samples off made a drift of 0.05 % one of 0.08 %). Returns the runs
+    of inliers (those still holding ``min_windows``) and the coefficients ``[slope, intercept per run]``."""
+    coef = np.zeros(1 + len(runs))
+    for limit in (2 * tol, 2 * tol, tol, tol / 2):
+        if not runs:
+            break
+        idx = np.concatenate(runs)
+        design = np.zeros((len(idx), 1 + len(runs)))
+        design[:, 0] = t[idx] if drift else 0.0
+        col = np.concatenate([np.full(len(r), 1 + k) for k, r in enumerate(runs)])
+        design[np.arange(len(idx)), col] = 1.0
+        coef, *_ = np.linalg.lstsq(design, lags[idx], rcond=None)
+        resid = np.abs(design @ coef - lags[idx])
+        if resid.max() <= tol / 2:
+            break
+        keep, start = [], 0
+        for k, r in enumerate(runs):
+            inl = [j for j, e in zip(r, resid[start : start + len(r)]) if e <= limit]
+            start += len(r)
+            if len(inl) >= min_windows:
+                keep.append(inl)
+        runs = keep
+    return runs, coef
 
 
 def _refine(o_pre: np.ndarray, i_pre: np.ndarray, amap: AlignmentMap, sr: int, reach: int = 12) -> AlignmentMap:
