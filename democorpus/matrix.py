@@ -12,8 +12,9 @@ A song's instrumentals share its one original, so the audio stage must judge eac
     matrix.json                       written last: the request (the cache key) and the pairs' count
 
 Kinds: ``clean`` (an offset and a gain only), every release kind of ``releases`` and, with ``degraded``, the
-instrumental no real release should be trusted with: ``missing-part`` (one instrument of the accompaniment
-left out of the instrumental, so it stays in the derived vocal). (Part of the vocal left in the instrumental
+instrumental no real release should be trusted with: ``missing-lead`` and ``missing-rhythm`` (a melodic part,
+or the drums or bass, left out of the instrumental, so they stay in the derived vocal), ``ogg-lowest`` and
+``mp3-mono`` (codecs at about 50 and 32 kbit/s). (Part of the vocal left in the instrumental
 is no such case for a magnitude target measured up to its scale: at -10 dB it measured 0.6-0.7 times the
 ideal target's error.)
 """
@@ -36,12 +37,15 @@ from democorpus.tables import decimals, write_csv
 from vocalmine.atomic import write_json
 
 KINDS = ("clean", *RELEASE_KINDS)
-DEGRADED_KINDS = ("missing-part",)
-#: Roles whose part a ``missing-part`` instrumental leaves out, the first the song has.
-MISSING_ROLES = ("lead", "keys", "arp", "brass", "drums")
+DEGRADED_KINDS = ("missing-lead", "missing-rhythm", "ogg-lowest", "mp3-mono")
+#: Degraded kinds that are a lossy file: extension, libsndfile compression level, channels (Vorbis at its lowest
+#: quality, about 50 kbit/s; a mono MP3 at libsndfile's lowest level that opens, about 32 kbit/s).
+DEGRADED_CODECS = {"ogg-lowest": ("ogg", 1.0, 2), "mp3-mono": ("mp3", 0.99, 1)}
+#: Roles whose part a ``missing-*`` instrumental leaves out: the first the song has.
+MISSING_ROLES = {"missing-lead": ("lead", "keys", "arp", "brass"), "missing-rhythm": ("drums", "bass")}
 MATRIX_COLUMNS = ("pair_id", "original_id", "instrumental_id", "song_id", "song_family", "release", "offset_s",
                   "gain_db", "polarity", "release_truth", "audio_format", "sample_rate")
-VERSION = 1
+VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -55,16 +59,18 @@ class MatrixInfo:
         return self.out_dir / "truth" / "pairs.csv"
 
 
-def _instrumental(song: Song, kind: str, part: np.ndarray | None) -> Song:
-    """The song whose accompaniment stem is what a degraded instrumental holds (``song`` itself otherwise)."""
-    if kind == "missing-part" and part is not None:
-        return replace(song, accompaniment=song.accompaniment - part)
+def _instrumental(song: Song, role: str | None) -> Song:
+    """The song whose accompaniment stem is what the instrumental holds: without the part of ``role``."""
+    if role is not None and song.parts is not None:
+        return replace(song, accompaniment=song.accompaniment - song.parts[role])
     return song
 
 
-def _missing_role(parts: tuple) -> str | None:
+def _missing_roles(kinds: tuple[str, ...], parts: tuple) -> dict[str, str]:
+    """kind -> the role its instrumental leaves out, for the ``missing-*`` kinds the song has a part for."""
     roles = {p.role for p in parts}
-    return next((r for r in MISSING_ROLES if r in roles), None)
+    found = {k: next((r for r in MISSING_ROLES[k] if r in roles), None) for k in kinds if k in MISSING_ROLES}
+    return {k: r for k, r in found.items() if r is not None}
 
 
 def _song_pairs(out: Path, k: int, family: str, seconds: float, seed: int, kinds: tuple[str, ...]) -> list[dict]:
@@ -72,8 +78,8 @@ def _song_pairs(out: Path, k: int, family: str, seconds: float, seed: int, kinds
     song_seed = int(np.random.SeedSequence([seed, 0x3A7, k]).generate_state(1)[0])
     sid = f"m{k:02d}-{family}"
     spec = random_spec(sid, song_seed, seconds, 44100, 14994.0, song_family=family)
-    role = _missing_role(spec.parts) if "missing-part" in kinds else None
-    song = render(spec, keep_role=role)
+    missing = _missing_roles(kinds, spec.parts)
+    song = render(spec, keep_roles=tuple(sorted(set(missing.values()))))
     sr = spec.sample_rate
     for name, x in (("mixture", song.mixture), ("vocals", song.vocals), ("accompaniment", song.accompaniment)):
         write_audio(out / "truth" / "stems" / sid / f"{name}.wav", x, sr)
@@ -81,21 +87,23 @@ def _song_pairs(out: Path, k: int, family: str, seconds: float, seed: int, kinds
     rng = np.random.default_rng([seed, 0x3A8, k])
     rows = []
     for j, kind in enumerate(kinds):
-        if kind == "missing-part" and role is None:
-            continue  # a song of one instrument has no part to leave out
+        if kind in MISSING_ROLES and kind not in missing:
+            continue  # the song has no such part to leave out
         release = plan_release(kind, spec.seconds, spec.bar_s, rng) if kind in RELEASE_KINDS else None
         magnitude = float(rng.uniform(0.05, 1.0))
         recipe = Recipe("accompaniment", sid, 48000 if j % 3 == 1 else sr, gain_db=round(float(rng.uniform(-4, 4)), 2),
                         offset_s=magnitude if j % 2 == 0 else -magnitude, release=release,
                         stretch=release.stretch if release else 1.0)
-        ext, level = CODEC_KINDS.get(kind, ("wav", None))
+        ext, level, channels = DEGRADED_CODECS.get(kind, (*CODEC_KINDS.get(kind, ("wav", None)), 2))
         iid = f"{sid}-{kind}"
-        content, realised = realise(recipe, _instrumental(song, kind, song.part), rng)
+        content, realised = realise(recipe, _instrumental(song, missing.get(kind)), rng)
+        if channels == 1:
+            content = content.mean(axis=0, keepdims=True)
         write_audio(out / "audio" / f"{iid}.{ext}", content, recipe.sample_rate, serial=ogg_serial(iid),
                     compression_level=level)
         truth = release_truth(release or Release(kind), realised["offset_s"], spec.seconds, sr)
-        if kind == "missing-part":
-            truth = json.dumps({**json.loads(truth), "role": role}, sort_keys=True)
+        if kind in missing:
+            truth = json.dumps({**json.loads(truth), "role": missing[kind]}, sort_keys=True)
         rows.append({"pair_id": f"{sid}~{iid}", "original_id": sid, "instrumental_id": iid, "song_id": sid,
                      "song_family": family, "release": "" if kind == "clean" else kind,
                      "offset_s": decimals(realised["offset_s"], 9), "gain_db": decimals(realised["gain_db"], 2),

@@ -13,7 +13,7 @@ before the file's own resampling, gain and offset (``corpus._realise``). The kin
 - ``compressor``: the original's bus compressor rode on the voice; the instrumental has its own, which did not,
   so the instrumental is louder (by the compressor's extra gain reduction) wherever the voice sings;
 - ``mp3-low``: the instrumental as a low-bitrate MP3 (about 64 kbit/s);
-- ``ogg-low``: the instrumental as an Ogg Vorbis file at its lowest quality (about 50-70 kbit/s).
+- ``ogg-low``: the instrumental as a low-quality Ogg Vorbis file (about 60 kbit/s).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import scipy.signal
 
 RELEASE_KINDS = ("clock-drift", "edit", "fade", "eq", "compressor", "mp3-low", "ogg-low")
 #: Release kinds that are a lossy file, with the extension and libsndfile compression level they are written at.
-CODEC_KINDS = {"mp3-low": ("mp3", 0.9), "ogg-low": ("ogg", 1.0)}
+CODEC_KINDS = {"mp3-low": ("mp3", 0.9), "ogg-low": ("ogg", 0.9)}
 CLOCK_FAST = 0.0005  # the drifting transfer runs this much fast
 EDIT_TARGET_S = 2.0
 FADE_S = 6.0

@@ -103,7 +103,7 @@ class Song:
     accompaniment: np.ndarray
     vocal_activity: float  # fraction of the song's time in which the voice sings
     spoken_intro: bool = False  # a spoken ad-lib in the intro (part of the vocal stem)
-    part: np.ndarray | None = None  # render(keep_role=...): that part's share of the accompaniment, mastered
+    parts: dict[str, np.ndarray] | None = None  # render(keep_roles=...): each kept role's share, mastered
 
     @property
     def mixture(self) -> np.ndarray:
@@ -175,13 +175,13 @@ def _to_rate(x: np.ndarray, sr: int, n: int) -> np.ndarray:
 
 
 def _band(spec: SongSpec, plan: SectionPlan, rng: np.random.Generator,
-          keep_role: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+          keep_roles: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """The instruments, mixed: the accompaniment ``[2, samples]`` at the song's rate (with the song family's
     own source, ``song_families``), the choir-patch backing vocals ``[2, m]`` still at ``SYNTH_RATE``, and the
-    share of the accompaniment of the part whose role is ``keep_role`` (``[2, samples]``; None when not asked)."""
+    share of the accompaniment of the parts whose roles are in ``keep_roles`` (role -> ``[2, samples]``)."""
     acc_low = np.zeros((2, int(round(spec.seconds * SYNTH_RATE))))
     choir_low = np.zeros_like(acc_low)
-    kept = np.zeros_like(acc_low) if keep_role else None
+    kept = {role: np.zeros_like(acc_low) for role in keep_roles}
     played = tracks(spec.parts, spec.genre, plan, spec.key_root, spec.mode, rng,
                     lead_carries_tune=spec.instrumental_only)
     for (part, _), audio in zip(played, render_parts(played, spec.seconds)):
@@ -193,13 +193,13 @@ def _band(spec: SongSpec, plan: SectionPlan, rng: np.random.Generator,
         else:
             mixed = mixing.mix_part(audio, SYNTH_RATE, part, rng)
             acc_low += mixed
-            if kept is not None and part.role == keep_role:
-                kept += mixed
+            if part.role in kept:
+                kept[part.role] += mixed
     source = family_source(spec.song_family, plan, acc_low, family_rng(spec.seed, spec.song_family))
     if source is not None:
         acc_low += source
-    part = None if kept is None else _to_rate(kept, spec.sample_rate, spec.samples)
-    return _to_rate(acc_low, spec.sample_rate, spec.samples), choir_low, part
+    parts = {role: _to_rate(k, spec.sample_rate, spec.samples) for role, k in kept.items()}
+    return _to_rate(acc_low, spec.sample_rate, spec.samples), choir_low, parts
 
 
 def _vocals(spec: SongSpec, plan: SectionPlan, rng: np.random.Generator, choir_low: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -230,15 +230,15 @@ def _vocals(spec: SongSpec, plan: SectionPlan, rng: np.random.Generator, choir_l
     return vocals, spoken
 
 
-def render(spec: SongSpec, keep_role: str | None = None) -> Song:
+def render(spec: SongSpec, keep_roles: tuple[str, ...] = ()) -> Song:
     """Render ``spec`` into float32 stereo stems ``[2, spec.samples]``; deterministic for a given spec.
-    ``keep_role``: also return that part's share of the accompaniment (``Song.part``, zeros when the song has
-    no such part), mastered as the stems are."""
+    ``keep_roles``: also return those parts' shares of the accompaniment (``Song.parts``, zeros for a role the
+    song lacks), mastered as the stems are."""
     rng = np.random.default_rng([spec.seed, 0x52_4E_44])
     sr, n = spec.sample_rate, spec.samples
     plan = section_plan(spec.seconds, spec.tempo_bpm, spec.key_root, spec.mode, spec.progression, rng)
     plan = family_voicing(spec.song_family, plan)
-    acc, choir_low, part = _band(spec, plan, rng, keep_role)
+    acc, choir_low, kept = _band(spec, plan, rng, keep_roles)
     vocals, spoken = _vocals(spec, plan, rng, choir_low)
 
     # vocal level relative to the accompaniment while the voice sings
@@ -249,17 +249,18 @@ def render(spec: SongSpec, keep_role: str | None = None) -> Song:
         ratio = np.sqrt(np.mean(a_rms[singing] ** 2)) / (np.sqrt(np.mean(v_rms[singing] ** 2)) + 1e-12)
         vocals *= ratio * 10 ** (spec.vocal_level_db / 20)
 
-    vocals, acc, *kept = mixing.master(vocals, acc, sr, rng, *([] if part is None else [part]))
+    roles = list(kept)
+    vocals, acc, *shares = mixing.master(vocals, acc, sr, rng, *(kept[r] for r in roles))
     if spec.band_hz < SYNTH_RATE / 2:  # low-rate corpora: instruments and reverbs reach 12 kHz, the band less
         vocals, acc = mixing.band_limit(vocals, sr, spec.band_hz), mixing.band_limit(acc, sr, spec.band_hz)
-        kept = [mixing.band_limit(k, sr, spec.band_hz) for k in kept]
+        shares = [mixing.band_limit(k, sr, spec.band_hz) for k in shares]
     fade = min(int(0.05 * sr), n)
     ramp = np.linspace(1.0, 0.0, fade)
-    for x in (vocals, acc, *kept):
+    for x in (vocals, acc, *shares):
         x[:, n - fade :] *= ramp
     scale = spec.peak / (np.max(np.abs(vocals + acc)) + 1e-12)
     vocals = (vocals * scale).astype(np.float32)
     acc = (acc * scale).astype(np.float32)
     activity = float(np.mean(singing)) if len(singing) else 0.0
-    part = (kept[0] * scale).astype(np.float32) if kept else None
-    return Song(spec, vocals, acc, activity, spoken, part)
+    parts = {r: (k * scale).astype(np.float32) for r, k in zip(roles, shares)} if roles else None
+    return Song(spec, vocals, acc, activity, spoken, parts)

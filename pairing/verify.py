@@ -6,7 +6,8 @@ each of which may reject the pair, in order: the files themselves (no path, unre
 the same decoded audio; one global offset and the quality measures it gives (``pairing.align``); the same
 content (the instrumental explains the whole original); windows across the song that must agree with the
 offset, else an alignment map (``pairing.mapping``); when nothing aligns, an undone change of speed
-(``pairing.stretch``); the verdict thresholds; the level match and trust mask (``pairing.levels``).
+(``pairing.stretch``); the verdict thresholds; the level match and trust mask (``pairing.levels``); the
+target-quality estimate (``pairing.quality``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pairing.fingerprint import ITEM_SECONDS, similarity
 from pairing.levels import fit_levels
 from pairing.mapping import fit_map
 from pairing.prepare import PreparedAudio
+from pairing.quality import estimate
 from pairing.stretch import SpeedFit, undo_speed
 
 #: Audio columns of a verdict row (the rest of a PAIRS row comes from the candidate).
@@ -34,7 +36,7 @@ VERDICT_COLUMNS = (
     "status", "reason", "detail", "offset_s", "gain_db", "polarity", "fingerprint_similarity",
     "alignment_confidence", "vocal_free_correlation", "vocal_energy_share", "vocal_activity", "clipping",
     "original_sha1", "instrumental_sha1", "original_seconds", "instrumental_seconds",
-    "alignment_map", "segments", "drift_ppm", "usable_s", "leakage_db",
+    "alignment_map", "segments", "drift_ppm", "usable_s", "leakage_db", "level_corrections", "target_error",
 )
 
 
@@ -339,7 +341,8 @@ def _level_and_trust(o: np.ndarray, i: np.ndarray, amap: AlignmentMap, c: float,
         covered[k0:k1] = True
     bounds = tuple(seg.start_s for seg in amap.segments[1:])
     fit = fit_levels(x, y, covered, stft, config, bounds)
-    step = config.gain_step_s
+    # a frame-rate gain is stored at the frames themselves (knots one hop apart), a smooth one every gain_step_s
+    step = stft.hop / sr if fit.gain.kind == "frame" else config.gain_step_s
     knots = np.arange(0.0, len(o) / sr + step, step)
     curve = np.interp(knots, frame_times(x.shape[1], stft), fit.frame_gain_db)
     flat = np.all(np.abs(curve) < 0.05)
@@ -349,7 +352,10 @@ def _level_and_trust(o: np.ndarray, i: np.ndarray, amap: AlignmentMap, c: float,
                         spans_of(fit.trusted, stft))
     usable = float(fit.trusted.sum()) * stft.hop / sr
     measured.update(alignment_map=amap.to_json(), segments=len(amap.segments), drift_ppm=(amap.drift - 1.0) * 1e6,
-                    usable_s=usable, leakage_db=fit.leakage_db if np.isfinite(fit.leakage_db) else None)
+                    usable_s=usable, leakage_db=fit.leakage_db if np.isfinite(fit.leakage_db) else None,
+                    level_corrections=fit.corrections)
+    quality = estimate(np.abs(x).astype(np.float32), fit.matched, fit.trusted, stft)
+    measured["target_error"] = quality if np.isfinite(quality) else None
     if usable < config.min_trusted_share * len(o) / sr:
         raise _Rejection("too-little-trusted", f"{usable:.1f} s of the original's {len(o) / sr:.1f} s are trusted "
                                                f"(< {config.min_trusted_share:.0%}): the aligned, level-matched "
