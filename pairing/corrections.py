@@ -39,6 +39,8 @@ BAND_MARGIN = 0.03
 #: Per-cell ratios are binned at this step (dB) for the modes, over +-MODE_SPAN_DB (beyond: left out).
 MODE_STEP_DB = 0.25
 MODE_SPAN_DB = 24.0
+#: Smoothing kernel of the histograms (+-0.5 dB).
+TRIANGLE = np.array([1.0, 2.0, 3.0, 2.0, 1.0]) / 9.0
 #: A held-out cell agrees with a model when its ratio lies within this (dB) of it.
 AGREE_DB = 1.0
 #: A band gain needs this many cells carrying the instrumental, and this share of all such cells.
@@ -74,16 +76,22 @@ def log_ratios(x: np.ndarray, y: np.ndarray, active: np.ndarray) -> tuple[np.nda
 
 def modes(r: np.ndarray, w: np.ndarray, label: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
     """Per group of cells (``label``: int, broadcast to ``r``'s shape; ``groups`` of them), the mode (dB) of the
-    weighted ratios ``r``: the peak of their histogram (``MODE_STEP_DB`` steps, smoothed over +-0.5 dB); and the
-    group's total weight. ``[groups]`` each; the mode is nan for a group without weight."""
+    weighted ratios ``r``: the peak of their histogram (``MODE_STEP_DB`` steps, smoothed over +-0.5 dB, the
+    peak refined by a parabola); and the group's total weight. ``[groups]`` each; the mode is nan for a group without weight."""
     g = int(round(2 * MODE_SPAN_DB / MODE_STEP_DB)) + 1
     idx = np.round((r + MODE_SPAN_DB) * (1 / MODE_STEP_DB))
     keep = (w > 0) & (idx > 0) & (idx < g - 1)  # the span's edges gather what lies beyond: left out
     cell = np.broadcast_to(label, r.shape)[keep].astype(np.int64) * g + idx[keep].astype(np.int64)
     hist = np.bincount(cell, weights=w[keep], minlength=groups * g).reshape(groups, g)
-    smooth = scipy.ndimage.uniform_filter1d(hist, size=5, axis=1, mode="constant")
+    # a triangular kernel (a box would turn a one-bin spike into a plateau whose left end argmax would pick)
+    smooth = scipy.ndimage.correlate1d(hist, TRIANGLE, axis=1, mode="constant")
     total = hist.sum(axis=1)
-    mode = smooth.argmax(axis=1) * MODE_STEP_DB - MODE_SPAN_DB
+    best = np.clip(smooth.argmax(axis=1), 1, g - 2)
+    rows = np.arange(groups)
+    lo, mid, hi = smooth[rows, best - 1], smooth[rows, best], smooth[rows, best + 1]
+    curve = lo - 2 * mid + hi
+    frac = np.where(curve < 0, 0.5 * (lo - hi) / np.where(curve < 0, curve, -1.0), 0.0)  # parabola's vertex
+    mode = (best + np.clip(frac, -0.5, 0.5)) * MODE_STEP_DB - MODE_SPAN_DB
     return np.where(total > 0, mode, np.nan), total
 
 
@@ -163,15 +171,24 @@ def frame_gain(r: np.ndarray, w: np.ndarray, full_db: np.ndarray, active: np.nda
 
 
 def static_first_gain(r: np.ndarray, w: np.ndarray, band: np.ndarray, full_db: np.ndarray,
-                      active: np.ndarray) -> np.ndarray:
+                      active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The frame gains ``[frames]`` with every band's static level (its mode over the whole song, less the
     bands' weighted median) taken out first: with an EQ, which band's cells a frame's mode follows changes
     from frame to frame (a hi-hat's frames follow the high shelf), so the frame gains alone would carry the EQ
-    in and out. The band gains are then fitted (and judged) against these frame gains."""
+    in and out. The band gains are then fitted (and judged) against these frame gains. Returns the frame
+    gains and the static levels ``[bands]`` (0 for a band without cells)."""
     n = int(band.max()) + 1
     est, total = modes(r, w, band[:, None], n)
     est = np.nan_to_num(est - _weighted_median(est, total))
-    return frame_gain(r - est[band][:, None].astype(np.float32), w, full_db, active)
+    return frame_gain(r - est[band][:, None].astype(np.float32), w, full_db, active), est
+
+
+def plain_stands(static: np.ndarray, frame: np.ndarray, active: np.ndarray, config: PairingConfig) -> bool:
+    """Whether no correction is worth testing: every band's static level under ``min_band_gain_db`` and the
+    frame gains within +-``AGREE_DB`` / 2 in all but 3 % of the active frames (a pair whose instrumental is the
+    accompaniment at one gain: the common case pays for no tests)."""
+    off = np.abs(frame[active]) > AGREE_DB / 2
+    return bool(np.all(np.abs(static) < config.min_band_gain_db) and off.mean() <= 0.03) if active.any() else True
 
 
 def _smooth(raw: np.ndarray) -> np.ndarray:

@@ -22,7 +22,8 @@ import scipy.ndimage
 from features.alignmap import band_curve_db, band_of_bins, frame_times
 from features.stft import StftParams
 from pairing.config import PairingConfig
-from pairing.corrections import BandFit, GainFit, band_gains, gain_curve, log_ratios, static_first_gain
+from pairing.corrections import (BandFit, GainFit, band_gains, gain_curve, log_ratios, plain_stands,
+                                 static_first_gain)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class LevelFit:
     leakage_db: float  # derived vocal's floor relative to the original in trusted frames (10th percentile), dB
     matched: np.ndarray  # float32 [bins, frames]: the level-matched instrumental's magnitudes
     active: np.ndarray  # bool [frames]: covered frames with something to judge
+    original: np.ndarray  # float32 [bins, frames]: the original's magnitudes
 
     @property
     def band_gain_db(self) -> np.ndarray:
@@ -66,14 +68,21 @@ def fit_levels(xc: np.ndarray, yc: np.ndarray, covered: np.ndarray, stft: StftPa
     r, w = log_ratios(x, y, active)
     ey = np.sum(y.astype(np.float64) ** 2, axis=0)
     full_db = 10 * np.log10(np.maximum(ex, 1e-30) / np.maximum(ey, 1e-30))
-    bands, _ = band_gains(r, w, static_first_gain(r, w, band, full_db, active), band, active, config)
+    frame, static = static_first_gain(r, w, band, full_db, active)
     y1 = y
-    if bands.applied.any():
-        curve = band_curve_db(tuple(bands.gains_db), stft, x.shape[0]).astype(np.float32)
-        y1 = y * (10 ** (curve / 20))[:, None]
-        r = r - curve[:, None]
-        full_db = 10 * np.log10(np.maximum(ex, 1e-30) / np.maximum(np.sum(y1.astype(np.float64) ** 2, axis=0), 1e-30))
-    gain = gain_curve(r, w, full_db, active, config)
+    if plain_stands(static, frame, active, config):  # the common case: nothing to correct, no tests to pay for
+        n = len(static)
+        bands = BandFit(np.zeros(n), static, np.zeros(n, bool), np.zeros(n, bool))
+        gain = GainFit(frame, np.zeros(len(frame)), "none")
+    else:
+        bands, _ = band_gains(r, w, frame, band, active, config)
+        if bands.applied.any():
+            curve = band_curve_db(tuple(bands.gains_db), stft, x.shape[0]).astype(np.float32)
+            y1 = y * (10 ** (curve / 20))[:, None]
+            r = r - curve[:, None]
+            full_db = 10 * np.log10(np.maximum(ex, 1e-30)
+                                    / np.maximum(np.sum(y1.astype(np.float64) ** 2, axis=0), 1e-30))
+        gain = gain_curve(r, w, full_db, active, config)
     y2 = (y1 * (10 ** (gain.applied_db / 20)).astype(np.float32)[None, :]) if gain.kind != "none" else y1
     loud = active & (ex > level * 1e-2)  # judge frames with something to judge; quiet ones follow their neighbours
     trusted = covered & ~(loud & _mismatched(xc, yc, x, y, y2, gain.needed_db, ex, config))
@@ -81,7 +90,7 @@ def fit_levels(xc: np.ndarray, yc: np.ndarray, covered: np.ndarray, stft: StftPa
     d2 = np.sum(np.maximum(x - y2, 0.0) ** 2, axis=0) / np.maximum(ex, 1e-30)
     judged = trusted & active
     leakage = float(10 * np.log10(max(float(np.quantile(d2[judged], 0.1)), 1e-10))) if judged.any() else float("nan")
-    return LevelFit(bands, gain, trusted, leakage, y2, active)
+    return LevelFit(bands, gain, trusted, leakage, y2, active, x)
 
 
 def _mismatched(xc: np.ndarray, yc: np.ndarray, x: np.ndarray, y: np.ndarray, y2: np.ndarray, gain: np.ndarray,

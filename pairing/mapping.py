@@ -21,6 +21,9 @@ from features.audio import resample
 from pairing.align import peak_lag
 from pairing.config import PairingConfig
 
+#: Windows spread over the song that the map search tries first; none aligning ends the search.
+SCOUTS = 8
+
 
 @dataclass(frozen=True)
 class LocalLags:
@@ -29,8 +32,27 @@ class LocalLags:
     peaks: np.ndarray  # its normalised correlation (0 when silent) [windows]
 
 
+def _window_lag(o_pre: np.ndarray, i_pre: np.ndarray, p: int, window: int, energy: float,
+                tries: list[tuple[int, int]], min_peak: float) -> tuple[float, float]:
+    """Lag and peak of the original's window at ``p``: the first of ``tries`` (centre lag, reach) whose peak
+    reaches ``min_peak``, else the last one searched ((nan, 0) when none fits in the instrumental)."""
+    lag, peak = float("nan"), 0.0
+    for centre, reach in tries:
+        lo, hi = max(0, p + centre - reach), min(len(i_pre), p + centre + window + reach)
+        if hi - lo < window + 2:
+            continue
+        lag, peak = peak_lag(i_pre[lo:hi], o_pre[p : p + window], energy, lo, p)
+        if peak >= min_peak:
+            break
+    return lag, peak
+
+
 def local_lags(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, sr: int, config: PairingConfig) -> LocalLags:
-    """Best lag of each window of the original within ``+-map_search_s`` of ``lag`` (pre-emphasised signals)."""
+    """Best lag of each window of the original within ``+-map_search_s`` of ``lag`` (pre-emphasised signals).
+
+    Scouted first: when none of ``SCOUTS`` windows spread over the song aligns anywhere within the search (an
+    unrelated recording, a time-stretch), no window is searched further (all lags nan): the wide search of every
+    window is what such a pair cost."""
     window = int(config.map_window_s * sr)
     step = max(int(config.map_step_s * sr), (len(o_pre) - window) // max(1, config.map_max_windows - 1) + 1)
     search = int(config.map_search_s * sr)
@@ -40,23 +62,22 @@ def local_lags(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, sr: int, config
     peaks = np.zeros(len(positions))
     base = int(round(lag))
     near = int(config.window_search_s * sr)
+    energies = [float(np.sum(o_pre[p : p + window].astype(np.float64) ** 2)) for p in positions]
+    sounding = [k for k, e in enumerate(energies) if e >= level * window * 1e-3]
+    scouts = [sounding[int(j)] for j in np.unique(np.linspace(0, len(sounding) - 1, SCOUTS).astype(int))] \
+        if sounding else []
+    if not any(_window_lag(o_pre, i_pre, int(positions[k]), window, energies[k], [(base, near), (base, search)],
+                           config.map_min_peak)[1] >= config.map_min_peak for k in scouts):
+        return LocalLags(positions + window / 2, lags, peaks)
     previous = base
-    for k, p in enumerate(positions):
-        ow = o_pre[p : p + window]
-        energy = float(np.sum(ow.astype(np.float64) ** 2))
-        if energy < level * window * 1e-3:
-            continue
+    for k in sounding:
         # near the global lag first (a drift stays there), then near the last window's lag (after an edit),
         # the wide search only where neither finds the window
         tries = [(base, near)] + ([(previous, near)] if previous != base else []) + [(base, search)]
-        for centre, reach in tries:
-            lo, hi = max(0, p + centre - reach), min(len(i_pre), p + centre + window + reach)
-            if hi - lo < window + 2:
-                continue
-            lags[k], peaks[k] = peak_lag(i_pre[lo:hi], ow, energy, lo, p)
-            if peaks[k] >= config.map_min_peak:
-                previous = int(round(lags[k]))
-                break
+        lags[k], peaks[k] = _window_lag(o_pre, i_pre, int(positions[k]), window, energies[k], tries,
+                                        config.map_min_peak)
+        if peaks[k] >= config.map_min_peak:
+            previous = int(round(lags[k]))
     return LocalLags(positions + window / 2, lags, peaks)
 
 
