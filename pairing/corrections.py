@@ -145,15 +145,17 @@ def band_gains(r: np.ndarray, w: np.ndarray, g: np.ndarray, band: np.ndarray, ac
 def _band_helps(dev: np.ndarray, w: np.ndarray, band: np.ndarray, block: np.ndarray, b: int, per_block: np.ndarray,
                 seen: np.ndarray, fold: int) -> bool:
     """Whether band ``b``'s gain fitted on the blocks of parity ``fold`` (the median of their modes) agrees with
-    more of the other blocks' cells than 0 dB does (by ``BAND_MARGIN``)."""
+    more of the other blocks' cells than 0 dB does (by ``BAND_MARGIN``; a cell agrees within half the gain, at
+    most ``AGREE_DB``)."""
     fit = seen & (np.arange(len(per_block)) % 2 == fold)
     if not fit.any():
         return False
     gain = float(np.median(per_block[fit]))
     test = (block >= 0) & (block % 2 != fold)
     d, wt = dev[band == b][:, test], w[band == b][:, test]
-    with_gain = float((wt * (np.abs(d - gain) <= AGREE_DB)).sum())
-    plain = float((wt * (np.abs(d) <= AGREE_DB)).sum())
+    tol = min(AGREE_DB, abs(gain) / 2)  # a cell halfway between the two models agrees with neither
+    with_gain = float((wt * (np.abs(d - gain) < tol)).sum())
+    plain = float((wt * (np.abs(d) < tol)).sum())
     return with_gain > plain * (1 + BAND_MARGIN)
 
 

@@ -120,14 +120,24 @@ def fit_map(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, sr: int, config: P
     moves the lag within a window (4 samples over 1 s at 0.05 %), which on bright, dense music (cymbals,
     reverb: most of the pre-emphasised energy above 1 kHz) pulls a 1 s window's correlation below
     ``map_min_peak`` even where the instrumental matches the original exactly; half as long halves that smear.
+    Searched around ``lag``, then, when that is more than ``map_search_s / 2`` away, around no offset: a drift
+    spreads the global correlation's peak so thin that a loop's other beat can win by seconds (-8.7 s against
+    the true -0.9 s on a voice 15 dB under a loop-based band), while real instrumentals start within a few
+    seconds of their originals.
     """
-    fit = _fit_map(o_pre, i_pre, lag, sr, config)
-    if fit.amap is None:
-        short = replace(config, map_window_s=config.map_window_s / 2, map_step_s=config.map_step_s / 2)
-        second = _fit_map(o_pre, i_pre, lag, sr, short)
-        if second.amap is not None:
-            return second
-    return fit
+    centres = [lag] + ([0.0] if abs(lag) > config.map_search_s / 2 * sr else [])
+    first = None
+    for centre in centres:
+        fit = _fit_map(o_pre, i_pre, centre, sr, config)
+        if fit.amap is None:
+            short = replace(config, map_window_s=config.map_window_s / 2, map_step_s=config.map_step_s / 2)
+            second = _fit_map(o_pre, i_pre, centre, sr, short)
+            if second.amap is not None:
+                return second
+        if fit.amap is not None:
+            return fit
+        first = first or fit
+    return first
 
 
 def _fit_map(o_pre: np.ndarray, i_pre: np.ndarray, lag: float, sr: int, config: PairingConfig) -> MapFit:

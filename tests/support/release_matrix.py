@@ -9,6 +9,7 @@ song) and runs ``pairing.pair_candidates``; ``measure_matrix`` measures every pa
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,13 @@ import pyarrow.parquet as pq
 from catalog_schemas import CANDIDATES
 from pairing import PairingConfig, pair_candidates
 from support.pairing_truth import PairMeasure, measure_pair
+
+#: Map degradations of each family's clean pair in the quality test set: a band's gain changed (band index,
+#: dB), one half of the song a few milliseconds out of step (ms).
+BAND_CHANGES = ((4, -3.0), (6, -6.0), (2, -10.0), (8, 6.0))
+SHIFTS_MS = (2.0, 5.0, 10.0)
+#: Kinds of the matrix in the quality test set (with every family's clean pair and its map degradations).
+DEGRADED_SET_KINDS = ("clean", "missing-rhythm", "mp3-mono", "ogg-lowest")
 
 
 def matrix_truth(matrix_dir: Path) -> list[dict]:
@@ -87,3 +95,45 @@ def ratio_table(measures: list[PairMeasure], families: list[str] | None = None) 
     for kind in kinds:
         lines.append(f"| {kind} | " + " | ".join(cells.get((kind, f), "-") for f in families) + " |")
     return "\n".join(lines)
+
+
+def degraded_row(row: dict, band: tuple[int, float] | None = None, shift_ms: float | None = None) -> dict:
+    """``row`` (a pairs.parquet row) with its map degraded: one band's gain changed by ``band = (index, dB)``,
+    or the second half of its main segment moved ``shift_ms`` later."""
+    from features.alignmap import AlignmentMap, Segment
+
+    amap = AlignmentMap.from_json(row["alignment_map"])
+    if band is not None:
+        gains = list(amap.band_gain_db) or [0.0] * 13
+        gains[band[0]] += band[1]
+        amap = replace(amap, band_gain_db=tuple(gains))
+    if shift_ms is not None:
+        main = max(amap.segments, key=lambda s: s.end_s - s.start_s)
+        mid = (main.start_s + min(main.end_s, row["original_seconds"])) / 2
+        halves = [Segment(main.start_s, mid, main.offset_s), Segment(mid, main.end_s, main.offset_s + shift_ms / 1000)]
+        amap = replace(amap, segments=tuple(sorted([s for s in amap.segments if s is not main] + halves,
+                                                   key=lambda s: s.start_s)))
+    return dict(row, alignment_map=amap.to_json(), pair_id=f"{row['pair_id']}#{band or ''}{shift_ms or ''}")
+
+
+def quality_set(matrix_dir: Path, measures: list[PairMeasure],
+                kinds: tuple[str, ...] = DEGRADED_SET_KINDS) -> list[tuple[str, str, float, float]]:
+    """(kind, family, true error / ideal, target_error) of the quality test set: the accepted pairs of ``kinds``
+    (their row's estimate), and each family's clean pair with its map degraded (``BAND_CHANGES``,
+    ``SHIFTS_MS``; estimated again from the files, ``pairing.quality.estimate_row``)."""
+    from pairing.quality import estimate_row
+
+    truth = {t["pair_id"]: t for t in matrix_truth(matrix_dir)}
+    out = []
+    for m in measures:
+        if m.kind in kinds and m.status == "accepted":
+            out.append((m.kind, m.family, m.ratio, m.row["target_error"]))
+        if m.kind != "clean" or m.status != "accepted":
+            continue
+        song = truth[m.row["pair_id"]]["song_id"]
+        variants = [(degraded_row(m.row, band=b), f"band {b[0]} {b[1]:+g} dB") for b in BAND_CHANGES]
+        variants += [(degraded_row(m.row, shift_ms=s), f"shift {s:g} ms") for s in SHIFTS_MS]
+        for row, kind in variants:
+            out.append((kind, m.family, measure_pair(Path(matrix_dir), row, song, kind, family=m.family).ratio,
+                        estimate_row(row)))
+    return out
