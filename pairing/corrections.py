@@ -76,13 +76,14 @@ def log_ratios(x: np.ndarray, y: np.ndarray, active: np.ndarray) -> tuple[np.nda
 
 def modes(r: np.ndarray, w: np.ndarray, label: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
     """Per group of cells (``label``: int, broadcast to ``r``'s shape; ``groups`` of them), the mode (dB) of the
-    weighted ratios ``r``: the peak of their histogram (``MODE_STEP_DB`` steps, smoothed over +-0.5 dB, the
-    peak refined by a parabola); and the group's total weight. ``[groups]`` each; the mode is nan for a group without weight."""
+    ratios ``r`` of the cells with weight (``w``: 0 or 1): the peak of their histogram (``MODE_STEP_DB`` steps,
+    smoothed over +-0.5 dB, the peak refined by a parabola); and the group's count of cells. ``[groups]`` each;
+    the mode is nan for a group without cells."""
     g = int(round(2 * MODE_SPAN_DB / MODE_STEP_DB)) + 1
-    idx = np.round((r + MODE_SPAN_DB) * (1 / MODE_STEP_DB))
-    keep = (w > 0) & (idx > 0) & (idx < g - 1)  # the span's edges gather what lies beyond: left out
-    cell = np.broadcast_to(label, r.shape)[keep].astype(np.int64) * g + idx[keep].astype(np.int64)
-    hist = np.bincount(cell, weights=w[keep], minlength=groups * g).reshape(groups, g)
+    idx = np.clip((r + np.float32(MODE_SPAN_DB)) * np.float32(1 / MODE_STEP_DB) + np.float32(0.5), 0, g - 1)
+    cell = np.where(w > 0, np.asarray(label, np.int32) * g + idx.astype(np.int32), groups * g)
+    hist = np.bincount(cell.ravel(), minlength=(groups + 1) * g)[: groups * g].reshape(groups, g).astype(np.float64)
+    hist[:, 0] = hist[:, -1] = 0.0  # the span's edges gather what lies beyond it: left out
     # a triangular kernel (a box would turn a one-bin spike into a plateau whose left end argmax would pick)
     smooth = scipy.ndimage.correlate1d(hist, TRIANGLE, axis=1, mode="constant")
     total = hist.sum(axis=1)

@@ -35,6 +35,7 @@ class LevelFit:
     matched: np.ndarray  # float32 [bins, frames]: the level-matched instrumental's magnitudes
     active: np.ndarray  # bool [frames]: covered frames with something to judge
     original: np.ndarray  # float32 [bins, frames]: the original's magnitudes
+    ratios: tuple[np.ndarray, np.ndarray]  # the matched pair's level ratios (dB) and weights, [bins, frames]
 
     @property
     def band_gain_db(self) -> np.ndarray:
@@ -83,14 +84,17 @@ def fit_levels(xc: np.ndarray, yc: np.ndarray, covered: np.ndarray, stft: StftPa
             full_db = 10 * np.log10(np.maximum(ex, 1e-30)
                                     / np.maximum(np.sum(y1.astype(np.float64) ** 2, axis=0), 1e-30))
         gain = gain_curve(r, w, full_db, active, config)
-    y2 = (y1 * (10 ** (gain.applied_db / 20)).astype(np.float32)[None, :]) if gain.kind != "none" else y1
+    y2 = y1
+    if gain.kind != "none":
+        y2 = y1 * (10 ** (gain.applied_db / 20)).astype(np.float32)[None, :]
+        r = r - gain.applied_db[None, :].astype(np.float32)
     loud = active & (ex > level * 1e-2)  # judge frames with something to judge; quiet ones follow their neighbours
     trusted = covered & ~(loud & _mismatched(xc, yc, x, y, y2, gain.needed_db, ex, config))
     trusted = _guarded(trusted, covered, boundaries_s, stft)
     d2 = np.sum(np.maximum(x - y2, 0.0) ** 2, axis=0) / np.maximum(ex, 1e-30)
     judged = trusted & active
     leakage = float(10 * np.log10(max(float(np.quantile(d2[judged], 0.1)), 1e-10))) if judged.any() else float("nan")
-    return LevelFit(bands, gain, trusted, leakage, y2, active, x)
+    return LevelFit(bands, gain, trusted, leakage, y2, active, x, (r, w))
 
 
 def _mismatched(xc: np.ndarray, yc: np.ndarray, x: np.ndarray, y: np.ndarray, y2: np.ndarray, gain: np.ndarray,

@@ -59,12 +59,14 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return sign * (1 - poly * np.exp(-a * a))
 
 
-def components(x: np.ndarray, y: np.ndarray, stft: StftParams) -> dict[str, float]:
+def components(x: np.ndarray, y: np.ndarray, stft: StftParams,
+               ratios: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
     """The estimate's energies (see module doc) from magnitudes ``x`` (original) and ``y`` (aligned,
-    level-matched instrumental), ``[bins, frames]`` over the frames to judge."""
+    level-matched instrumental), ``[bins, frames]`` over the frames to judge; ``ratios``: their level ratios and
+    weights when known (``pairing.corrections.log_ratios``)."""
     band = band_of_bins(stft, x.shape[0])
     n_bands = int(band.max()) + 1
-    r, w = log_ratios(x, y, np.ones(x.shape[1], bool))
+    r, w = ratios if ratios is not None else log_ratios(x, y, np.ones(x.shape[1], bool))
     bias, _ = modes(r, w, band[:, None], n_bands)
     bias = np.nan_to_num(bias)
     x64, y64 = x.astype(np.float64), y.astype(np.float64)
@@ -88,14 +90,17 @@ def target_error(parts: dict[str, float]) -> float:
     return float(math.sqrt(1 + (parts["mismatch"] + parts["low_leak"]) / max(parts["ideal"], 1e-30)))
 
 
-def estimate(x: np.ndarray, y_matched: np.ndarray, trusted: np.ndarray, stft: StftParams) -> float:
+def estimate(x: np.ndarray, y_matched: np.ndarray, trusted: np.ndarray, stft: StftParams,
+             ratios: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """``target_error`` of a pair from its magnitudes ``[bins, frames]`` and trusted frames (bool ``[frames]``);
-    nan when no trusted frame has sound."""
+    ``ratios``: the pair's level ratios and weights ``[bins, frames]`` when known (``LevelFit.ratios``); nan
+    when no trusted frame has sound."""
     ex = np.sum(x.astype(np.float64) ** 2, axis=0)
     judged = trusted & (ex > (ex[trusted].mean() if trusted.any() else 0.0) * 1e-4)
     if judged.sum() < 8:
         return float("nan")
-    return target_error(components(x[:, judged], y_matched[:, judged], stft))
+    known = None if ratios is None else (ratios[0][:, judged], ratios[1][:, judged])
+    return target_error(components(x[:, judged], y_matched[:, judged], stft, known))
 
 
 def estimate_row(row: dict, stft: StftParams = PAPER_STFT) -> float:
