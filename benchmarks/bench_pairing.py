@@ -11,8 +11,12 @@ cached). Prints, per run:
   at least half; the rest is cheap next to it), then resampling, fingerprinting and the rest (alignment,
   checks, writing the verdict cache).
 
+``--code DIR`` verifies with another checkout's pairing (and what it imports: features, catalog_schemas), e.g.
+the code before a change from ``git archive``, on the same corpus and candidates (this checkout's generator and
+miner).
+
     .venv/bin/python benchmarks/bench_pairing.py [--songs 40] [--seconds 30] [--seed 0] [--workers 1 2]
-        [--cache DIR] [--repeat 3]
+        [--cache DIR] [--repeat 3] [--code DIR]
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ sys.path.insert(0, str(ROOT))
 
 from democorpus import DemoConfig, make_corpus  # noqa: E402
 from miner import MinerConfig, mine_pairs  # noqa: E402
-from pairing import PairingConfig, pair_candidates  # noqa: E402
 
 
 def _machine() -> str:
@@ -70,6 +73,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="cold runs per worker count (the best is reported)")
     ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "vocalmine-bench-pairing"),
                     help="where the demo corpus is kept between runs")
+    ap.add_argument("--code", default=str(ROOT), help="checkout whose pairing to measure")
     args = ap.parse_args()
 
     cache = Path(args.cache)
@@ -78,7 +82,12 @@ def main() -> None:
     out = cache / "pairs"
     shutil.rmtree(out, ignore_errors=True)
     mined = mine_pairs(corpus.catalog, out, MinerConfig(progress=False))
-    print(f"# audio stage benchmark: {_machine()}, {datetime.date.today().isoformat()}")
+    if Path(args.code).resolve() != ROOT:  # the other checkout's stages from here on
+        for name in [m for m in sys.modules if m.split(".")[0] in ("features", "pairing", "catalog_schemas")]:
+            del sys.modules[name]
+        sys.path.insert(0, str(Path(args.code).resolve()))
+    from pairing import PairingConfig, pair_candidates
+    print(f"# audio stage benchmark: {_machine()}, {datetime.date.today().isoformat()}, code {args.code}")
     print(f"# load before: {_uptime()}")
     print(f"# corpus: {args.songs} songs x {args.seconds:g} s, seed {args.seed}: {mined.candidates} candidates")
     print("| workers | run | audio s | wall s | CPU s | x real time per core | x real time (wall) | decode "

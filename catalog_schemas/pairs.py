@@ -31,6 +31,8 @@ _PAIR_FIELDS = [
     field("drift_ppm", pa.float64(), "Clock drift corrected by resampling, parts per million (+500: the instrumental's content lasts 0.05 % longer)."),
     field("usable_s", pa.float64(), "Seconds of the original whose frames are trusted (aligned, level-matched instrumental matches the accompaniment): what the shards may use."),
     field("leakage_db", pa.float64(), "Estimated accompaniment leakage into the vocal target: the derived vocal's level relative to the original in the quietest tenth of the trusted frames (where the voice rests), dB; lower is better."),
+    field("target_error", pa.float64(), "Estimated error of the pair's vocal target (relative L2 of magnitudes on the trusted frames) divided by the error the ideal target max(0, |X| - |A_true|) would have, computed without the truth from the aligned, level-matched pair (pairing.quality, docs/pairing.md): 1 = as good as the true accompaniment; the report flags it above 1.15, build-shards --max-target-error skips pairs above a limit. Null when not accepted."),
+    field("level_corrections", pa.string(), "What the level match applied beyond the main gain, space-separated (docs/pairing.md): `eq` (band gains), `gain-smooth` or `gain-frame` (time-varying gain, smoothed or at the frame rate), `at-bound` (a band gain clipped to its bound: flagged by the report); empty when the plain gain stands. Null when not accepted."),
     field("original_seconds", pa.float64(), "Decoded duration of the original, seconds."),
     field("instrumental_seconds", pa.float64(), "Decoded duration of the instrumental, seconds."),
 ]

@@ -7,8 +7,9 @@ the truth about every row. A user-facing generator (``make-demo-corpus``) and th
 See ``democorpus.corpus`` for the layout and ``democorpus.tables`` for the truth tables. The modules, in the
 order a corpus is made: ``config`` (what to make), ``planning`` and ``decoys`` (every row and pair, as the
 values of ``rows``), the songs (``synth``: ``arrangement``, ``instruments``, ``voice``, ``speech``, ``mixing``,
-``split``), the files (``rendering``, ``releases``, ``encode``), the tables (``tables``) and the folder with its
-corpus.json cache key (``folder``).
+``split``, ``song_families``), the files (``rendering``, ``releases``, ``encode``), the tables (``tables``) and
+the folder with its corpus.json cache key (``folder``). ``matrix`` writes the release matrix the audio stage's
+quality is measured on (one song per song family, released as every kind of instrumental).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from vocalmine.errors import UserInputError
 from vocalmine.settings import flat_dict
 
 #: Bump when the generator's output changes for the same config (the cache key also hashes this package).
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 MANIFEST = "corpus.json"
 MARKER = ".democorpus"
 TABLES = ("catalog.csv", "truth/tracks.csv", "truth/pairs.csv", "truth/songs.csv", "truth/metadata_decoys.csv")

@@ -118,12 +118,15 @@ def limiter_gain(mix: np.ndarray, sr: int, ceiling: float, lookahead_s: float = 
     return np.minimum(uniform_filter1d(held, size=w | 1, mode="nearest"), need)
 
 
-def master(vocals: np.ndarray, acc: np.ndarray, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def master(vocals: np.ndarray, acc: np.ndarray, sr: int, rng: np.random.Generator,
+           *parts: np.ndarray) -> tuple[np.ndarray, ...]:
     """A release's mastering applied to both stems: EQ on each, bus compression and limiting by curves
-    computed on their sum. Returns ``(vocals, accompaniment)``; their sum is the mastered mix."""
+    computed on their sum. Returns ``(vocals, accompaniment)``; their sum is the mastered mix. ``parts``
+    (shares of a stem, ``[2, n]`` each) get the same EQ and gain curve and follow, mastered, in the result."""
     eq = [pb.LowShelfFilter(float(rng.uniform(80, 200)), float(rng.uniform(-2, 3)), 0.7),
           pb.HighShelfFilter(float(rng.uniform(6000, 10000)), float(rng.uniform(-2, 3)), 0.7)]
     vocals, acc = _board(vocals, sr, eq), _board(acc, sr, eq)
+    parts = tuple(_board(p, sr, eq) for p in parts)
     mix = vocals + acc
     loud_db = float(np.percentile(10 * np.log10(_one_pole(np.mean(mix**2, axis=0), 0.05, sr) + 1e-12), 90))
     gain = bus_compressor_gain(mix, sr, loud_db - float(rng.uniform(3, 8)), float(rng.uniform(1.5, 4)))
@@ -131,7 +134,7 @@ def master(vocals: np.ndarray, acc: np.ndarray, sr: int, rng: np.random.Generato
     gain = gain * drive
     ceiling = float(np.percentile(np.max(np.abs(mix * gain), axis=0), 99.95))  # shave the highest peaks
     gain = gain * limiter_gain(mix * gain, sr, ceiling)
-    return vocals * gain, acc * gain
+    return (vocals * gain, acc * gain, *(p * gain for p in parts))
 
 
 def band_limit(x: np.ndarray, sr: int, band_hz: float) -> np.ndarray:

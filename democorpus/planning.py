@@ -15,7 +15,7 @@ import numpy as np
 from democorpus import names
 from democorpus.config import DemoConfig
 from democorpus.decoys import add_decoys
-from democorpus.releases import RELEASE_KINDS, plan_release
+from democorpus.releases import CODEC_KINDS, RELEASE_KINDS, plan_release
 from democorpus.rows import (
     AUDIO_DECOYS,
     MARKERS,
@@ -29,6 +29,7 @@ from democorpus.rows import (
     Row,
     Spellings,
 )
+from democorpus.song_families import demo_family
 from democorpus.split import silent_song_in_test, split_specs
 from democorpus.synth import SongSpec, random_spec
 
@@ -53,7 +54,8 @@ def plan(config: DemoConfig) -> Plan:
 
 def song_specs(config: DemoConfig, rng: np.random.Generator) -> list[SongSpec]:
     """One spec per song (``s000``, ``s001``, ...): 88-100 % of ``config.seconds`` long, the rates in turn, every
-    source band-limited below the lowest rate's Nyquist frequency."""
+    source band-limited below the lowest rate's Nyquist frequency; from song 12 on, every third of a new song
+    family (``song_families.demo_family``)."""
     n = config.songs
     width = max(3, len(str(n - 1)))
     band = min(15000.0, 0.34 * min(config.sample_rates))
@@ -63,7 +65,7 @@ def song_specs(config: DemoConfig, rng: np.random.Generator) -> list[SongSpec]:
         song_seed = int(np.random.SeedSequence([config.seed, i]).generate_state(1)[0])
         seconds = round(config.seconds * float(np.random.default_rng(song_seed).uniform(0.88, 1.0)), 2)
         rate = config.sample_rates[int(rate_order[i % len(rate_order)])]
-        specs.append(random_spec(f"s{i:0{width}d}", song_seed, seconds, rate, band))
+        specs.append(random_spec(f"s{i:0{width}d}", song_seed, seconds, rate, band, song_family=demo_family(i)))
     return specs
 
 
@@ -201,9 +203,10 @@ def add_originals(draft: Draft, roles: Roles, rng: np.random.Generator) -> None:
 
 
 def _release_slots(config: DemoConfig, n_true: int) -> tuple[list[str], list[int]]:
-    """The release kinds in use (mp3-low only with mp3 files) and the true instrumentals (by rank) that get
-    one: from 9 true instrumentals on, ranks 3 and up but those whose catalog duration is off, two per kind."""
-    kinds = [k for k in RELEASE_KINDS if k != "mp3-low" or "mp3" in config.formats]
+    """The release kinds in use (a lossy file's kind only with its format) and the true instrumentals (by rank)
+    that get one: from 9 true instrumentals on, ranks 3 and up but those whose catalog duration is off, two per
+    kind."""
+    kinds = [k for k in RELEASE_KINDS if k not in CODEC_KINDS or CODEC_KINDS[k][0] in config.formats]
     slots = [k for k in range(3, n_true) if k % 10 not in (5, 6)] if n_true >= 9 else []
     return kinds, slots[: 2 * len(kinds)]
 
@@ -242,7 +245,8 @@ def add_true_instrumentals(draft: Draft, roles: Roles, rng: np.random.Generator)
                         stretch=release.stretch if release else 1.0)
         marker = MARKERS[idx % len(MARKERS)]
         orig_ext = draft.originals[i][0].ext
-        ext = "mp3" if release is not None and release.kind == "mp3-low" else draft.fmt_for(idx, avoid=orig_ext)
+        codec = CODEC_KINDS.get(release.kind) if release is not None else None
+        ext = codec[0] if codec else draft.fmt_for(idx, avoid=orig_ext)
         row = Row(f"{sid}:instrumental", draft.spell.inst_artist[i], marker.format(t=draft.spell.inst_title[i]),
                   ext=ext, role="instrumental", song_id=sid,
                   note="; ".join(x for x in ("the accompaniment, shifted and scaled", duration_note,

@@ -12,7 +12,8 @@ before the file's own resampling, gain and offset (``corpus._realise``). The kin
 - ``eq``: another mastering EQ: a low shelf (250 Hz) and a high shelf (3 kHz) of +-3 dB, minimum phase (biquads);
 - ``compressor``: the original's bus compressor rode on the voice; the instrumental has its own, which did not,
   so the instrumental is louder (by the compressor's extra gain reduction) wherever the voice sings;
-- ``mp3-low``: the instrumental as a low-bitrate MP3 (about 64 kbit/s).
+- ``mp3-low``: the instrumental as a low-bitrate MP3 (about 64 kbit/s);
+- ``ogg-low``: the instrumental as a low-quality Ogg Vorbis file (about 60 kbit/s).
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import scipy.signal
 
-RELEASE_KINDS = ("clock-drift", "edit", "fade", "eq", "compressor", "mp3-low")
+RELEASE_KINDS = ("clock-drift", "edit", "fade", "eq", "compressor", "mp3-low", "ogg-low")
+#: Release kinds that are a lossy file, with the extension and libsndfile compression level they are written at.
+CODEC_KINDS = {"mp3-low": ("mp3", 0.9), "ogg-low": ("ogg", 0.9)}
 CLOCK_FAST = 0.0005  # the drifting transfer runs this much fast
 EDIT_TARGET_S = 2.0
 FADE_S = 6.0
 SHELF_DB = 3.0
-MP3_LOW_LEVEL = 0.9  # libsndfile's MP3 compression level: 1.0 is its lowest bitrate
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def plan_release(kind: str, seconds: float, bar_s: float, rng: np.random.Generat
         return Release(kind, low_shelf_db=sign * SHELF_DB, high_shelf_db=-sign * SHELF_DB)
     if kind == "compressor":
         return Release(kind, compressor=True)
-    if kind in ("clock-drift", "mp3-low"):
+    if kind in ("clock-drift", *CODEC_KINDS):
         return Release(kind)
     raise ValueError(f"unknown release kind {kind!r}")
 

@@ -20,7 +20,7 @@ import soxr
 from tqdm import tqdm
 
 from democorpus.encode import write_audio, write_bytes
-from democorpus.releases import MP3_LOW_LEVEL, apply_release
+from democorpus.releases import CODEC_KINDS, apply_release
 from democorpus.rows import Plan, Recipe, Row
 from democorpus.synth import Song, render
 from democorpus.tables import song_record
@@ -85,9 +85,9 @@ def write_song_files(out: Path, song: Song, rows: list[Row], seed: int) -> int:
             write_bytes(path, content)
             row.duration_s = round(song.spec.seconds + float(rng.uniform(-0.5, 0.5)), 3)
         else:
-            low = row.recipe.release is not None and row.recipe.release.kind == "mp3-low"
+            codec = CODEC_KINDS.get(row.recipe.release.kind) if row.recipe.release is not None else None
             write_audio(path, content, row.recipe.sample_rate, serial=ogg_serial(row.track_id),
-                        compression_level=MP3_LOW_LEVEL if low else None)
+                        compression_level=codec[1] if codec else None)
             row.duration_s = round(content.shape[1] / row.recipe.sample_rate, 3)
             if row.role == "audio-decoy" and row.kind == "too-short":
                 row.duration_s = round(song.spec.seconds + row.recipe.offset_s, 3)  # what the full file would be

@@ -42,11 +42,13 @@ def split_specs(seed: int, specs: list[SongSpec], split_hints: list[str],
                 decoy_host: dict[str, int], hosts: list[int]) -> list[SongSpec]:
     """The songs again, drawn for the generalisation split (test songs: held-out instruments and singers) and
     with some instrumental-only songs: hosts of voice-free audio decoys only (a song without a voice cannot
-    have a true instrumental: it would be its own original), test-split hosts first, about 10 % of the songs."""
+    have a true instrumental: it would be its own original), test-split hosts first, about 10 % of the songs;
+    each keeps its song family (an instrumental-only song is a band song)."""
     rng = np.random.default_rng([seed, 0x1F])
     free = voice_free_hosts(decoy_host, hosts)
     free = [free[int(k)] for k in rng.permutation(len(free))]
     free.sort(key=lambda h: split_hints[h] != "test")
     silent = set(free[: max(1, round(0.1 * len(specs)))])
     return [random_spec(s.song_id, s.seed, s.seconds, s.sample_rate, s.band_hz, held_out=split_hints[i] == "test",
-                        instrumental_only=i in silent) for i, s in enumerate(specs)]
+                        instrumental_only=i in silent, song_family="band" if i in silent else s.song_family)
+            for i, s in enumerate(specs)]

@@ -25,6 +25,8 @@ from democorpus.arrangement import (GENRE_WEIGHTS, GENRES, Part, SectionPlan, ch
                                     section_plan, tracks)
 from democorpus.instruments import SYNTH_RATE, render_parts
 from democorpus.music import NOTE_NAMES, note_name
+from democorpus.song_families import (family_level_db, family_notes, family_parts, family_rng, family_source,
+                                      family_voicing)
 from democorpus.speech import rap
 from democorpus.voice import SINGERS, VoiceParams, draw_voice, melody, sing, singers
 
@@ -52,6 +54,7 @@ class SongSpec:
     vocal_level_db: float  # vocal RMS over its active frames relative to the accompaniment's, dB
     peak: float  # peak of the mixture (< 0.9)
     held_out: bool = False
+    song_family: str = "band"  # democorpus.song_families
 
     @property
     def key(self) -> str:
@@ -100,6 +103,7 @@ class Song:
     accompaniment: np.ndarray
     vocal_activity: float  # fraction of the song's time in which the voice sings
     spoken_intro: bool = False  # a spoken ad-lib in the intro (part of the vocal stem)
+    parts: dict[str, np.ndarray] | None = None  # render(keep_roles=...): each kept role's share, mastered
 
     @property
     def mixture(self) -> np.ndarray:
@@ -107,9 +111,12 @@ class Song:
 
 
 def random_spec(song_id: str, seed: int, seconds: float, sample_rate: int, band_hz: float, *,
-                held_out: bool = False, instrumental_only: bool = False) -> SongSpec:
+                held_out: bool = False, instrumental_only: bool = False, song_family: str = "band") -> SongSpec:
     """Draw a song from ``seed`` (independent of every other song). ``held_out``: instruments and singers of
-    the generalisation split's test side; ``instrumental_only``: no voice at all."""
+    the generalisation split's test side; ``instrumental_only``: no voice at all (a band song);
+    ``song_family``: one of ``song_families.SONG_FAMILIES`` (the same draws, then the family's changes)."""
+    if instrumental_only and song_family != "band":
+        raise ValueError(f"an instrumental-only song is a band song, not {song_family!r}")
     rng = np.random.default_rng([seed, 0x50_4E_47])
     mode = str(rng.choice(["major", "minor"], p=[0.6, 0.4]))
     weights = dict(GENRE_WEIGHTS)
@@ -122,6 +129,7 @@ def random_spec(song_id: str, seed: int, seconds: float, sample_rate: int, band_
     if not instrumental_only:
         names = singers(g.vocal, held_out)
         voice = draw_voice(names[int(rng.integers(len(names)))], rng)
+    f_rng = family_rng(seed, song_family)
     return SongSpec(
         song_id=song_id,
         seed=seed,
@@ -133,11 +141,13 @@ def random_spec(song_id: str, seed: int, seconds: float, sample_rate: int, band_
         tempo_bpm=float(rng.integers(g.tempo[0], g.tempo[1] + 1)),
         progression=random_progression(mode, rng),
         genre=genre,
-        parts=choose_parts(genre, rng, held_out, vocals=voice is not None and g.vocal == "sung"),
+        parts=family_parts(song_family, choose_parts(genre, rng, held_out,
+                                                     vocals=voice is not None and g.vocal == "sung")),
         voice_params=voice,
-        vocal_level_db=float(rng.uniform(-1.0, 4.0)),
+        vocal_level_db=family_level_db(song_family, float(rng.uniform(-1.0, 4.0)), f_rng),
         peak=float(rng.uniform(0.55, 0.85)),
         held_out=held_out,
+        song_family=song_family,
     )
 
 
@@ -148,7 +158,7 @@ def song_columns(song: Song) -> dict[str, str | int]:
     spec = song.spec
     style = spec.vocal_style + ("+spoken" if song.spoken_intro else "")
     return {"genre": spec.genre, "instruments": ";".join(p.label for p in spec.parts), "singer": spec.singer,
-            "vocal_style": style, "instrumental_only": int(spec.instrumental_only)}
+            "vocal_style": style, "instrumental_only": int(spec.instrumental_only), "song_family": spec.song_family}
 
 
 def _frame_rms(x: np.ndarray, hop: int) -> np.ndarray:
@@ -164,11 +174,14 @@ def _to_rate(x: np.ndarray, sr: int, n: int) -> np.ndarray:
     return out
 
 
-def _band(spec: SongSpec, plan: SectionPlan, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The instruments, mixed: the accompaniment ``[2, samples]`` at the song's rate, and the choir-patch backing
-    vocals ``[2, m]`` still at ``SYNTH_RATE``."""
+def _band(spec: SongSpec, plan: SectionPlan, rng: np.random.Generator,
+          keep_roles: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The instruments, mixed: the accompaniment ``[2, samples]`` at the song's rate (with the song family's
+    own source, ``song_families``), the choir-patch backing vocals ``[2, m]`` still at ``SYNTH_RATE``, and the
+    share of the accompaniment of the parts whose roles are in ``keep_roles`` (role -> ``[2, samples]``)."""
     acc_low = np.zeros((2, int(round(spec.seconds * SYNTH_RATE))))
     choir_low = np.zeros_like(acc_low)
+    kept = {role: np.zeros_like(acc_low) for role in keep_roles}
     played = tracks(spec.parts, spec.genre, plan, spec.key_root, spec.mode, rng,
                     lead_carries_tune=spec.instrumental_only)
     for (part, _), audio in zip(played, render_parts(played, spec.seconds)):
@@ -178,8 +191,15 @@ def _band(spec: SongSpec, plan: SectionPlan, rng: np.random.Generator) -> tuple[
         if part.stem == "vocals":
             choir_low += mixing.mix_part(audio, SYNTH_RATE, part, rng)
         else:
-            acc_low += mixing.mix_part(audio, SYNTH_RATE, part, rng)
-    return _to_rate(acc_low, spec.sample_rate, spec.samples), choir_low
+            mixed = mixing.mix_part(audio, SYNTH_RATE, part, rng)
+            acc_low += mixed
+            if part.role in kept:
+                kept[part.role] += mixed
+    source = family_source(spec.song_family, plan, acc_low, family_rng(spec.seed, spec.song_family))
+    if source is not None:
+        acc_low += source
+    parts = {role: _to_rate(k, spec.sample_rate, spec.samples) for role, k in kept.items()}
+    return _to_rate(acc_low, spec.sample_rate, spec.samples), choir_low, parts
 
 
 def _vocals(spec: SongSpec, plan: SectionPlan, rng: np.random.Generator, choir_low: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -194,7 +214,8 @@ def _vocals(spec: SongSpec, plan: SectionPlan, rng: np.random.Generator, choir_l
     if singer.style == "rap":
         dry = rap(plan, singer.variant, int(rng.integers(30, 60)), sr, n, rng)
     else:
-        dry = sing(melody(plan, spec.key_root, spec.mode, vp.low, vp.high, rng), vp, sr, spec.band_hz, n, rng)
+        notes = family_notes(spec.song_family, melody(plan, spec.key_root, spec.mode, vp.low, vp.high, rng))
+        dry = sing(notes, vp, sr, spec.band_hz, n, rng)
     spoken = singer.style == "sung" and not plan.voiced[0] and rng.random() < 0.3
     if spoken:  # a few spoken words in the intro: a speaking voice of the singer's register and split side
         talker = [k for k in singers("rap", spec.held_out) if SINGERS[k].register == singer.register]
@@ -209,12 +230,15 @@ def _vocals(spec: SongSpec, plan: SectionPlan, rng: np.random.Generator, choir_l
     return vocals, spoken
 
 
-def render(spec: SongSpec) -> Song:
-    """Render ``spec`` into float32 stereo stems ``[2, spec.samples]``; deterministic for a given spec."""
+def render(spec: SongSpec, keep_roles: tuple[str, ...] = ()) -> Song:
+    """Render ``spec`` into float32 stereo stems ``[2, spec.samples]``; deterministic for a given spec.
+    ``keep_roles``: also return those parts' shares of the accompaniment (``Song.parts``, zeros for a role the
+    song lacks), mastered as the stems are."""
     rng = np.random.default_rng([spec.seed, 0x52_4E_44])
     sr, n = spec.sample_rate, spec.samples
     plan = section_plan(spec.seconds, spec.tempo_bpm, spec.key_root, spec.mode, spec.progression, rng)
-    acc, choir_low = _band(spec, plan, rng)
+    plan = family_voicing(spec.song_family, plan)
+    acc, choir_low, kept = _band(spec, plan, rng, keep_roles)
     vocals, spoken = _vocals(spec, plan, rng, choir_low)
 
     # vocal level relative to the accompaniment while the voice sings
@@ -225,15 +249,18 @@ def render(spec: SongSpec) -> Song:
         ratio = np.sqrt(np.mean(a_rms[singing] ** 2)) / (np.sqrt(np.mean(v_rms[singing] ** 2)) + 1e-12)
         vocals *= ratio * 10 ** (spec.vocal_level_db / 20)
 
-    vocals, acc = mixing.master(vocals, acc, sr, rng)
+    roles = list(kept)
+    vocals, acc, *shares = mixing.master(vocals, acc, sr, rng, *(kept[r] for r in roles))
     if spec.band_hz < SYNTH_RATE / 2:  # low-rate corpora: instruments and reverbs reach 12 kHz, the band less
         vocals, acc = mixing.band_limit(vocals, sr, spec.band_hz), mixing.band_limit(acc, sr, spec.band_hz)
+        shares = [mixing.band_limit(k, sr, spec.band_hz) for k in shares]
     fade = min(int(0.05 * sr), n)
     ramp = np.linspace(1.0, 0.0, fade)
-    vocals[:, n - fade :] *= ramp
-    acc[:, n - fade :] *= ramp
+    for x in (vocals, acc, *shares):
+        x[:, n - fade :] *= ramp
     scale = spec.peak / (np.max(np.abs(vocals + acc)) + 1e-12)
     vocals = (vocals * scale).astype(np.float32)
     acc = (acc * scale).astype(np.float32)
     activity = float(np.mean(singing)) if len(singing) else 0.0
-    return Song(spec, vocals, acc, activity, spoken)
+    parts = {r: (k * scale).astype(np.float32) for r, k in zip(roles, shares)} if roles else None
+    return Song(spec, vocals, acc, activity, spoken, parts)

@@ -24,7 +24,7 @@ PAIRS_COLUMNS = ("pair_id", "original_id", "instrumental_id", "expected_status",
 METADATA_DECOYS_COLUMNS = ("track_id", "kind", "note")
 SONGS_COLUMNS = ("song_id", "artist", "title", "key", "tempo_bpm", "voice", "voice_range", "sample_rate",
                  "duration_s", "vocal_activity", "split_hint", "genre", "instruments", "singer", "vocal_style",
-                 "instrumental_only")
+                 "instrumental_only", "song_family")
 
 
 def decimals(x: float, digits: int) -> str:

@@ -44,6 +44,8 @@ class ShardConfig:
     - ``keep_work``: keep ``.work/parts`` after a successful build.
     - ``fixed_splits``: ``(artist key, split)`` pairs that override the hashed split (``--split-file``,
       ``features.splits.read_split_file``); part of the build key by content.
+    - ``max_target_error``: skip pairs whose ``target_error`` exceeds it (None: keep all; a table without the
+      column keeps all); part of the build key only when set.
 
     Raises ``UserInputError`` for a value outside a setting's choices or bounds.
     """
@@ -58,6 +60,10 @@ class ShardConfig:
                                   "cluster.", low=1)
     keep_work: bool = setting(False, "Keep per-pair intermediate files in OUT/.work (a later build with other "
                               "split or shard options then skips the audio work).")
+    max_target_error: float | None = setting(None, "Skip pairs whose estimated target error (pairs.parquet "
+                                             "target_error: times the ideal target's) exceeds this; each is listed "
+                                             "in the manifest with the reason target-error [default: keep all].",
+                                             low=1.0)
     fixed_splits: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
@@ -93,5 +99,7 @@ def build_key(config: ShardConfig, pairs_sha1: str) -> str:
     (how pairs are grouped into splits) is hashed too: a build split under earlier rules is remade.
     """
     fields = dataclasses.asdict(config)
+    if fields["max_target_error"] is None:  # unset, the key is the one it was before the option existed
+        del fields["max_target_error"]
     flat = {**fields.pop("patches"), **fields.pop("split"), **fields}
     return content_hash([FORMAT, pairs_sha1, flat | {"workers": None, "keep_work": None}, SPLIT_RULES])

@@ -27,9 +27,9 @@ PAIR_COLUMNS = (
     "pair_id", "status", "artist", "artist_key", "content_group", "original_audio_path",
     "instrumental_audio_path", "offset_s", "gain_db", "polarity",
 )
-#: Read when present: the alignment map (segments, drift, level match, trust mask; features.alignmap).
-#: Tables written before issue 10 lack it.
-OPTIONAL_PAIR_COLUMNS = ("alignment_map",)
+#: Read when present: the alignment map (segments, drift, level match, trust mask; features.alignmap) and the
+#: estimated target error (pairing.quality). Tables written before issues 10 and 18 lack them.
+OPTIONAL_PAIR_COLUMNS = ("alignment_map", "target_error")
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,9 @@ def part_key(pair_id: str, paths: list[str], alignment: Alignment, config: Shard
 
 
 def plan_jobs(accepted: pa.Table, base_dir: Path, config: ShardConfig) -> tuple[list[PairJob], list[tuple[str, str]]]:
-    """Jobs for the accepted rows, each with its split; plus (pair_id, reason) of rows refused before audio."""
+    """Jobs for the accepted rows, each with its split; plus (pair_id, reason) of rows refused before audio
+    (``duplicate-pair-id``; ``target-error`` above ``config.max_target_error``, after the splits are drawn, so
+    the other pairs keep the splits they have without the limit)."""
     seen: set[str] = set()
     unique, skipped = [], []
     for row in accepted.to_pylist():
@@ -108,7 +110,12 @@ def plan_jobs(accepted: pa.Table, base_dir: Path, config: ShardConfig) -> tuple[
     artist_of = {k.pair_id: k.artist_key for k in keys}
     split_of = assign_splits(keys, config.split, fixed=dict(config.fixed_splits) or None)
     jobs = []
+    limit = config.max_target_error
     for r in unique:
+        error = r.get("target_error")
+        if limit is not None and error is not None and error > limit:
+            skipped.append((r["pair_id"], "target-error"))
+            continue
         paths = [str(storage.resolve(p, base_dir)) if p else "" for p in
                  (r["original_audio_path"] or "", r["instrumental_audio_path"] or "")]
         alignment = alignment_of_row(r)

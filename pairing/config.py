@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from vocalmine.settings import flat_dict, setting
 
 #: Bump when the per-pair computation changes in a way that changes verdict rows (invalidates cached verdicts).
-ALGORITHM_VERSION = "pairing-4"  # 3: alignment map, level match, trust mask (issue 10); 4: map searched when no
+ALGORITHM_VERSION = "pairing-5"  # 3: alignment map, level match, trust mask (issue 10); 4: map searched when no
 #   window agrees with the global offset (a drift on dense songs), and with half-length windows as a fallback
 
 _RUNTIME_FIELDS = frozenset({"batch_size", "decoded_cache_files", "workers"})
@@ -95,8 +95,10 @@ class PairingConfig:
     # --- level match and trust mask (on the paper's STFT at align_rate) -------------------------------------
     max_band_gain_db: float = setting(12.0, "Per-band gains of the level match are bounded to +-this (dB).",
                                       low=0.0)
-    gain_step_s: float = setting(0.25, "Distance (s) between the knots of the slowly varying gain.", low=0.0,
-                                 open_low=True)
+    min_band_gain_db: float = setting(0.5, "A band gain of the level match smaller than this (dB) is not applied.",
+                                      low=0.0)
+    gain_step_s: float = setting(0.25, "Distance (s) between the knots of the smooth time-varying gain (a "
+                                       "frame-rate one has a knot per STFT frame).", low=0.0, open_low=True)
     max_boost_db: float = setting(6.0, "A frame is trusted only when the slowly varying gain it needs is at most "
                                        "+this (dB).", low=0.0)
     max_cut_db: float = setting(12.0, "A frame is trusted only when the slowly varying gain it needs is at least "
@@ -123,8 +125,12 @@ class PairingConfig:
     frame_silence_db: float = setting(40.0, "Frames quieter than this (dB below the original's mean frame energy) "
                                             "are silence, left out.", low=0.0)
     same_content_max_vocal_share: float = setting(0.03, "Derived-vocal energy share at or below which the "
-                                                        "instrumental is the original again: same-content.",
-                                                  low=0.0, high=1.0)
+                                                        "instrumental may be the original again (same-content, "
+                                                        "with same_content_max_vocal_db).", low=0.0, high=1.0)
+    same_content_max_vocal_db: float = setting(-17.0, "same-content only when the magnitude-derived vocal's "
+                                                      "loudest tenth of frames is at most this level (dB) "
+                                                      "against the original: a voice far under the band rises "
+                                                      "above a re-encode's noise in its phrases.", high=0.0)
     min_coverage: float = setting(0.5, "Share of the original covered by the instrumental below which the pair is "
                                        "low-confidence.", low=0.0, high=1.0)
 

@@ -65,6 +65,8 @@ class ReportConfig:
                                     "several segments is flagged too: edited).", cli=False)
     usable_share_low: float = setting(0.8, "Flag trusted audio below this share of the original (0-1).", cli=False)
     leakage_db_high: float = setting(-20.0, "Flag an estimated accompaniment leakage above this (dB).", cli=False)
+    target_error_high: float = setting(1.15, "Flag an estimated target error above this (times the ideal target's: "
+                                            "pairing.quality).", low=1.0, cli=False)
 
     def __post_init__(self) -> None:
         if self.clip_format not in ("ogg", "wav"):

@@ -38,6 +38,7 @@ DISTRIBUTIONS = (
     Distribution("vocal_energy_share", "Vocal energy share", "0-1", "audio", 0.0, 1.0),
     Distribution("fingerprint_similarity", "Fingerprint similarity", "0.5 unrelated, 1 identical", "audio", 0.5, 1.0),
     Distribution("vocal_free_correlation", "Correlation where the vocal is silent", "-1 to 1", "audio", None, 1.0),
+    Distribution("target_error", "Estimated target error", "x the ideal target's", "audio", 1.0, None),
 )
 
 METADATA_QUANTITIES = tuple(q.column for q in DISTRIBUTIONS if q.stage == "metadata")
@@ -130,6 +131,7 @@ def resolve_thresholds(summary: dict[str, Any], config: ReportConfig, mode: str)
             Threshold("vocal_energy_share", config.vocal_share_high, "flag", f"flag > {config.vocal_share_high:g}", src),
             Threshold("offset_s", config.large_offset_s, "flag", f"flag |offset| > {config.large_offset_s:g}", src),
             Threshold("offset_s", -config.large_offset_s, "flag", "", src),
+            Threshold("target_error", config.target_error_high, "flag", f"flag > {config.target_error_high:g}", src),
         ]
     return out
 

@@ -13,7 +13,7 @@ from report.config import ReportConfig
 from report.load import AUDIO, PairsData, float_column, str_column
 
 FLAG_NAMES = ("low-confidence", "vocal-near-zero", "vocal-near-one", "large-offset", "clipping", "edited", "drift",
-              "low-usable", "leakage")
+              "low-usable", "leakage", "target-error", "level-at-bound")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,10 @@ def flag_masks(table: pa.Table, config: ReportConfig) -> dict[str, np.ndarray]:
             "drift": np.abs(float_column(table, "drift_ppm")) >= config.drift_ppm,
             "low-usable": usable_share < config.usable_share_low,
             "leakage": float_column(table, "leakage_db") > config.leakage_db_high,
+            # issue 18: the estimated target error, and a level-match correction clipped to its bound
+            "target-error": float_column(table, "target_error") > config.target_error_high,
+            "level-at-bound": np.array(["at-bound" in (c or "").split() for c in str_column(table, "level_corrections")],
+                                       dtype=bool),
         }
     return {k: m & accepted for k, m in masks.items()}
 
@@ -61,6 +65,8 @@ def flag_definitions(config: ReportConfig) -> dict[str, str]:
         "drift": f"a clock drift of {config.drift_ppm:g} ppm or more was corrected",
         "low-usable": f"less than {config.usable_share_low:.0%} of the original is trusted for training",
         "leakage": f"estimated accompaniment leakage above {config.leakage_db_high:g} dB",
+        "target-error": f"estimated target error above {config.target_error_high:g} times the ideal target's",
+        "level-at-bound": "a level-match correction (a band gain) sits at its bound",
     }
 
 

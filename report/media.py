@@ -3,8 +3,8 @@
 For a pair the three signals are, at ``config.clip_sample_rate`` Hz, mono float32 ``[samples]``:
 the original, the instrumental aligned to it with the project's convention
 (``features.audio.shift_and_scale(inst, round(offset_s * sr), g, len(original))``, with the gain
-``g = features.patches.Alignment(offset_s, gain_db, polarity).gain``)
-and the derived vocal ``original - aligned instrumental``. Spectrograms use the project's one STFT path
+``g = features.patches.Alignment(offset_s, gain_db, polarity).gain``; by the pair's alignment map, its
+segments and drift, when the row has one) and the derived vocal ``original - aligned instrumental``. Spectrograms use the project's one STFT path
 (``features.stft.magnitude``, the paper's parameters), so what the page shows is what training sees.
 """
 
@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 ROLES = ("original", "instrumental", "vocal")
 DYNAMIC_RANGE_DB = 70.0
 #: The pairs.parquet columns ``selected_media`` passes to ``pair_media``.
-MEDIA_FIELDS = ("pair_id", "original_audio_path", "instrumental_audio_path", "offset_s", "gain_db", "polarity")
+MEDIA_FIELDS = ("pair_id", "original_audio_path", "instrumental_audio_path", "offset_s", "gain_db", "polarity",
+                "alignment_map")
 
 
 @dataclass(frozen=True)

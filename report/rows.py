@@ -37,6 +37,8 @@ AUDIO_COLUMNS = (
     ("drift_ppm", "Drift (ppm)", "num", 0, True),
     ("usable_s", "Usable (s)", "num", 1, True),
     ("leakage_db", "Leakage (dB)", "num", 1, True),
+    ("target_error", "Target error (est.)", "num", 2, True),
+    ("level_corrections", "Level match", "str", None, False),
     ("polarity", "Polarity", "num", 0, False),
     ("marker", "Marker", "str", None, False),
     ("original_duration_s", "Original duration (s)", "num", 2, False),

@@ -42,7 +42,7 @@ def test_every_release_kind_is_accepted_keeps_its_patches_and_gives_a_clean_targ
     corpus, out, _, _ = released
     measures = measure_corpus(corpus, out / "pairs.parquet")
     kinds = {m.kind for m in measures}
-    assert kinds == {"clean", *RELEASE_KINDS}
+    assert kinds == {"clean", *RELEASE_KINDS} - {"ogg-low"}  # 11 songs give six release slots: ogg-low has none
     for m in measures:
         assert m.status == "accepted", (m.pair_id, m.kind, m.reason)
         assert m.kept_share >= 0.6, (m.pair_id, m.kind, m.patches, m.clean_patches)
@@ -81,10 +81,12 @@ def test_alignment_map_recovers_the_drift_and_the_edit(released):
 def test_level_match_undoes_the_eq_and_trust_drops_the_fade(released):
     _, _, rows, truth = released
     pid, t = _by_kind(truth, "eq")
-    gains = np.array(AlignmentMap.from_json(rows[pid]["alignment_map"]).band_gain_db)
-    # the instrumental got a low shelf (250 Hz) and a high shelf (3 kHz): with the main gain, the band gains undo
-    # the file's gain and the shelves' response at each band's centre (the edge bands, below 60 Hz and above
-    # 4 kHz, hold little energy and are left out)
+    amap = AlignmentMap.from_json(rows[pid]["alignment_map"])
+    # the band gains carry the EQ's shape, the time-varying gain the level common to every band (issue 18)
+    gains = np.array(amap.band_gain_db) + (float(np.median(amap.gain_db)) if amap.gain_db else 0.0)
+    # the instrumental got a low shelf (250 Hz) and a high shelf (3 kHz): with the main gain, the level match
+    # undoes the file's gain and the shelves' response at each band's centre (the edge bands, below 60 Hz and
+    # above 4 kHz, hold little energy and are left out)
     corpus = released[0]
     sr = {r["song_id"]: int(r["sample_rate"]) for r in csv.DictReader(open(corpus / "truth" / "songs.csv"))}[
         truth[pid]["song_id"]]  # the shelves ran at the song's own rate

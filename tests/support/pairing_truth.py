@@ -38,6 +38,13 @@ class PairMeasure:
     clean_patches: int  # patches a clean pair of this original's length gives
     error: float  # derived target vs true vocal (nan when rejected)
     ideal_error: float  # max(0, |X| - |A_true|) vs true vocal on the same frames
+    family: str = "band"  # the song's family (democorpus.song_families)
+    row: dict | None = None  # the pairs.parquet row measured
+    plain_error: float = float("nan")  # the map's alignment with its level match left out, on the same frames
+
+    @property
+    def plain_ratio(self) -> float:
+        return self.plain_error / self.ideal_error if self.ideal_error > 0 else float("nan")
 
     @property
     def kept_share(self) -> float:
@@ -56,7 +63,8 @@ def scaled_error(estimate: np.ndarray, truth: np.ndarray) -> float:
     return float(np.linalg.norm(c * e - t) / max(np.linalg.norm(t), 1e-30))
 
 
-def measure_pair(corpus: Path, row: dict, song_id: str, kind: str, params: PatchParams = PatchParams()) -> PairMeasure:
+def measure_pair(corpus: Path, row: dict, song_id: str, kind: str, params: PatchParams = PatchParams(),
+                 family: str = "band") -> PairMeasure:
     """One true pair's measures (``row``: its pairs.parquet row)."""
     stems = corpus / "truth" / "stems" / song_id
     sr = PAPER_STFT.sample_rate
@@ -64,13 +72,14 @@ def measure_pair(corpus: Path, row: dict, song_id: str, kind: str, params: Patch
     clean = len(patch_starts(PAPER_STFT.frames(len(x_sig)), params.patch_frames, params.patch_hop))
     nan = float("nan")
     if row["status"] != "accepted":
-        return PairMeasure(row["pair_id"], kind, row["status"], row["reason"], 0, clean, nan, nan)
+        return PairMeasure(row["pair_id"], kind, row["status"], row["reason"], 0, clean, nan, nan, family, row)
     patches, _ = pair_patches(row["original_audio_path"], row["instrumental_audio_path"], alignment_of_row(row),
                               params)
     x = magnitude(x_sig)
     v = magnitude(load_mono(stems / "vocals.wav", sr))
     a = magnitude(load_mono(stems / "accompaniment.wav", sr))
-    est, tru, ideal = [], [], []
+    y = _plain_instrumental(row, sr)
+    est, tru, ideal, plain = [], [], [], []
     for p in patches:
         target = p["vocals"].astype(np.float32) * p["scale"]
         mix = p["mix"]
@@ -81,21 +90,45 @@ def measure_pair(corpus: Path, row: dict, song_id: str, kind: str, params: Patch
             est.append(target[:, j])
             tru.append(v[:, k])
             ideal.append(np.maximum(x[:, k] - a[:, k], 0.0))
+            if y is not None:
+                plain.append(np.maximum(x[:, k] - y[:, k], 0.0))
     if not est:
-        return PairMeasure(row["pair_id"], kind, row["status"], row["reason"], len(patches), clean, nan, nan)
+        return PairMeasure(row["pair_id"], kind, row["status"], row["reason"], len(patches), clean, nan, nan, family,
+                           row)
     t = np.stack(tru)
     return PairMeasure(row["pair_id"], kind, row["status"], row["reason"], len(patches), clean,
-                       scaled_error(np.stack(est), t), scaled_error(np.stack(ideal), t))
+                       scaled_error(np.stack(est), t), scaled_error(np.stack(ideal), t), family, row,
+                       scaled_error(np.stack(plain), t) if plain else nan)
+
+
+def _plain_instrumental(row: dict, sr: int) -> np.ndarray | None:
+    """Magnitudes ``[bins, frames]`` of the instrumental aligned by the row's map (segments, drift, main gain)
+    without its level match; None for a row without a map."""
+    if not row.get("alignment_map"):
+        return None
+    from features.alignmap import AlignmentMap, aligned_instrumental
+
+    amap = AlignmentMap.from_json(row["alignment_map"])
+    amap = AlignmentMap(amap.drift, amap.segments)
+    gain = alignment_of_row(row).gain
+    y, _ = aligned_instrumental(load_mono(row["instrumental_audio_path"], sr), sr, amap, gain,
+                                len(load_mono(row["original_audio_path"], sr)))
+    return magnitude(y)
 
 
 def measure_corpus(corpus: Path, pairs_parquet: Path) -> list[PairMeasure]:
     """Measures of every true pair of the corpus (truth/pairs.csv rows with an offset)."""
     got = {r["pair_id"]: r for r in pq.read_table(pairs_parquet).to_pylist()}
+    families = {}
+    if (corpus / "truth" / "songs.csv").exists():
+        families = {r["song_id"]: r.get("song_family") or "band"
+                    for r in csv.DictReader(open(corpus / "truth" / "songs.csv", newline=""))}
     out = []
     for t in csv.DictReader(open(corpus / "truth" / "pairs.csv", newline="")):
         if not t["offset_s"] or t["expected_status"] != "accepted":
             continue
-        out.append(measure_pair(corpus, got[t["pair_id"]], t["song_id"], t.get("release") or "clean"))
+        out.append(measure_pair(corpus, got[t["pair_id"]], t["song_id"], t.get("release") or "clean",
+                                family=families.get(t["song_id"], "band")))
     return out
 
 

@@ -1,0 +1,119 @@
+"""A pair's target-quality estimate, computed without the truth (issue 18): ``target_error``, the estimated error
+of its vocal target divided by the error the ideal target ``max(0, |X| - |A_true|)`` would have (1: as good).
+
+The derived target ``D = max(0, |X| - |Y|)`` (``Y``: the aligned, level-matched instrumental) differs from the
+true vocal's magnitudes by the ideal target's own error (where voice and accompaniment share a cell, their
+phases interfere) and by the accompaniment the instrumental fails to take out (``|A| - |Y| > 0``: a level too
+low in a band, codec noise, a few samples out of step). Over-subtraction (``|Y| > |A|``) costs far less (the
+cell is clipped to zero, and the error is measured up to a scale), so only under-subtraction counts:
+
+- **mismatch**: per band, the bias of the level ratios ``20 log10(|X| / |Y|)`` (their mode over the cells that
+  carry the instrumental: zero when the level match is right; the voice does not move it) and their spread
+  around it in the quietest quarter of the frames (by the derived vocal's level: where the voice rests, what
+  spreads the ratios is codec noise or misalignment, not the voice); the expected under-subtraction of a
+  normal linear error with that bias and spread, ``E[max(0, e)^2]``, times the band's energy;
+- **low leak**: the derived vocal below ``VOICE_FLOOR_HZ``, where voices hold nothing (a bass line or kick the
+  instrumental lacks, a low band left under-scaled);
+- **ideal**: ``0.6 * min(D, |Y|)^2`` summed above the voice floor (the interference of a cell's two parts; about
+  0.6 of the ideal target's error energy on the demo songs).
+
+``target_error = sqrt(1 + (mismatch + low leak) / ideal)``. What it cannot see: a part missing from the
+instrumental above the voice floor (a lead line, a high-passed drum kit) looks like the voice to it
+(docs/pairing.md has the measured table). Magnitudes ``[bins, frames]``, float32, over the frames to judge.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from features.alignmap import AlignmentMap, apply_level, band_of_bins, load_aligned_map, trusted_frames
+from features.stft import PAPER_STFT, StftParams
+from features.stft import stft as stft_of
+from pairing.corrections import log_ratios, modes
+
+#: Voices hold nothing below this (Hz): what the derived vocal holds there is accompaniment.
+VOICE_FLOOR_HZ = 90.0
+#: The quietest share of frames (by the derived vocal's level) whose ratio spread is read.
+QUIET_SHARE = 0.25
+#: Ratios within this (dB) of their band's bias count for the spread (beyond: the voice's cells).
+CORE_DB = 3.0
+
+
+def _positive_square(mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """``E[max(0, e)^2]`` for ``e ~ N(mu, sigma^2)`` (elementwise)."""
+    s = np.maximum(sigma, 1e-6)
+    z = mu / s
+    cdf = 0.5 * (1 + _erf(z / math.sqrt(2)))
+    pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    return (mu * mu + s * s) * cdf + mu * s * pdf
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7), without scipy.special."""
+    sign = np.sign(x)
+    a = np.abs(x)
+    t = 1 / (1 + 0.3275911 * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return sign * (1 - poly * np.exp(-a * a))
+
+
+def components(x: np.ndarray, y: np.ndarray, stft: StftParams,
+               ratios: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
+    """The estimate's energies (see module doc) from magnitudes ``x`` (original) and ``y`` (aligned,
+    level-matched instrumental), ``[bins, frames]`` over the frames to judge; ``ratios``: their level ratios and
+    weights when known (``pairing.corrections.log_ratios``)."""
+    band = band_of_bins(stft, x.shape[0])
+    n_bands = int(band.max()) + 1
+    r, w = ratios if ratios is not None else log_ratios(x, y, np.ones(x.shape[1], bool))
+    bias, _ = modes(r, w, band[:, None], n_bands)
+    bias = np.nan_to_num(bias)
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    d = np.maximum(x64 - y64, 0.0)
+    level = (d ** 2).sum(axis=0) / np.maximum((x64 ** 2).sum(axis=0), 1e-30)
+    quiet = level <= np.quantile(level, QUIET_SHARE)
+    dev = r[:, quiet] - bias[band][:, None].astype(np.float32)
+    core = (w[:, quiet] > 0) & (np.abs(dev) <= CORE_DB)
+    labels = np.broadcast_to(band[:, None], dev.shape)[core]
+    spread = np.sqrt(np.bincount(labels, weights=dev[core].astype(np.float64) ** 2, minlength=n_bands)
+                     / np.maximum(np.bincount(labels, minlength=n_bands), 1))
+    energy = np.bincount(band, weights=(y64 ** 2).sum(axis=1), minlength=n_bands)
+    mismatch = float((_positive_square(10 ** (bias / 20) - 1, spread * math.log(10) / 20) * energy).sum())
+    voice = np.arange(x.shape[0]) * stft.sample_rate / stft.n_fft >= VOICE_FLOOR_HZ
+    ideal = 0.6 * float((np.minimum(d[voice], y64[voice]) ** 2).sum())
+    return {"mismatch": mismatch, "low_leak": float((d[~voice] ** 2).sum()), "ideal": ideal}
+
+
+def target_error(parts: dict[str, float]) -> float:
+    """The estimate from ``components``: ``sqrt(1 + (mismatch + low leak) / ideal)``."""
+    return float(math.sqrt(1 + (parts["mismatch"] + parts["low_leak"]) / max(parts["ideal"], 1e-30)))
+
+
+def estimate(x: np.ndarray, y_matched: np.ndarray, trusted: np.ndarray, stft: StftParams,
+             ratios: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+    """``target_error`` of a pair from its magnitudes ``[bins, frames]`` and trusted frames (bool ``[frames]``);
+    ``ratios``: the pair's level ratios and weights ``[bins, frames]`` when known (``LevelFit.ratios``); nan
+    when no trusted frame has sound."""
+    ex = np.sum(x.astype(np.float64) ** 2, axis=0)
+    judged = trusted & (ex > (ex[trusted].mean() if trusted.any() else 0.0) * 1e-4)
+    if judged.sum() < 8:
+        return float("nan")
+    known = None if ratios is None else (ratios[0][:, judged], ratios[1][:, judged])
+    return target_error(components(x[:, judged], y_matched[:, judged], stft, known))
+
+
+def estimate_row(row: dict, stft: StftParams = PAPER_STFT) -> float:
+    """``target_error`` of a pairs.parquet row (a dict with the paths, ``offset_s``, ``gain_db``, ``polarity``
+    and ``alignment_map``), decoding its files: how a changed map would score. Raises ``AudioError``."""
+    from features.patches import alignment_of_row
+
+    amap = AlignmentMap.from_json(row["alignment_map"])
+    plain = AlignmentMap(amap.drift, amap.segments).to_json()
+    o, aligned, _, _ = load_aligned_map(row["original_audio_path"], row["instrumental_audio_path"], plain,
+                                        alignment_of_row(row).gain, stft.sample_rate)
+    x, y = np.abs(stft_of(o, stft))[:-1], np.abs(stft_of(aligned, stft))[:-1]
+    trusted = trusted_frames(amap, x.shape[1], stft)
+    if trusted is None:
+        trusted = np.ones(x.shape[1], bool)
+    return estimate(x.astype(np.float32), apply_level(y.astype(np.float32), amap, stft), trusted, stft)
