@@ -21,7 +21,7 @@ from features.alignmap import AlignmentMap, Segment
 from features.shard_config import FORMAT, ShardConfig, build_key, content_hash
 from features.shard_plan import plan_jobs
 from features.shards import build_shards
-from features.splits import SplitConfig
+from features.splits import SPLIT_RULES, SplitConfig
 from report.config import ReportConfig
 from report.flags import flag_masks
 from report.media import MEDIA_FIELDS, selected_media
@@ -57,7 +57,7 @@ def test_build_shards_skips_pairs_above_the_limit_and_keeps_the_others_splits(tm
     fields = dataclasses.asdict(ShardConfig())
     del fields["max_target_error"]
     flat = {**fields.pop("patches"), **fields.pop("split"), **fields, "workers": None, "keep_work": None}
-    assert build_key(ShardConfig(), "x") == content_hash([FORMAT, "x", flat])
+    assert build_key(ShardConfig(), "x") == content_hash([FORMAT, "x", flat, SPLIT_RULES])
     assert build_key(ShardConfig(), "x") != build_key(ShardConfig(max_target_error=1.5), "x")
 
 
