@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from vocalmine.settings import flat_dict, setting
 
 #: Bump when the per-pair computation changes in a way that changes verdict rows (invalidates cached verdicts).
-ALGORITHM_VERSION = "pairing-5"  # 3: alignment map, level match, trust mask (issue 10); 4: map searched when no
-#   window agrees with the global offset (a drift on dense songs), and with half-length windows as a fallback
+ALGORITHM_VERSION = "pairing-6"  # 3: alignment map, level match, trust mask (issue 10); 4: map searched when no
+#   window agrees with the global offset (a drift on dense songs), and with half-length windows as a fallback;
+#   5: corrections that earn their place, target_error (issue 18); 6: target_error's spread read per segment of
+#   the map, its ideal term by the interference model
 
 _RUNTIME_FIELDS = frozenset({"batch_size", "decoded_cache_files", "workers"})
 

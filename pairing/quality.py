@@ -9,13 +9,19 @@ cell is clipped to zero, and the error is measured up to a scale), so only under
 
 - **mismatch**: per band, the bias of the level ratios ``20 log10(|X| / |Y|)`` (their mode over the cells that
   carry the instrumental: zero when the level match is right; the voice does not move it) and their spread
-  around it in the quietest quarter of the frames (by the derived vocal's level: where the voice rests, what
-  spreads the ratios is codec noise or misalignment, not the voice); the expected under-subtraction of a
-  normal linear error with that bias and spread, ``E[max(0, e)^2]``, times the band's energy;
+  around it in the quietest quarter of the frames of each segment of the map (by the derived vocal's level:
+  where the voice rests, what spreads the ratios is codec noise or misalignment, not the voice; per segment,
+  because a segment's offset can be wrong on its own, and a song's quietest frames overall would all come from
+  its well-aligned part); the expected under-subtraction of a normal linear error with that bias and spread,
+  ``E[max(0, e)^2]``, times the band's energy;
 - **low leak**: the derived vocal below ``VOICE_FLOOR_HZ``, where voices hold nothing (a bass line or kick the
   instrumental lacks, a low band left under-scaled);
-- **ideal**: ``0.6 * min(D, |Y|)^2`` summed above the voice floor (the interference of a cell's two parts; about
-  0.6 of the ideal target's error energy on the demo songs).
+- **ideal**: the interference of a cell's two parts, ``f(D / Y) * min(D, Y)^2`` summed above the voice floor,
+  with ``D`` and ``Y`` taken after the band's bias is undone (an under-scaled band would otherwise pass its own
+  leak off as interference). ``f`` is the expected error of ``max(0, |V + A| - |A|)`` against ``|V|`` at random
+  phase, per ``min^2``: 0.6 where the accompaniment dominates the cell (about 0.6 of the ideal target's error
+  energy on the demo songs), rising to about 1.4 where the voice is 20 dB or more above it (``INTERFERENCE``,
+  computed by simulation).
 
 ``target_error = sqrt(1 + (mismatch + low leak) / ideal)``. What it cannot see: a part missing from the
 instrumental above the voice floor (a lead line, a high-passed drum kit) looks like the voice to it
@@ -28,7 +34,8 @@ import math
 
 import numpy as np
 
-from features.alignmap import AlignmentMap, apply_level, band_of_bins, load_aligned_map, trusted_frames
+from features.alignmap import (AlignmentMap, apply_level, band_of_bins, frame_times, load_aligned_map,
+                               trusted_frames)
 from features.stft import PAPER_STFT, StftParams
 from features.stft import stft as stft_of
 from pairing.corrections import log_ratios, modes
@@ -39,6 +46,10 @@ VOICE_FLOOR_HZ = 90.0
 QUIET_SHARE = 0.25
 #: Ratios within this (dB) of their band's bias count for the spread (beyond: the voice's cells).
 CORE_DB = 3.0
+#: The ideal target's expected error per ``min(D, Y)^2`` of a cell against ``20 log10(D / Y)`` (dB): where the
+#: voice dominates, ``max(0, |V + A| - |A|)`` errs by up to ``1.5 |A|^2`` at random phase (a simulation with
+#: a voice level uniform in dB; below -6 dB the demo songs' measured 0.6).
+INTERFERENCE = ((-6.0, 0.0, 6.0, 12.0, 20.0, 26.0), (0.6, 0.82, 1.05, 1.24, 1.38, 1.43))
 
 
 def _positive_square(mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
@@ -60,10 +71,12 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 
 def components(x: np.ndarray, y: np.ndarray, stft: StftParams,
-               ratios: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
+               ratios: tuple[np.ndarray, np.ndarray] | None = None,
+               segment: np.ndarray | None = None) -> dict[str, float]:
     """The estimate's energies (see module doc) from magnitudes ``x`` (original) and ``y`` (aligned,
     level-matched instrumental), ``[bins, frames]`` over the frames to judge; ``ratios``: their level ratios and
-    weights when known (``pairing.corrections.log_ratios``)."""
+    weights when known (``pairing.corrections.log_ratios``); ``segment``: each frame's segment of the map
+    (int ``[frames]``; None: one segment)."""
     band = band_of_bins(stft, x.shape[0])
     n_bands = int(band.max()) + 1
     r, w = ratios if ratios is not None else log_ratios(x, y, np.ones(x.shape[1], bool))
@@ -72,7 +85,7 @@ def components(x: np.ndarray, y: np.ndarray, stft: StftParams,
     x64, y64 = x.astype(np.float64), y.astype(np.float64)
     d = np.maximum(x64 - y64, 0.0)
     level = (d ** 2).sum(axis=0) / np.maximum((x64 ** 2).sum(axis=0), 1e-30)
-    quiet = level <= np.quantile(level, QUIET_SHARE)
+    quiet = _quiet_frames(level, np.zeros(x.shape[1], int) if segment is None else segment)
     dev = r[:, quiet] - bias[band][:, None].astype(np.float32)
     core = (w[:, quiet] > 0) & (np.abs(dev) <= CORE_DB)
     labels = np.broadcast_to(band[:, None], dev.shape)[core]
@@ -81,8 +94,20 @@ def components(x: np.ndarray, y: np.ndarray, stft: StftParams,
     energy = np.bincount(band, weights=(y64 ** 2).sum(axis=1), minlength=n_bands)
     mismatch = float((_positive_square(10 ** (bias / 20) - 1, spread * math.log(10) / 20) * energy).sum())
     voice = np.arange(x.shape[0]) * stft.sample_rate / stft.n_fft >= VOICE_FLOOR_HZ
-    ideal = 0.6 * float((np.minimum(d[voice], y64[voice]) ** 2).sum())
+    y_undone = y64[voice] * (10 ** (np.maximum(bias, 0.0) / 20))[band[voice]][:, None]
+    d_undone = np.maximum(x64[voice] - y_undone, 0.0)
+    ratio_db = 20 * np.log10(np.maximum(d_undone, 1e-30) / np.maximum(y_undone, 1e-30))
+    ideal = float((np.interp(ratio_db, *INTERFERENCE) * np.minimum(d_undone, y_undone) ** 2).sum())
     return {"mismatch": mismatch, "low_leak": float((d[~voice] ** 2).sum()), "ideal": ideal}
+
+
+def _quiet_frames(level: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """bool ``[frames]``: the ``QUIET_SHARE`` of each segment's frames with the lowest ``level``."""
+    quiet = np.zeros(len(level), bool)
+    for s in np.unique(segment):
+        idx = np.flatnonzero(segment == s)
+        quiet[idx] = level[idx] <= np.quantile(level[idx], QUIET_SHARE)
+    return quiet
 
 
 def target_error(parts: dict[str, float]) -> float:
@@ -91,16 +116,17 @@ def target_error(parts: dict[str, float]) -> float:
 
 
 def estimate(x: np.ndarray, y_matched: np.ndarray, trusted: np.ndarray, stft: StftParams,
-             ratios: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+             ratios: tuple[np.ndarray, np.ndarray] | None = None, bounds: tuple[float, ...] = ()) -> float:
     """``target_error`` of a pair from its magnitudes ``[bins, frames]`` and trusted frames (bool ``[frames]``);
-    ``ratios``: the pair's level ratios and weights ``[bins, frames]`` when known (``LevelFit.ratios``); nan
-    when no trusted frame has sound."""
+    ``ratios``: the pair's level ratios and weights ``[bins, frames]`` when known (``LevelFit.ratios``);
+    ``bounds``: where the map's segments after the first start (s). nan when no trusted frame has sound."""
     ex = np.sum(x.astype(np.float64) ** 2, axis=0)
     judged = trusted & (ex > (ex[trusted].mean() if trusted.any() else 0.0) * 1e-4)
     if judged.sum() < 8:
         return float("nan")
     known = None if ratios is None else (ratios[0][:, judged], ratios[1][:, judged])
-    return target_error(components(x[:, judged], y_matched[:, judged], stft, known))
+    segment = np.searchsorted(np.asarray(bounds, float), frame_times(x.shape[1], stft), side="right")[judged]
+    return target_error(components(x[:, judged], y_matched[:, judged], stft, known, segment))
 
 
 def estimate_row(row: dict, stft: StftParams = PAPER_STFT) -> float:
@@ -116,4 +142,5 @@ def estimate_row(row: dict, stft: StftParams = PAPER_STFT) -> float:
     trusted = trusted_frames(amap, x.shape[1], stft)
     if trusted is None:
         trusted = np.ones(x.shape[1], bool)
-    return estimate(x.astype(np.float32), apply_level(y.astype(np.float32), amap, stft), trusted, stft)
+    return estimate(x.astype(np.float32), apply_level(y.astype(np.float32), amap, stft), trusted, stft,
+                    bounds=tuple(seg.start_s for seg in amap.segments[1:]))

@@ -354,7 +354,7 @@ def _level_and_trust(o: np.ndarray, i: np.ndarray, amap: AlignmentMap, c: float,
     measured.update(alignment_map=amap.to_json(), segments=len(amap.segments), drift_ppm=(amap.drift - 1.0) * 1e6,
                     usable_s=usable, leakage_db=fit.leakage_db if np.isfinite(fit.leakage_db) else None,
                     level_corrections=fit.corrections)
-    quality = estimate(fit.original, fit.matched, fit.trusted, stft, fit.ratios)
+    quality = estimate(fit.original, fit.matched, fit.trusted, stft, fit.ratios, bounds)
     measured["target_error"] = quality if np.isfinite(quality) else None
     if usable < config.min_trusted_share * len(o) / sr:
         raise _Rejection("too-little-trusted", f"{usable:.1f} s of the original's {len(o) / sr:.1f} s are trusted "
