@@ -34,11 +34,11 @@ import math
 
 import numpy as np
 
-from features.alignmap import (AlignmentMap, apply_level, band_of_bins, frame_times, load_aligned_map,
-                               trusted_frames)
+from features.alignmap import (AlignmentMap, apply_level, band_curve_db, band_of_bins, frame_times,
+                               load_aligned_map, trusted_frames)
 from features.stft import PAPER_STFT, StftParams
 from features.stft import stft as stft_of
-from pairing.corrections import log_ratios, modes
+from pairing.corrections import MIN_BAND_CELLS, log_ratios, modes
 
 #: Voices hold nothing below this (Hz): what the derived vocal holds there is accompaniment.
 VOICE_FLOOR_HZ = 90.0
@@ -80,25 +80,29 @@ def components(x: np.ndarray, y: np.ndarray, stft: StftParams,
     band = band_of_bins(stft, x.shape[0])
     n_bands = int(band.max()) + 1
     r, w = ratios if ratios is not None else log_ratios(x, y, np.ones(x.shape[1], bool))
-    bias, _ = modes(r, w, band[:, None], n_bands)
-    bias = np.nan_to_num(bias)
+    bias, cells = modes(r, w, band[:, None], n_bands)
+    bias = np.where(cells >= MIN_BAND_CELLS, np.nan_to_num(bias), 0.0)  # a band of a few cells has no mode
+    bias = band_curve_db(bias, stft, x.shape[0])  # per bin, as the map's band gains are applied
     x64, y64 = x.astype(np.float64), y.astype(np.float64)
     d = np.maximum(x64 - y64, 0.0)
     level = (d ** 2).sum(axis=0) / np.maximum((x64 ** 2).sum(axis=0), 1e-30)
     quiet = _quiet_frames(level, np.zeros(x.shape[1], int) if segment is None else segment)
-    dev = r[:, quiet] - bias[band][:, None].astype(np.float32)
+    dev = r[:, quiet] - bias[:, None].astype(np.float32)
     core = (w[:, quiet] > 0) & (np.abs(dev) <= CORE_DB)
     labels = np.broadcast_to(band[:, None], dev.shape)[core]
     spread = np.sqrt(np.bincount(labels, weights=dev[core].astype(np.float64) ** 2, minlength=n_bands)
                      / np.maximum(np.bincount(labels, minlength=n_bands), 1))
-    energy = np.bincount(band, weights=(y64 ** 2).sum(axis=1), minlength=n_bands)
-    mismatch = float((_positive_square(10 ** (bias / 20) - 1, spread * math.log(10) / 20) * energy).sum())
+    energy = (y64 ** 2).sum(axis=1)
+    mismatch = float((_positive_square(10 ** (bias / 20) - 1, spread[band] * math.log(10) / 20) * energy).sum())
     voice = np.arange(x.shape[0]) * stft.sample_rate / stft.n_fft >= VOICE_FLOOR_HZ
-    y_undone = y64[voice] * (10 ** (np.maximum(bias, 0.0) / 20))[band[voice]][:, None]
+    y_undone = y64[voice] * (10 ** (np.maximum(bias[voice], 0.0) / 20))[:, None]
     d_undone = np.maximum(x64[voice] - y_undone, 0.0)
     ratio_db = 20 * np.log10(np.maximum(d_undone, 1e-30) / np.maximum(y_undone, 1e-30))
     ideal = float((np.interp(ratio_db, *INTERFERENCE) * np.minimum(d_undone, y_undone) ** 2).sum())
-    return {"mismatch": mismatch, "low_leak": float((d[~voice] ** 2).sum()), "ideal": ideal}
+    # over-subtraction: where the voice shows (d > 0), a band whose instrumental is too loud removes its excess
+    excess = np.maximum(1 - 10 ** (np.minimum(bias[voice], 0.0) / 20), 0.0)[:, None] * y64[voice]
+    over = float((np.where(d[voice] > 0, excess, 0.0) ** 2).sum())
+    return {"mismatch": mismatch + over, "low_leak": float((d[~voice] ** 2).sum()), "ideal": ideal}
 
 
 def _quiet_frames(level: np.ndarray, segment: np.ndarray) -> np.ndarray:

@@ -70,7 +70,9 @@ def test_quality_estimate_ranks_pairs_as_their_true_error_does_and_flags_the_bad
     est = np.array([r[3] for r in rows])
     rho = spearmanr(est, true)[0]
     print(f"{len(rows)} pairs, Spearman {rho:.3f}")
-    assert len(rows) >= 80 and rho >= 0.7, rho  # measured 0.76 (seed 0, tuning) and 0.76 (seed 1)
+    # measured (pairing-6) 0.83 on seed 0 and 0.85 on seed 1, the tuning seeds; 0.72 on seed 2, never tuned on
+    # (pairing-5: 0.76, 0.76, 0.60): docs/pairing.md
+    assert len(rows) >= 80 and rho >= 0.8, rho
     # every pair whose target is 1.5 times the ideal's error or worse is flagged by the report
     table = pa.Table.from_pylist([{"pair_id": f"{k} {f}", "status": "accepted", "target_error": e,
                                    "level_corrections": ""} for k, f, _, e in rows], schema=PAIRS)
