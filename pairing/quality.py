@@ -4,8 +4,9 @@ of its vocal target divided by the error the ideal target ``max(0, |X| - |A_true
 The derived target ``D = max(0, |X| - |Y|)`` (``Y``: the aligned, level-matched instrumental) differs from the
 true vocal's magnitudes by the ideal target's own error (where voice and accompaniment share a cell, their
 phases interfere) and by the accompaniment the instrumental fails to take out (``|A| - |Y| > 0``: a level too
-low in a band, codec noise, a few samples out of step). Over-subtraction (``|Y| > |A|``) costs far less (the
-cell is clipped to zero, and the error is measured up to a scale), so only under-subtraction counts:
+low in a band, codec noise, a few samples out of step). Over-subtraction (``|Y| > |A|``) costs less (a cell
+is clipped to zero, and the error is measured up to a scale): only what a band too loud takes from the voice
+where the voice shows (``D > 0``) counts, with the under-subtraction:
 
 - **mismatch**: per band, the bias of the level ratios ``20 log10(|X| / |Y|)`` (their mode over the cells that
   carry the instrumental: zero when the level match is right; the voice does not move it) and their spread
@@ -13,7 +14,9 @@ cell is clipped to zero, and the error is measured up to a scale), so only under
   where the voice rests, what spreads the ratios is codec noise or misalignment, not the voice; per segment,
   because a segment's offset can be wrong on its own, and a song's quietest frames overall would all come from
   its well-aligned part); the expected under-subtraction of a normal linear error with that bias and spread,
-  ``E[max(0, e)^2]``, times the band's energy;
+  ``E[max(0, e)^2]``, times the band's energy (the biases interpolated between band centres, per bin, as the
+  map's band gains are applied); and, where the bias is negative, ``((1 - 10^(bias/20)) |Y|)^2`` over the cells
+  with ``D > 0``;
 - **low leak**: the derived vocal below ``VOICE_FLOOR_HZ``, where voices hold nothing (a bass line or kick the
   instrumental lacks, a low band left under-scaled);
 - **ideal**: the interference of a cell's two parts, ``f(D / Y) * min(D, Y)^2`` summed above the voice floor,
