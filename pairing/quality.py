@@ -39,6 +39,7 @@ import numpy as np
 
 from features.alignmap import (AlignmentMap, apply_level, band_curve_db, band_of_bins, frame_times,
                                load_aligned_map, trusted_frames)
+from features.patches import alignment_of_row
 from features.stft import PAPER_STFT, StftParams
 from features.stft import stft as stft_of
 from pairing.corrections import MIN_BAND_CELLS, log_ratios, modes
@@ -139,8 +140,6 @@ def estimate(x: np.ndarray, y_matched: np.ndarray, trusted: np.ndarray, stft: St
 def estimate_row(row: dict, stft: StftParams = PAPER_STFT) -> float:
     """``target_error`` of a pairs.parquet row (a dict with the paths, ``offset_s``, ``gain_db``, ``polarity``
     and ``alignment_map``), decoding its files: how a changed map would score. Raises ``AudioError``."""
-    from features.patches import alignment_of_row
-
     amap = AlignmentMap.from_json(row["alignment_map"])
     plain = AlignmentMap(amap.drift, amap.segments).to_json()
     o, aligned, _, _ = load_aligned_map(row["original_audio_path"], row["instrumental_audio_path"], plain,
