@@ -21,11 +21,13 @@ from click.testing import CliRunner
 from commands.demo import main as demo_main
 from commands.evaluate import main as evaluate_main
 from commands.mine import main as mine_main
+from commands.report import main as report_main
 from commands.shards import main as shards_main
 from features.patches import PatchParams
 from features.shards import ShardConfig, build_shards
 from miner import MinerConfig, mine_pairs
 from pairing import pair_candidates
+from report.sample import make_sample_pairs_dir
 from support.catalogs import one_pair_catalog
 from support.models import constant_model
 from support.smalldisk import run_on_small_disk, small_disks
@@ -231,3 +233,18 @@ def test_a_foreign_json_file_in_the_output_folder_stops_mine_pairs_before_it_wri
         f"Error: {out / name} is not JSON (Expecting value at line 1): not a file vocalmine wrote; nothing was "
         "changed: move it away, or choose another output folder")
     assert sorted(p.name for p in out.iterdir()) == [name]  # the folder as it was
+
+
+@pytest.mark.parametrize("content, why", [
+    ("these are my notes, not JSON\n", "is not JSON (Expecting value at line 1):"),
+    ('["a", "JSON", "list"]\n', "holds a JSON list, not the object vocalmine writes:")])
+def test_a_foreign_summary_json_stops_pair_report_before_it_writes(tmp_path, content, why):
+    pairs = make_sample_pairs_dir(tmp_path / "pairs")
+    (pairs / "summary.json").write_text(content)
+    before = _files(pairs)
+    r = CliRunner().invoke(report_main, [str(pairs)])
+    assert r.exit_code == 2, r.output + repr(r.exception)
+    assert r.output.strip().splitlines()[-1] == (
+        f"Error: {pairs / 'summary.json'} {why} not a file vocalmine wrote; nothing was changed: move it away, or "
+        "choose another output folder")
+    assert _files(pairs) == before  # no report.html or report.json, nothing rewritten, no lock left

@@ -1,6 +1,7 @@
-"""Issue 22, the audio stage: files hashed where they are decoded (point 18), and audio paths that are not
-regular files refused before they are opened (point 8). Real files, a real FIFO, /dev/zero, a real S3 server
-on loopback behind a counting proxy (tests/support/httpservers.py)."""
+"""Issue 22, the audio stage: files hashed where they are decoded (point 18; a local file that changes while it
+is read is an uncached error), and audio paths that are not regular files refused before they are opened
+(point 8). Real files, a real FIFO, /dev/zero, a real S3 server on loopback behind a counting proxy
+(tests/support/httpservers.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -108,6 +111,54 @@ def _replace(url: str, data: bytes, endpoint: str) -> None:
     fs = s3fs.S3FileSystem(skip_instance_cache=True, client_kwargs={"endpoint_url": endpoint})
     with fs.open(url, "wb") as fh:
         fh.write(data)
+
+
+@contextlib.contextmanager
+def _when_decoded(path: str, action):
+    """Run ``action()`` once, in whichever thread opens ``path`` with Python's ``open`` (audit event ``open``,
+    mode ``r``): ``features.audio.decode`` does so just before libsndfile reads the file, after the task hashed
+    it (through ``os.open``, whose event carries no mode). Yields a list that holds True once it ran. Python
+    cannot remove an audit hook: this one is inert once the block ends."""
+    ran: list[bool] = []
+
+    def hook(event: str, args: tuple) -> None:
+        if not ran and armed and event == "open" and str(args[0]) == path and args[1] == "r":
+            ran.append(True)
+            action()
+
+    armed = True
+    sys.addaudithook(hook)
+    try:
+        yield ran
+    finally:
+        armed = False
+
+
+def test_a_local_file_rewritten_while_it_is_read_gets_an_error_verdict_that_is_never_cached(clean_corpus, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(clean_corpus.out_dir, corpus)
+    out = tmp_path / "pairs"
+    mine_pairs(corpus / "catalog.csv", out, MinerConfig(progress=False))
+    victim = sorted(r["original_audio_path"] for r in pq.read_table(out / "candidates.parquet").to_pylist())[0]
+    first = Path(victim).read_bytes()
+    x, rate = sf.read(victim, always_2d=True)
+    with _when_decoded(victim, lambda: sf.write(victim, x[: len(x) // 2], rate)) as ran:  # half the audio
+        summary = pair_candidates(out, PairingConfig(), progress=False)
+    second = Path(victim).read_bytes()
+    assert ran == [True] and len(second) != len(first)  # the size changed: the stamps differ, whatever the clock
+    rows = {r["original_audio_path"]: r for r in pq.read_table(out / "pairs.parquet").to_pylist()}
+    assert {p: r["reason"] for p, r in rows.items()} == {p: "error" if p == victim else "" for p in rows}
+    assert rows[victim]["detail"] == f"original: {victim}: changed while it was read; a re-run verifies it again"
+    assert summary.accepted == 2
+    assert victim not in json.loads((out / ".cache" / "file_hashes.json").read_text())  # its hash not remembered
+
+    # The re-run verifies it again (the error was not cached), from the bytes it now holds.
+    again = pair_candidates(out, PairingConfig(), progress=False)
+    assert (again.computed, again.cached) == (1, 2)
+    rows = {r["original_audio_path"]: r for r in pq.read_table(out / "pairs.parquet").to_pylist()}
+    assert rows[victim]["reason"] != "error"
+    memo = json.loads((out / ".cache" / "file_hashes.json").read_text())
+    assert memo[victim][2] == hashlib.sha1(second).hexdigest()
 
 
 # ---- point 8: audio paths that are not regular files -------------------------------------------------------

@@ -151,15 +151,29 @@ def test_a_nested_parquet_column_is_refused_naming_the_column(tmp_path):
 
 @pytest.mark.parametrize("kind", ["binary", "string"])
 def test_invalid_utf8_in_a_parquet_title_is_read_with_replacement_characters_like_a_csv(tmp_path, kind):
-    titles = pa.array([b"Song", b"Song (Instrumental)", b"Bad \xff title"], pa.binary())
+    rows = [b"1,A,Caf\xe9", b"2,A,Caf\xe9 (Instrumental)", b"3,B,Bad \xff title"]  # Latin-1 bytes, a stray byte
+    titles = pa.array([r.split(b",")[2] for r in rows], pa.binary())
     if kind == "string":  # a sloppy writer: a string column holding bytes that are not UTF-8
         titles = titles.view(pa.string())
     pq.write_table(pa.table({"track_id": ["1", "2", "3"], "artist": ["A", "A", "B"], "title": titles,
                              "duration_s": [200.0, 200.0, 100.0]}), tmp_path / "c.parquet")
-    r = _mine([str(tmp_path / "c.parquet"), "-o", str(tmp_path / "out"), "--metadata-only", "--no-report"])
+    # A subprocess: the command's own logging prints the warning (under pytest, pytest's handler takes it).
+    proc = subprocess.run([sys.executable, "-m", "commands.mine", "c.parquet", "-o", "out", "--metadata-only",
+                           "--no-report", "--no-progress"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    warned = [line for line in proc.stderr.splitlines() if "UTF-8" in line]
+    assert len(warned) == 1 and warned[0].endswith(
+        f" WARNING miner.catalog_rows: {tmp_path / 'c.parquet'}: invalid UTF-8 in column 'title'; read with "
+        "replacement characters"), proc.stderr
+    assert "3 rows read: 3 used, 0 rejected" in proc.stdout + proc.stderr
+    titles_of = ["original_title", "instrumental_title"]
+    got = pq.read_table(tmp_path / "out" / "candidates.parquet").select(titles_of).to_pylist()
+    assert got == [{"original_title": "Caf\ufffd", "instrumental_title": "Caf\ufffd (Instrumental)"}]
+    # The same bytes in a CSV give the same titles.
+    (tmp_path / "c.csv").write_bytes(b"\n".join([b"track_id,artist,title,duration_s", *(r + b",200" for r in rows)]))
+    r = _mine([str(tmp_path / "c.csv"), "-o", str(tmp_path / "csv"), "--metadata-only", "--no-report"])
     assert r.exit_code == 0, r.output + repr(r.exception)
-    assert pq.read_table(tmp_path / "out" / "candidates.parquet").num_rows == 1
-    assert "3 rows read: 3 used, 0 rejected" in r.output
+    assert pq.read_table(tmp_path / "csv" / "candidates.parquet").select(titles_of).to_pylist() == got
 
 
 def test_a_header_naming_a_column_twice_is_refused(tmp_path):

@@ -29,6 +29,9 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 #: Settings kept out of ``to_dict()`` (see the module doc), so records keep the keys they always had.
 UNRECORDED = ("precision", "channels_last")
+#: The largest ``--lr``: Adam's first update is ``lr / (1 - 0.9)``, ten times it, and torch refuses (with a
+#: traceback) an update beyond the largest float32, 3.4e38.
+MAX_LR = 1e37
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check(self)
-        if not math.isfinite(self.lr):
-            raise UserInputError(f"learning rate must be positive and finite, got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr <= MAX_LR):
+            raise UserInputError(f"learning rate must be positive and at most {MAX_LR:g} (Adam's first update, ten "
+                                 f"times it, must fit a 32-bit float), got {self.lr:g}")
 
     def to_dict(self) -> dict:
         """The recorded form (see the module doc): flat, in field order, tuples as lists."""

@@ -51,10 +51,11 @@ class FiniteGuard:
         finite = all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
         return int(self.bad_loss), int(self.bad_input), finite
 
-    def check(self, model: torch.nn.Module, d: Dist, step: int, kept: str, valid_loss: float | None = None) -> None:
+    def check(self, model: torch.nn.Module, d: Dist, step: int, kept: str, valid_loss: float | None = None,
+              valid_damaged: bool = False) -> None:
         """Raise ``Diverged`` when any rank saw a non-finite loss, batch or weight, or ``valid_loss`` is not
         finite; every rank calls it at the same point and decides the same. ``kept`` says which checkpoint is
-        the last finite one."""
+        the last finite one; ``valid_damaged``: the validation patches held NaN or inf (the cause then)."""
         states = gather(self.local_state(model), d)
         losses = [s[0] for s in states if s[0] >= 0]
         inputs = [s[1] for s in states if s[1] >= 0]
@@ -70,6 +71,9 @@ class FiniteGuard:
         if inputs:
             why = (f"the batch of step {min(inputs)} holds NaN or inf values: the shards are damaged; rebuild them "
                    "with build-shards")
+        elif valid_damaged and not losses and weights_ok:
+            why = ("the valid split's patches hold NaN or inf values: the shards are damaged; rebuild them with "
+                   "build-shards")
         else:
             why = "the learning rate is too high for this run: lower --lr (or warm up: --warmup-steps)"
         raise Diverged(f"training diverged: {what}; stopped at step {step} without saving it. {kept}. Cause: {why}.")

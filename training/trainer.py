@@ -77,6 +77,7 @@ class Trainer:
         self.seconds = 0.0
         self.guard = FiniteGuard(compute.device)
         self.saved_step: int | None = None  # the step of the checkpoint on disk (every one written is finite)
+        self.valid_damaged = False  # the last validation read patches holding NaN or inf
 
     @property
     def checkpoint_path(self) -> Path:
@@ -179,16 +180,18 @@ class Trainer:
         return loss
 
     def validate(self) -> float:
-        """Mean loss over at most ``valid_patches`` patches of ``valid`` (split between ranks), eval mode."""
+        """Mean loss over at most ``valid_patches`` patches of ``valid`` (split between ranks), eval mode;
+        ``valid_damaged`` notes whether any of them held NaN or inf (the same on every rank)."""
         model, d, c, config = self.model, self.d, self.compute, self.config
         was_training = model.training
         model.eval()
         cap = -(-config.valid_patches // d.world_size)
-        total, count = 0.0, 0
+        total, count, damaged = 0.0, 0, 0
         with torch.no_grad():
             for pb in self.data.valid.iter_batches(seed=0, epoch=0, rank=d.rank, world_size=d.world_size):
                 mix = torch.tensor(pb.arrays["mix"][: cap - count, None])  # copies the read-only view
                 tgt = torch.tensor(pb.arrays[config.target][: cap - count, None])
+                damaged += int(not (bool(torch.isfinite(mix).all()) and bool(torch.isfinite(tgt).all())))
                 for i in range(0, len(mix), config.batch_size):
                     x = c.batch(mix[i : i + config.batch_size])
                     y = c.batch(tgt[i : i + config.batch_size])
@@ -198,7 +201,8 @@ class Trainer:
                     count += len(x)
                 if count >= cap:
                     break
-        total, count = all_reduce_sum([total, float(count)], d, c.device)
+        total, count, damaged = all_reduce_sum([total, float(count), float(damaged)], d, c.device)
+        self.valid_damaged = damaged > 0
         model.train(was_training)
         if count == 0:
             raise UserInputError("the valid split gave no patches")
@@ -283,7 +287,8 @@ class Trainer:
         kept = (f"The last finite checkpoint is {self.checkpoint_path} (step {self.saved_step})"
                 if self.saved_step is not None
                 else f"No checkpoint was written before it (--checkpoint-every {self.config.checkpoint_every})")
-        self.guard.check(self.model, self.d, self.step_count, kept, valid_loss)
+        self.guard.check(self.model, self.d, self.step_count, kept, valid_loss,
+                         valid_damaged=valid_loss is not None and self.valid_damaged)
 
     def _write(self, save, path: Path, what: str) -> None:
         """``save()``; an OS error (a full disk) becomes one line saying what was not written and what is kept."""
