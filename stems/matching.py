@@ -1,6 +1,7 @@
 """Matching the aligned instrumental to the original's accompaniment at the export rate: the frames where the voice
 rests, the plain least-squares gain, and the per-frequency complex channel filter of Raffel and Ellis (ICASSP 2014,
-"remixavier"), kept only when frames held out from its fit prefer it to the plain gain.
+"remixavier"), each kept only when frames held out from its fit prefer it to the map's own level (the gain 1 of an
+instrumental divided by the map's main gain) and, for the filter, to the plain gain.
 
 Everything is a least-squares fit, so it needs only sums of ``|X|^2``, ``X conj(A)`` and ``|A|^2`` (``X`` the
 original's STFT, ``A`` the aligned instrumental's): per frame (``FrameStats``, for gains and the vocal-free
