@@ -115,7 +115,11 @@ def lag_correction(cross: np.ndarray, n_fft: int, max_lag: float, step: float = 
     lags = np.arange(-reach, reach + 1)
     whole = float(lags[int(np.argmax(corr[(-lags) % n_fft]))])
     grid = np.arange(max(-max_lag, whole - 1), min(max_lag, whole + 1) + step / 2, step)
-    score = (cross[None, :] * np.exp(1j * np.outer(grid, w))).real.sum(axis=1)
+    term, turn = cross * np.exp(1j * w * grid[0]), np.exp(1j * w * step)  # C on the grid, one rotation a step
+    score = np.empty(len(grid))
+    for i in range(len(grid)):
+        score[i] = term.real.sum()
+        term = term * turn
     tau = float(grid[int(np.argmax(score))])
     for _ in range(8):
         e = cross * np.exp(1j * w * tau)

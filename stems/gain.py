@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.ndimage
 
-from stems.matching import MIN_FREE_FRAMES, FrameStats, heldout_db, holdout_halves
+from stems.matching import MIN_FREE_FRAMES, FrameStats, heldout_db, holdout_halves, vocal_free_frames
 
 #: Bins per band of the alternation between estimating and judging a curve.
 BAND_BINS = 32
@@ -98,17 +98,12 @@ class GainChoice:
     figures: dict
 
 
-def _free_under(stats: FrameStats, usable: np.ndarray) -> np.ndarray:
-    f = stats.vocal_free(stats.gain(usable), usable)
-    return stats.vocal_free(stats.gain(f), usable)
-
-
 def _fade_evidence(stats: FrameStats, curve: np.ndarray, free: np.ndarray, usable: np.ndarray, block: int,
                    min_gain_db: float, figures: dict) -> bool:
     """Whether the plain gain's residual on held-out vocal-free frames is lower by ``min_gain_db`` dB with the
     map's ``curve`` (a fade: there the vocal-free frames see the curve)."""
     curved = stats.scaled(curve)
-    halves = holdout_halves(_free_under(curved, usable) | free, block)
+    halves = holdout_halves(vocal_free_frames(curved, usable) | free, block)
     if min(int(h.sum()) for h in halves) < MIN_FREE_FRAMES:
         return False
     with_db, without_db = heldout_db(curved, halves), heldout_db(stats, halves)
@@ -123,7 +118,7 @@ def choose_gain(X: np.ndarray, A: np.ndarray, usable: np.ndarray, map_curve: np.
     alternation and of the t statistic; ``min_gain_db``: how much the map's curve must lower the held-out
     vocal-free residual."""
     stats = FrameStats.of(X, A)
-    free = _free_under(stats, usable)
+    free = vocal_free_frames(stats, usable)
     g = stats.gain(free)
     ones = np.ones(X.shape[2])
     sets = band_sets(X.shape[1])
@@ -147,4 +142,4 @@ def choose_gain(X: np.ndarray, A: np.ndarray, usable: np.ndarray, map_curve: np.
         candidates["export"] = framewise_gain(X, A, np.ones(X.shape[1], bool))
     curve = candidates.get(source)
     chosen = stats if curve is None else stats.scaled(curve)
-    return GainChoice(curve, source, _free_under(chosen, usable), figures)
+    return GainChoice(curve, source, vocal_free_frames(chosen, usable), figures)

@@ -1,6 +1,7 @@
 """Matching the aligned instrumental to the original's accompaniment at the export rate: the frames where the voice
 rests, the plain least-squares gain, and the per-frequency complex channel filter of Raffel and Ellis (ICASSP 2014,
-"remixavier"), kept only when frames held out from its fit prefer it to the plain gain.
+"remixavier"), each kept only when frames held out from its fit prefer it to the map's own level (the gain 1 of an
+instrumental divided by the map's main gain) and, for the filter, to the plain gain.
 
 Everything is a least-squares fit, so it needs only sums of ``|X|^2``, ``X conj(A)`` and ``|A|^2`` (``X`` the
 original's STFT, ``A`` the aligned instrumental's): per frame (``FrameStats``, for gains and the vocal-free
@@ -91,6 +92,13 @@ class FrameStats:
         return free & active
 
 
+def vocal_free_frames(stats: FrameStats, usable: np.ndarray) -> np.ndarray:
+    """``FrameStats.vocal_free`` under the plain gain of the usable frames, then again under the plain gain of
+    the frames it found (a voice in the first gain's frames pulls it up)."""
+    free = stats.vocal_free(stats.gain(usable), usable)
+    return stats.vocal_free(stats.gain(free), usable)
+
+
 @dataclass(frozen=True)
 class BinSums:
     """Per channel and bin ``[channels, bins]`` over a set of frames: ``xx = sum_t |X|^2``, ``xa = sum_t X conj(A)``
@@ -154,14 +162,18 @@ def holdout_halves(frames: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarr
 
 @dataclass(frozen=True)
 class FilterChoice:
-    """The matching chosen for a pair: ``filter`` ``[channels, bins]`` (None: the plain ``gain`` ``[channels]``),
-    with the held-out residuals (dB re the original's energy on those frames) that decided it."""
+    """The matching chosen for a pair: ``filter`` ``[channels, bins]`` (None: the per-channel ``gain``
+    ``[channels]``), where the gain came from (``gain_source``: ``export``, the plain least-squares gain, or
+    ``map``, 1: the map's main gain), with the held-out residuals (dB re the original's energy on those frames)
+    that decided it."""
 
     gain: np.ndarray
     filter: np.ndarray | None
     plain_heldout_db: float
     filter_heldout_db: float
     heldout_frames: int
+    gain_source: str = "export"
+    map_heldout_db: float = float("nan")
 
 
 def heldout_db(stats: FrameStats, halves: tuple[np.ndarray, np.ndarray]) -> float:
@@ -172,27 +184,34 @@ def heldout_db(stats: FrameStats, halves: tuple[np.ndarray, np.ndarray]) -> floa
 
 
 def choose_filter(X: np.ndarray, A: np.ndarray, free: np.ndarray, block: int, relative: float, minimum: int,
-                  min_gain_db: float, scale: np.ndarray | None = None) -> FilterChoice:
+                  min_gain_db: float, scale: np.ndarray | None = None, fit_filter: bool = True) -> FilterChoice:
     """Fit the channel filter and the plain gain on half of the vocal-free frames (alternate blocks) and compare
-    their residuals on the other half, both ways round; keep the filter (re-fitted on all of them) only when it
-    lowers the held-out residual by at least ``min_gain_db`` dB. Too few vocal-free frames: the plain gain.
-    ``scale``: a per-frame gain ``[frames]`` applied to ``A`` first."""
+    their residuals on the other half, both ways round, with the map's own level (gain 1: ``A`` is divided by the
+    map's main gain); the plain gain replaces it only when it lowers that held-out residual, and the filter
+    (re-fitted on all of them; ``fit_filter``) is kept only when it lowers it below both by at least
+    ``min_gain_db`` dB. Too few vocal-free frames: the map's level. ``scale``: a per-frame gain ``[frames]``
+    applied to ``A`` first."""
     nan = float("nan")
     halves = holdout_halves(free, block)
+    unit = np.ones(X.shape[0])
     if min(int(h.sum()) for h in halves) < MIN_FREE_FRAMES:
-        return FilterChoice(BinSums.of(X, A, free, scale).gain(), None, nan, nan, 0)
+        return FilterChoice(unit, None, nan, nan, 0, "map")
     sums = [BinSums.of(X, A, h, scale) for h in halves]
-    plain = filt = ref = 0.0
+    plain = filt = level = ref = 0.0
     for fit, check in ((sums[0], sums[1]), (sums[1], sums[0])):
         plain += check.residual(fit.gain())
-        filt += check.residual(fit.filter(relative, minimum))
+        level += check.residual(unit)
+        if fit_filter:
+            filt += check.residual(fit.filter(relative, minimum))
         ref += float(check.xx.sum())
-    plain_db = 10 * np.log10(max(plain, 1e-30) / max(ref, 1e-30))
-    filt_db = 10 * np.log10(max(filt, 1e-30) / max(ref, 1e-30))
+    plain_db, map_db = (10 * np.log10(max(v, 1e-30) / max(ref, 1e-30)) for v in (plain, level))
+    filt_db = 10 * np.log10(max(filt, 1e-30) / max(ref, 1e-30)) if fit_filter else nan
     both = sums[0] + sums[1]
-    keep = filt_db <= plain_db - min_gain_db
-    return FilterChoice(both.gain(), both.filter(relative, minimum) if keep else None, float(plain_db),
-                        float(filt_db), int(free.sum()))
+    source = "export" if plain_db < map_db else "map"
+    keep = fit_filter and filt_db <= min(plain_db, map_db) - min_gain_db
+    return FilterChoice(both.gain() if source == "export" else unit,
+                        both.filter(relative, minimum) if keep else None, float(plain_db), float(filt_db),
+                        int(free.sum()), source, float(map_db))
 
 
 def filter_taps(H: np.ndarray, n_fft: int) -> np.ndarray:

@@ -4,10 +4,12 @@
    and resampled once to the original's rate with the map's clock drift undone (``stems.align``).
 2. Each segment is placed on the original's timeline by its lag, refined at the export rate
    (``stems.lags.refine_alignment``: lags of blocks of frames, one line per segment with one slope for a residual
-   drift, the instrumental resampled again when the slope matters).
+   drift, the instrumental resampled again when the slope matters), or by the map's lag rounded to whole samples
+   when the refinement does not beat it on held-out frames.
 3. A slowly varying gain (fades, a bus compressor: the map's, or one measured at the export rate) scales it when
-   the evidence supports one (``stems.gain``); then the plain least-squares gain or the complex channel filter
-   (``stems.matching.choose_filter``, kept on held-out evidence) matches it to the accompaniment.
+   the evidence supports one (``stems.gain``); then the map's level, the plain least-squares gain or the complex
+   channel filter (``stems.matching.choose_filter``, each fitted one kept only on held-out evidence) matches it to
+   the accompaniment.
 4. ``vocals = mixture - instrumental`` in the time domain, so the stems sum to the mixture; for a lossy
    instrumental the codec post-filter (``stems.postfilter``) removes the codec's noise from the vocals first, and
    the instrumental is ``mixture - vocals``.
@@ -32,7 +34,7 @@ from stems.config import StemsConfig
 from stems.gain import GainChoice, choose_gain
 from stems.items import item_spans
 from stems.lags import refine_alignment
-from stems.matching import BinSums, FilterChoice, FrameStats, choose_filter, filter_taps
+from stems.matching import FilterChoice, FrameStats, choose_filter, filter_taps
 from stems.postfilter import codec_postfilter
 
 
@@ -107,11 +109,8 @@ def _matched(X: np.ndarray, A: np.ndarray, aligned: np.ndarray, usable: np.ndarr
         aligned = aligned * curve[None, :]
     elif gains.source == "export":
         aligned = aligned * np.interp(np.arange(length), centres, gains.curve).astype(np.float32)[None, :]
-    if config.channel_filter:
-        choice = choose_filter(X, A, gains.free, config.holdout_block_frames, config.filter_smoothing,
-                               config.filter_min_bins, config.filter_min_gain_db, gains.curve)
-    else:
-        choice = FilterChoice(BinSums.of(X, A, gains.free, gains.curve).gain(), None, float("nan"), float("nan"), 0)
+    choice = choose_filter(X, A, gains.free, config.holdout_block_frames, config.filter_smoothing,
+                           config.filter_min_bins, config.filter_min_gain_db, gains.curve, config.channel_filter)
     return apply_matching(aligned, choice, params.n_fft), gains, choice
 
 
@@ -130,12 +129,12 @@ def render_pair(original: Decoded, instrumental: Decoded, amap: AlignmentMap, ga
     if not parts:
         raise RenderError("no-overlap", "the alignment map's segments cover none of the original")
     spans = trusted_spans(amap, parts, rate)
-    X = stft_all(mix, params)
-    # Fit on what may be exported: runs of trusted audio long enough to be items (a short trusted island, e.g.
-    # after a fade, says little and can hold a gain the map could not measure).
-    usable = window_mask(item_spans(spans, rate, config.min_item_s), X.shape[2], params)
-    if not usable.any():
+    if not item_spans(spans, rate, config.min_item_s):
         raise RenderError("too-little-trusted", f"no run of trusted audio of at least {config.min_item_s:g} s")
+    X = stft_all(mix, params)
+    # Fit on every trusted frame, the runs too short to be items too: they show the same lags and level, and a
+    # bus compressor's ride may lie mostly there (the map trusts those frames; it no longer invents a level).
+    usable = window_mask(spans, X.shape[2], params)
     refined = refine_alignment(X, inst, instrumental.sample_rate, src, parts, usable, amap.drift, gain, length,
                                params, config)
     aligned, A = placed_spectra(refined.src, refined.parts, length, params)
@@ -152,13 +151,16 @@ def render_pair(original: Decoded, instrumental: Decoded, amap: AlignmentMap, ga
     measures = {
         "sample_rate": rate, "channels": channels, "drift": refined.drift,
         "drift_refined_ppm": (refined.drift / amap.drift - 1) * 1e6,
+        "lag_route": refined.route,
+        "lag_heldout_db": refined.heldout_db,
         "lags_samples": [round(p.lag, 4) for p in refined.parts],
         "lag_change_samples": [round(p.lag - m.lag, 4) for p, m in zip(refined.parts, parts)],
         "residual_drift_samples": round(refined.residual_drift_samples, 4),
         "gain_db": [round(20 * math.log10(max(abs(x), 1e-12)), 4) for x in choice.gain],
+        "gain_source": choice.gain_source,
         "channel_filter": choice.filter is not None,
-        "heldout_residual_db": {"plain": _round(choice.plain_heldout_db), "filter": _round(choice.filter_heldout_db),
-                                "frames": choice.heldout_frames},
+        "heldout_residual_db": {"map": _round(choice.map_heldout_db), "plain": _round(choice.plain_heldout_db),
+                                "filter": _round(choice.filter_heldout_db), "frames": choice.heldout_frames},
         "slow_gain": gains.source,
         "slow_gain_evidence": gains.figures,
         "vocal_free_frames": int(gains.free.sum()),
