@@ -209,9 +209,17 @@ def _smooth(raw: np.ndarray) -> np.ndarray:
                                           mode="nearest")
 
 
-def _agreement(r: np.ndarray, w: np.ndarray, curve: np.ndarray) -> float:
-    """Weight of the cells whose ratio lies within ``AGREE_DB`` of ``curve`` ``[frames]``."""
-    return float((w * (np.abs(r - curve[None, :].astype(np.float32)) <= AGREE_DB)).sum())
+def _weighted_cells(r: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cells of ``r`` ``[bins, frames]`` with weight: their ratios, weights and frames, ``[cells]`` each."""
+    cells = np.flatnonzero(np.broadcast_to(w, r.shape).ravel() > 0)  # row-major: cell = bin * frames + frame
+    return r.ravel()[cells], np.broadcast_to(w, r.shape).ravel()[cells], cells % r.shape[1]
+
+
+def _agreement(cells: tuple[np.ndarray, np.ndarray, np.ndarray], curve: np.ndarray) -> float:
+    """Weight of the cells (``_weighted_cells``) whose ratio lies within ``AGREE_DB`` of ``curve`` ``[frames]``
+    (only the cells with weight are tested, with the same float32 steps; their 0/1 weights sum to an exact count)."""
+    ratio, weight, frames = cells
+    return float(weight[np.abs(ratio - curve.astype(np.float32)[frames]) <= AGREE_DB].sum())
 
 
 def gain_curve(r: np.ndarray, w: np.ndarray, full_db: np.ndarray, active: np.ndarray,
@@ -226,9 +234,11 @@ def gain_curve(r: np.ndarray, w: np.ndarray, full_db: np.ndarray, active: np.nda
         return GainFit(needed, zero, "none")
     fold = ((np.arange(r.shape[0]) // 8) % 2).astype(bool)  # interleaved blocks of 8 bins (a bin leaks into 3)
     wins = {"smooth": True, "frame": True}
-    for fit, test in ((~fold, fold), (fold, ~fold)):
-        fast = frame_gain(r[fit], w[fit], full_db, active)
-        plain, smooth, quick = (_agreement(r[test], w[test], c) for c in (zero, _smooth(fast), fast))
+    halves = [(r[part], w[part]) for part in (~fold, fold)]
+    held_out = [_weighted_cells(*half) for half in halves]
+    for k in (0, 1):  # fitted on one half of the bins, scored on the other
+        fast = frame_gain(*halves[k], full_db, active)
+        plain, smooth, quick = (_agreement(held_out[1 - k], c) for c in (zero, _smooth(fast), fast))
         wins["smooth"] &= smooth > plain * (1 + CURVE_MARGIN)
         wins["frame"] &= quick > max(smooth, plain) * (1 + CURVE_MARGIN)
     if wins["frame"]:
