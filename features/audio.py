@@ -120,21 +120,26 @@ def _check_readable(path: str) -> None:
         raise AudioError("unreadable", f"{path}: empty file (0 bytes)")
 
 
-def decode(path: str | os.PathLike) -> Decoded:
+def decode(path: str | os.PathLike, *, contiguous: bool = True) -> Decoded:
     """Decode a whole file (WAV, FLAC, MP3, Ogg via libsndfile; other formats via ffmpeg).
+
+    ``contiguous=False`` leaves libsndfile's interleaved samples where they are: ``samples`` is then a
+    ``[channels, samples]`` view of them (the same values, no copy), for a reader of the mono mix or of
+    sample statistics (the audio stage), spared a copy of the whole decoded file (about 2 ms per minute of
+    44.1 kHz stereo here).
 
     Raises ``AudioError`` with reason ``missing-file`` or ``unreadable`` (the detail says why: a directory, an
     empty file, no permission, no decoder reads it, no samples, non-finite samples).
     """
     if storage.is_url(path):
-        return _decode_url(str(path))
+        return _decode_url(str(path), contiguous)
     path = os.fspath(path)
     if not os.path.exists(path):
         raise AudioError("missing-file", path)
     _check_readable(path)
     try:
         data, rate = sf.read(path, dtype="float32", always_2d=True)
-        decoded = Decoded(np.ascontiguousarray(data.T), int(rate))
+        decoded = Decoded(np.ascontiguousarray(data.T) if contiguous else data.T, int(rate))
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         try:
             decoded = _decode_ffmpeg(path)
@@ -147,14 +152,14 @@ def decode(path: str | os.PathLike) -> Decoded:
     return decoded
 
 
-def _decode_url(url: str) -> Decoded:
+def _decode_url(url: str, contiguous: bool) -> Decoded:
     """``decode`` of a URL (object storage): a local temporary copy, decoded, removed; messages name the URL."""
     try:
         if not storage.exists(url):
             raise AudioError("missing-file", url)
         with storage.local_copy(url) as tmp:
             try:
-                return decode(tmp)
+                return decode(tmp, contiguous=contiguous)
             except AudioError as exc:
                 raise AudioError(exc.reason, exc.detail.replace(tmp, url)) from None
     except OSError as exc:

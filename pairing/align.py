@@ -95,10 +95,9 @@ def global_lag(spec: Spectra, o: np.ndarray, i: np.ndarray, min_overlap: int) ->
     hi = min(spec.max_lag, spec.len_i - min_overlap)
     if hi < lo:
         return float("nan"), 0.0
-    lags = np.arange(lo, hi + 1)
-    values = np.abs(r[lags % n])  # a phase-inverted instrumental peaks negative
+    values = np.abs(_wrapped(r, lo, hi - lo + 1))  # lags lo..hi; a phase-inverted instrumental peaks negative
     best = int(np.argmax(values))
-    coarse = int(lags[best])
+    coarse = lo + best
     norm_o = np.sqrt(np.sum(np.abs(spec.o) ** 2 * emphasis) * 2 / n)
     norm_i = np.sqrt(np.sum(np.abs(spec.i) ** 2 * emphasis) * 2 / n)
     peak = float(values[best] / (norm_o * norm_i)) if norm_o > 0 and norm_i > 0 else 0.0
@@ -126,11 +125,19 @@ def shifted(spec: Spectra, lag: float) -> np.ndarray:
     ramp.real = np.cos(phase)
     ramp.imag = np.sin(phase)
     full = scipy.fft.irfft(spec.i * ramp, n)
-    out = np.take(full, np.arange(whole, whole + spec.len_o), mode="wrap")
+    out = _wrapped(full, whole, spec.len_o)
     start, stop = overlap(spec.len_o, spec.len_i, lag)
     out[:start] = 0
     out[stop:] = 0
     return out.astype(np.float32, copy=False)
+
+
+def _wrapped(x: np.ndarray, start: int, count: int) -> np.ndarray:
+    """``x[(start + k) % len(x)]`` for ``k < count <= len(x)``: a new array, from two slices (an index array of a
+    song's length and its modulo cost more than the values)."""
+    k = start % len(x)
+    head = x[k : k + count]
+    return np.concatenate([head, x[: count - len(head)]])
 
 
 def overlap(len_o: int, len_i: int, lag: float) -> tuple[int, int]:

@@ -68,10 +68,12 @@ def log_ratios(x: np.ndarray, y: np.ndarray, active: np.ndarray) -> tuple[np.nda
     """Per-cell level ratios ``20 log10(x / y)`` (dB) and weights (1 for cells of ``active`` frames carrying
     the instrumental: within 30 dB of the frame's loudest bin of ``y``; else 0), float32 ``[bins, frames]``."""
     peak = y.max(axis=0, keepdims=True)
-    w = ((y > peak * np.float32(10 ** (-30 / 20))) & (x > 0) & active[None, :]).astype(np.float32)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = 20 * np.log10(np.where(w > 0, x, 1) / np.where(w > 0, y, 1))
-    return r.astype(np.float32), w
+    carry = (y > peak * np.float32(10 ** (-30 / 20))) & (x > 0) & active[None, :]
+    order = "F" if carry.flags.f_contiguous and not carry.flags.c_contiguous else "C"  # memory order (STFT: F)
+    cells = np.flatnonzero(carry.ravel(order))
+    r = np.zeros(carry.size, np.float32)  # 0 dB where the weight is 0; the logarithm only where it counts
+    r[cells] = 20 * np.log10(x.ravel(order)[cells] / y.ravel(order)[cells])
+    return r.reshape(carry.shape, order=order), carry.astype(np.float32)
 
 
 def modes(r: np.ndarray, w: np.ndarray, label: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,9 +82,17 @@ def modes(r: np.ndarray, w: np.ndarray, label: np.ndarray, groups: int) -> tuple
     smoothed over +-0.5 dB, the peak refined by a parabola); and the group's count of cells. ``[groups]`` each;
     the mode is nan for a group without cells."""
     g = int(round(2 * MODE_SPAN_DB / MODE_STEP_DB)) + 1
-    idx = np.clip((r + np.float32(MODE_SPAN_DB)) * np.float32(1 / MODE_STEP_DB) + np.float32(0.5), 0, g - 1)
-    cell = np.where(w > 0, np.asarray(label, np.int32) * g + idx.astype(np.int32), groups * g)
-    hist = np.bincount(cell.ravel(), minlength=(groups + 1) * g)[: groups * g].reshape(groups, g).astype(np.float64)
+    # only the cells with weight (often a sixth of them) are binned: taken in memory order, no full-size temporaries
+    order = "F" if r.flags.f_contiguous and not r.flags.c_contiguous else "C"
+    cells = np.flatnonzero(np.broadcast_to(w, r.shape).ravel(order) > 0)
+    idx = r.ravel(order)[cells]
+    idx += np.float32(MODE_SPAN_DB)  # the same float32 steps as (r + span) / step + 0.5, in place
+    idx *= np.float32(1 / MODE_STEP_DB)
+    idx += np.float32(0.5)
+    np.clip(idx, 0, g - 1, out=idx)
+    cell = idx.astype(np.intp)
+    cell += np.broadcast_to(label, r.shape).ravel(order)[cells].astype(np.intp) * g
+    hist = np.bincount(cell, minlength=groups * g).reshape(groups, g).astype(np.float64)
     hist[:, 0] = hist[:, -1] = 0.0  # the span's edges gather what lies beyond it: left out
     # a triangular kernel (a box would turn a one-bin spike into a plateau whose left end argmax would pick)
     smooth = scipy.ndimage.correlate1d(hist, TRIANGLE, axis=1, mode="constant")
@@ -199,9 +209,17 @@ def _smooth(raw: np.ndarray) -> np.ndarray:
                                           mode="nearest")
 
 
-def _agreement(r: np.ndarray, w: np.ndarray, curve: np.ndarray) -> float:
-    """Weight of the cells whose ratio lies within ``AGREE_DB`` of ``curve`` ``[frames]``."""
-    return float((w * (np.abs(r - curve[None, :].astype(np.float32)) <= AGREE_DB)).sum())
+def _weighted_cells(r: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cells of ``r`` ``[bins, frames]`` with weight: their ratios, weights and frames, ``[cells]`` each."""
+    cells = np.flatnonzero(np.broadcast_to(w, r.shape).ravel() > 0)  # row-major: cell = bin * frames + frame
+    return r.ravel()[cells], np.broadcast_to(w, r.shape).ravel()[cells], cells % r.shape[1]
+
+
+def _agreement(cells: tuple[np.ndarray, np.ndarray, np.ndarray], curve: np.ndarray) -> float:
+    """Weight of the cells (``_weighted_cells``) whose ratio lies within ``AGREE_DB`` of ``curve`` ``[frames]``
+    (only the cells with weight are tested, with the same float32 steps; their 0/1 weights sum to an exact count)."""
+    ratio, weight, frames = cells
+    return float(weight[np.abs(ratio - curve.astype(np.float32)[frames]) <= AGREE_DB].sum())
 
 
 def gain_curve(r: np.ndarray, w: np.ndarray, full_db: np.ndarray, active: np.ndarray,
@@ -216,9 +234,11 @@ def gain_curve(r: np.ndarray, w: np.ndarray, full_db: np.ndarray, active: np.nda
         return GainFit(needed, zero, "none")
     fold = ((np.arange(r.shape[0]) // 8) % 2).astype(bool)  # interleaved blocks of 8 bins (a bin leaks into 3)
     wins = {"smooth": True, "frame": True}
-    for fit, test in ((~fold, fold), (fold, ~fold)):
-        fast = frame_gain(r[fit], w[fit], full_db, active)
-        plain, smooth, quick = (_agreement(r[test], w[test], c) for c in (zero, _smooth(fast), fast))
+    halves = [(r[part], w[part]) for part in (~fold, fold)]
+    held_out = [_weighted_cells(*half) for half in halves]
+    for k in (0, 1):  # fitted on one half of the bins, scored on the other
+        fast = frame_gain(*halves[k], full_db, active)
+        plain, smooth, quick = (_agreement(held_out[1 - k], c) for c in (zero, _smooth(fast), fast))
         wins["smooth"] &= smooth > plain * (1 + CURVE_MARGIN)
         wins["frame"] &= quick > max(smooth, plain) * (1 + CURVE_MARGIN)
     if wins["frame"]:

@@ -61,7 +61,7 @@ def fit_levels(xc: np.ndarray, yc: np.ndarray, covered: np.ndarray, stft: StftPa
     ``[bins, frames]`` of the original and the aligned instrumental; ``covered``: bool ``[frames]``, the frames
     whose whole window the instrumental covers; ``boundaries_s``: segment boundaries (frames within a window of
     one are not trusted)."""
-    x, y = np.abs(xc).astype(np.float32), np.abs(yc).astype(np.float32)
+    x, y = np.abs(xc).astype(np.float32, copy=False), np.abs(yc).astype(np.float32, copy=False)
     band = band_of_bins(stft, x.shape[0])
     ex = np.sum(x.astype(np.float64) ** 2, axis=0)
     level = float(ex[covered].mean()) if covered.any() else 0.0

@@ -104,7 +104,7 @@ def _hash_local(path: str) -> tuple[str, os.stat_result]:
 
 def _decode(path: str, shown: str) -> Decoded | AudioError:
     try:
-        return decode(path)
+        return decode(path, contiguous=False)  # only its mono mix and sample statistics are read
     except AudioError as exc:
         return AudioError(exc.reason, exc.detail.replace(path, shown)) if path != shown else exc
 
@@ -151,10 +151,12 @@ def prepare_audio(path: str, file_sha1: str, fingerprints: FingerprintCache, con
     """
     clock = clock or time.perf_counter
     t0 = clock()
-    decoded = decoded if decoded is not None else decode(path)
+    decoded = decoded if decoded is not None else decode(path, contiguous=False)
     t1 = clock()
     samples = decoded.samples
-    peak_hits = np.count_nonzero(samples >= config.clip_level) + np.count_nonzero(samples <= -config.clip_level)
+    peak_hits = 0
+    if samples.max() >= config.clip_level or samples.min() <= -config.clip_level:  # two passes, no temporaries
+        peak_hits = np.count_nonzero(samples >= config.clip_level) + np.count_nonzero(samples <= -config.clip_level)
     clipping = peak_hits / samples.size
     native_mono = decoded.mono()
     seconds = decoded.seconds
