@@ -391,6 +391,7 @@ def _digests(root: Path) -> dict[str, bytes]:
             if p.is_file() and p.name != "corpus.json"}
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_files_whatever_the_threads(tmp_path):
     config = DemoConfig(songs=4, seconds=4.5, seed=7)
     a = _digests(make_corpus(tmp_path / "a", config, progress=False, workers=1).out_dir)

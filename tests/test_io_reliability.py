@@ -191,6 +191,7 @@ COMMANDS = {
 
 @pytest.mark.skipif(not _can_drop_caps(), reason="needs root and setpriv to run a command without DAC override")
 @pytest.mark.parametrize("command", [*COMMANDS, "pair-report"])
+@pytest.mark.slow
 def test_an_unwritable_output_folder_is_one_line_with_the_path_and_exit_2(command, inputs, tmp_path):
     target = tmp_path / "out"
     if command == "pair-report":  # writes into the pairs folder itself

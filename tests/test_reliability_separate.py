@@ -83,6 +83,7 @@ def test_inputs_named_like_dot_folders_stay_inside_out(tmp_path, models):
 
 
 @pytest.mark.parametrize("full_band", [False, True])
+@pytest.mark.slow
 def test_a_full_disk_fails_one_input_and_the_next_one_is_separated(tmp_path, models, full_band):
     src = tmp_path / "in"
     src.mkdir()

@@ -150,6 +150,7 @@ def test_a_nested_parquet_column_is_refused_naming_the_column(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["binary", "string"])
+@pytest.mark.slow
 def test_invalid_utf8_in_a_parquet_title_is_read_with_replacement_characters_like_a_csv(tmp_path, kind):
     rows = [b"1,A,Caf\xe9", b"2,A,Caf\xe9 (Instrumental)", b"3,B,Bad \xff title"]  # Latin-1 bytes, a stray byte
     titles = pa.array([r.split(b",")[2] for r in rows], pa.binary())

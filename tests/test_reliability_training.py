@@ -125,6 +125,7 @@ def test_a_finite_best_pt_survives_a_later_divergence_byte_identical(tiny_shards
     assert best["step"] == 4 and math.isfinite(best["valid_loss"]) and _finite(best)
 
 
+@pytest.mark.slow
 def test_weights_that_become_non_finite_under_a_finite_loss_stop_the_run(tiny_shards, tiny_model, tmp_path):
     # At --lr 1e12 (as from 1e8 to 1e16) the loss of every step is finite, but the update of step 6 leaves
     # non-finite weights; the checkpoint of step 5 (finite) is the one kept.

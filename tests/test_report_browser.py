@@ -182,6 +182,7 @@ def test_metadata_only_report_in_the_browser(browser, tmp_path):
     assert page.console_errors() == []
 
 
+@pytest.mark.slow
 def test_20000_pairs_load_fast_with_a_bounded_page(browser, tmp_path):
     out = make_sample_pairs_dir(tmp_path, extra_pairs=20_000)
     config = ReportConfig(flagged_media=4)

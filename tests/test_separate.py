@@ -32,6 +32,7 @@ def models(tmp_path_factory) -> dict[str, Path]:
             "inst": constant_model(d / "inst.pt", target="instrumental")}
 
 
+@pytest.mark.slow
 def test_constant_mask_blends_to_exactly_half_the_mixture(models):
     m = load_model(models["half"])
     assert m.step == 7 and m.params == PAPER_STFT
@@ -93,6 +94,7 @@ def test_separate_command_any_format_and_odd_length(tmp_path, models, ext, rate,
     assert np.all(np.isfinite(vocals)) and np.abs(vocals).max() > 0
 
 
+@pytest.mark.slow
 def test_instrumental_model_bad_files_and_wrong_targets(tmp_path, models):
     rate = 16000
     x = (0.2 * np.random.default_rng(2).standard_normal(rate + 11)).astype(np.float32)
@@ -120,6 +122,7 @@ def test_instrumental_model_bad_files_and_wrong_targets(tmp_path, models):
 
 
 @pytest.mark.parametrize("full_band", [False, True])
+@pytest.mark.slow
 def test_very_short_and_silent_inputs(models, full_band):
     m = load_model(models["random"])
     for n, rate in ((1, 44100), (100, 44100), (700, 8192)):
@@ -133,6 +136,7 @@ def test_very_short_and_silent_inputs(models, full_band):
 # ------------------------------------------------------------------------------------------ names, bad paths
 
 
+@pytest.mark.slow
 def test_inputs_sharing_a_stem_get_distinct_output_folders(tmp_path, models):
     from separation.separate import output_names
 
@@ -193,6 +197,7 @@ def _drop_file_capabilities() -> None:
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
 
 
+@pytest.mark.slow
 def test_an_input_without_read_permission_is_skipped_like_a_corrupt_one(tmp_path, models):
     """The tests run as root, who may read anything: the command runs with root's file capabilities dropped."""
     import os

@@ -64,6 +64,7 @@ def _kill_when(cmd: list[str], ready, timeout_s: float = 60.0) -> str:
 
 
 @pytest.mark.parametrize("kill_at", ["pairs", "shard-write"])
+@pytest.mark.slow
 def test_killed_build_resumes_to_the_uninterrupted_dataset(reference, tmp_path, kill_at):
     pairs_dir, ref_dir, ref_summary = reference
     out = tmp_path / "out"

@@ -79,6 +79,7 @@ def test_layer_shapes_skips_and_mask_range():
     assert mask.shape == x.shape and float(mask.min()) > 0 and float(mask.max()) < 1
 
 
+@pytest.mark.slow
 def test_baseline_has_no_skips():
     base = UNet(UNetConfig.for_arch("baseline"))
     unet = UNet(UNetConfig.for_arch("unet"))
@@ -117,6 +118,7 @@ def test_dropout_only_in_the_first_three_decoder_layers():
     assert all(c.kernel_size == (5, 5) and c.stride == (2, 2) for c in convs) and len(convs) == 12
 
 
+@pytest.mark.slow
 def test_adam_steps_lower_the_loss_on_a_fixed_batch(shards):
     from features.reader import ShardDataset
 
@@ -251,6 +253,7 @@ def test_validation_runs_every_valid_every_steps_even_between_log_rows(shards, t
     assert [(int(r["step"]), bool(r["valid_loss"])) for r in rows] == [(2, False), (3, True), (4, True)]
 
 
+@pytest.mark.slow
 def test_bf16_autocast_and_channels_last_run_on_the_cpu(shards, tmp_path):
     # What CUDA takes by default (bf16 autocast, channels-last tensors), asked for on the CPU: the GPU's code
     # path runs before it first meets a GPU. The default on the CPU stays fp32, contiguous.
