@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from vocalmine.settings import flat_dict, setting
 
 #: Bump when the per-pair computation changes in a way that changes verdict rows (invalidates cached verdicts).
-ALGORITHM_VERSION = "pairing-6"  # 3: alignment map, level match, trust mask (issue 10); 4: map searched when no
+ALGORITHM_VERSION = "pairing-7"  # 3: alignment map, level match, trust mask (issue 10); 4: map searched when no
 #   window agrees with the global offset (a drift on dense songs), and with half-length windows as a fallback;
 #   5: corrections that earn their place, target_error (issue 18); 6: target_error's spread read per segment of
-#   the map, its ideal term by the interference model
+#   the map, its ideal term by the interference model; 7: target_error's bass leak (frames whose derived vocal is
+#   mostly 90-200 Hz)
 
 _RUNTIME_FIELDS = frozenset({"batch_size", "decoded_cache_files", "workers"})
 

@@ -18,7 +18,10 @@ where the voice shows (``D > 0``) counts, with the under-subtraction:
   map's band gains are applied); and, where the bias is negative, ``((1 - 10^(bias/20)) |Y|)^2`` over the cells
   with ``D > 0``;
 - **low leak**: the derived vocal below ``VOICE_FLOOR_HZ``, where voices hold nothing (a bass line or kick the
-  instrumental lacks, a low band left under-scaled);
+  instrumental lacks, a low band left under-scaled); and, per frame, its energy between ``VOICE_FLOOR_HZ`` and
+  ``BASS_HZ`` where that is more than ``BASS_RATIO`` times its energy above ``BASS_HZ`` (a sung note carries
+  most of its energy in harmonics above its fundamental: a frame whose derived vocal is mostly bass is a bass
+  line or kick the instrumental lacks, with the notes above 90 Hz that the floor alone lets through);
 - **ideal**: the interference of a cell's two parts, ``f(D / Y) * min(D, Y)^2`` summed above the voice floor,
   with ``D`` and ``Y`` taken after the band's bias is undone (an under-scaled band would otherwise pass its own
   leak off as interference). ``f`` is the expected error of ``max(0, |V + A| - |A|)`` against ``|V|`` at random
@@ -27,7 +30,7 @@ where the voice shows (``D > 0``) counts, with the under-subtraction:
   computed by simulation).
 
 ``target_error = sqrt(1 + (mismatch + low leak) / ideal)``. What it cannot see: a part missing from the
-instrumental above the voice floor (a lead line, a high-passed drum kit) looks like the voice to it
+instrumental above ``BASS_HZ`` (a lead line, the snare and cymbals of a kit) looks like the voice to it
 (docs/pairing.md has the measured table). Magnitudes ``[bins, frames]``, float32, over the frames to judge.
 """
 
@@ -46,6 +49,12 @@ from pairing.corrections import MIN_BAND_CELLS, log_ratios, modes
 
 #: Voices hold nothing below this (Hz): what the derived vocal holds there is accompaniment.
 VOICE_FLOOR_HZ = 90.0
+#: Bass leak: a frame's derived vocal between ``VOICE_FLOOR_HZ`` and this (Hz) counts as leak where its energy
+#: there exceeds ``BASS_RATIO`` times its energy above (tuned on seeds 0 and 1 of the release matrix, where
+#: 195-220 Hz with a ratio of 2.5-3 rank alike; 190 Hz misses bass notes, a ratio of 1.5 or less takes a low
+#: voice's notes for leak: docs/pairing.md)
+BASS_HZ = 200.0
+BASS_RATIO = 2.5
 #: The quietest share of frames (by the derived vocal's level) whose ratio spread is read.
 QUIET_SHARE = 0.25
 #: Ratios within this (dB) of their band's bias count for the spread (beyond: the voice's cells).
@@ -106,7 +115,17 @@ def components(x: np.ndarray, y: np.ndarray, stft: StftParams,
     # over-subtraction: where the voice shows (d > 0), a band whose instrumental is too loud removes its excess
     excess = np.maximum(1 - 10 ** (np.minimum(bias[voice], 0.0) / 20), 0.0)[:, None] * y64[voice]
     over = float((np.where(d[voice] > 0, excess, 0.0) ** 2).sum())
-    return {"mismatch": mismatch + over, "low_leak": float((d[~voice] ** 2).sum()), "ideal": ideal}
+    return {"mismatch": mismatch + over, "low_leak": float((d[~voice] ** 2).sum()) + _bass_leak(d, stft),
+            "ideal": ideal}
+
+
+def _bass_leak(d: np.ndarray, stft: StftParams) -> float:
+    """The derived vocal's energy between ``VOICE_FLOOR_HZ`` and ``BASS_HZ`` in the frames where it exceeds
+    ``BASS_RATIO`` times its energy above ``BASS_HZ``; ``d`` ``[bins, frames]`` (magnitudes)."""
+    hz = np.arange(d.shape[0]) * stft.sample_rate / stft.n_fft
+    low = (d[(hz >= VOICE_FLOOR_HZ) & (hz < BASS_HZ)] ** 2).sum(axis=0)
+    high = (d[hz >= BASS_HZ] ** 2).sum(axis=0)
+    return float(low[low > BASS_RATIO * high].sum())
 
 
 def _quiet_frames(level: np.ndarray, segment: np.ndarray) -> np.ndarray:

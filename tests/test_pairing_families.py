@@ -70,16 +70,13 @@ def test_quality_estimate_ranks_pairs_as_their_true_error_does_and_flags_the_bad
     est = np.array([r[3] for r in rows])
     rho = spearmanr(est, true)[0]
     print(f"{len(rows)} pairs, Spearman {rho:.3f}")
-    # measured (pairing-6) 0.83 on seed 0 and 0.85 on seed 1, the tuning seeds; 0.72 on seed 2, never tuned on
-    # (pairing-5: 0.76, 0.76, 0.60): docs/pairing.md
+    # measured (pairing-7) on seeds 0 and 1, the tuning seeds, and on seed 2, never tuned on: docs/pairing.md
     assert len(rows) >= 80 and rho >= 0.8, rho
     # every pair whose target is 1.5 times the ideal's error or worse is flagged by the report
     table = pa.Table.from_pylist([{"pair_id": f"{k} {f}", "status": "accepted", "target_error": e,
                                    "level_corrections": ""} for k, f, _, e in rows], schema=PAIRS)
     flagged = flag_masks(table, ReportConfig())["target-error"]
     missed = [(k, f, round(t, 2), round(e, 2)) for (k, f, t, e), hit in zip(rows, flagged) if t > 1.5 and not hit]
-    # a part missing above the voice floor (high-passed drums) looks like the voice: docs/pairing.md
-    assert all(k == "missing-rhythm" for k, *_ in missed), missed
-    assert len(missed) <= 1, missed
+    assert not missed, missed
     clean = [e for k, _, _, e in rows if k == "clean"]
     assert max(clean) < ReportConfig().target_error_high, clean

@@ -107,3 +107,24 @@ def test_band_curve_interpolates_between_band_centres():
     curve = band_curve_db(tuple([0.0] * 6 + [6.0] + [0.0] * 6), PAPER_STFT, BINS)
     centre = int(np.sqrt(BAND_EDGES_HZ[6] * BAND_EDGES_HZ[7]) / (PAPER_STFT.sample_rate / PAPER_STFT.n_fft))
     assert curve[centre] == pytest.approx(6.0, abs=0.5) and curve[0] == 0.0 and curve[-1] == 0.0
+
+
+def test_a_bass_line_the_instrumental_lacks_counts_as_leak_and_a_low_voice_does_not():
+    acc, voice = synthetic(6)
+    y = np.abs(acc)
+    hz = np.arange(BINS) * PAPER_STFT.sample_rate / PAPER_STFT.n_fft
+    bass_bins = (hz >= 90) & (hz < 200)  # the voice floor to BASS_HZ: bins 12-24
+    # a low voice: f0 at 104 Hz (bin 13), its harmonics above 200 Hz carry the rest
+    low_voice = np.zeros_like(voice)
+    sung = (np.arange(FRAMES) % 30) >= 10
+    low_voice[13::13, sung] = 6.0
+    parts = components(np.abs(acc + low_voice), y, PAPER_STFT)
+    assert parts["low_leak"] == 0.0 and target_error(parts) < 1.02, parts
+    # a bass line at 120 Hz (bin 15) in the original only, where the voice rests: all of it is leak
+    bass = np.zeros_like(voice)
+    bass[15, ~sung] = 40.0
+    x = np.abs(acc + voice + bass)
+    d = np.maximum(x.astype(np.float64) - y, 0.0)
+    parts = components(x, y, PAPER_STFT)
+    assert parts["low_leak"] == pytest.approx((d[bass_bins][:, ~sung] ** 2).sum(), rel=1e-6)
+    assert target_error(parts) > 1.5, parts
