@@ -103,6 +103,7 @@ def tiny_pairs(tmp_path_factory) -> Path:
     return write_pairs(root, specs)
 
 
+@pytest.mark.slow
 def test_a_second_build_into_a_locked_folder_fails_naming_the_holder_then_waits(tiny_pairs, tmp_path, monkeypatch):
     out = tmp_path / "shards"
     holder = _hold_lock(out)

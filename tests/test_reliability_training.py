@@ -84,6 +84,7 @@ def test_the_papers_recipe_without_checkpoint_before_the_divergence_says_so(tiny
     assert not (run / "checkpoint.pt").exists() and not (run / "best.pt").exists()
 
 
+@pytest.mark.slow
 def test_nan_patches_in_consistent_shards_are_named_as_the_cause(tiny_shards, tmp_path):
     shards = tmp_path / "shards"
     shutil.copytree(tiny_shards, shards)
@@ -111,6 +112,7 @@ def _resume_with(tiny_shards: Path, tiny_model, tmp_path: Path, *extra: str):
 LR_CAUSE = "Cause: the learning rate is too high for this run: lower --lr (or warm up: --warmup-steps)."
 
 
+@pytest.mark.slow
 def test_a_finite_best_pt_survives_a_later_divergence_byte_identical(tiny_shards, tiny_model, tmp_path):
     # Step 5 moves the weights by about 1e30 (finite); the loss of step 6 is not, and step 6 is due both a
     # validation (which could replace best.pt) and a checkpoint: neither is written.
@@ -140,6 +142,7 @@ def test_weights_that_become_non_finite_under_a_finite_loss_stop_the_run(tiny_sh
     assert after["best.pt"] == before["best.pt"] and after["checkpoint.pt"] != before["checkpoint.pt"]
 
 
+@pytest.mark.slow
 def test_a_non_finite_validation_loss_stops_the_run_before_its_checkpoint(tiny_shards, tiny_model, tmp_path):
     # After step 5 at --lr 1e30 the weights and the training loss are finite, the validation loss is not.
     run, before, r = _resume_with(tiny_shards, tiny_model, tmp_path, "--lr", "1e30", "--valid-every", "1",

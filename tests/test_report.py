@@ -131,6 +131,7 @@ def test_media_align_with_the_offset_convention(audio_dir):
         assert np.sum(wrong.vocal.astype(float) ** 2) > 2 * np.sum(a.vocal.astype(float) ** 2) + 1e-3
 
 
+@pytest.mark.slow
 def test_media_are_bounded_and_pick_the_most_flagged(tmp_path):
     out = make_sample_pairs_dir(tmp_path)
     summary = build_report(out, ReportConfig(sample_accepted=1, sample_rejected=0, flagged_media=1, seed=3))
