@@ -52,7 +52,7 @@ VOICE_FLOOR_HZ = 90.0
 #: Bass leak: a frame's derived vocal between ``VOICE_FLOOR_HZ`` and this (Hz) counts as leak where its energy
 #: there exceeds ``BASS_RATIO`` times its energy above (tuned on seeds 0 and 1 of the release matrix, where
 #: 195-220 Hz with a ratio of 2.5-3 rank alike; 190 Hz misses bass notes, a ratio of 1.5 or less takes a low
-#: voice's notes for leak: docs/pairing.md)
+#: voice's notes for leak; a low singer's notes can reach 3.5 on the demo corpus and are then counted: docs/pairing.md)
 BASS_HZ = 200.0
 BASS_RATIO = 2.5
 #: The quietest share of frames (by the derived vocal's level) whose ratio spread is read.
