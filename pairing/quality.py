@@ -107,7 +107,8 @@ def components(x: np.ndarray, y: np.ndarray, stft: StftParams,
                      / np.maximum(np.bincount(labels, minlength=n_bands), 1))
     energy = (y64 ** 2).sum(axis=1)
     mismatch = float((_positive_square(10 ** (bias / 20) - 1, spread[band] * math.log(10) / 20) * energy).sum())
-    voice = np.arange(x.shape[0]) * stft.sample_rate / stft.n_fft >= VOICE_FLOOR_HZ
+    hz = np.arange(x.shape[0]) * stft.sample_rate / stft.n_fft
+    voice = hz >= VOICE_FLOOR_HZ
     y_undone = y64[voice] * (10 ** (np.maximum(bias[voice], 0.0) / 20))[:, None]
     d_undone = np.maximum(x64[voice] - y_undone, 0.0)
     ratio_db = 20 * np.log10(np.maximum(d_undone, 1e-30) / np.maximum(y_undone, 1e-30))
@@ -115,14 +116,14 @@ def components(x: np.ndarray, y: np.ndarray, stft: StftParams,
     # over-subtraction: where the voice shows (d > 0), a band whose instrumental is too loud removes its excess
     excess = np.maximum(1 - 10 ** (np.minimum(bias[voice], 0.0) / 20), 0.0)[:, None] * y64[voice]
     over = float((np.where(d[voice] > 0, excess, 0.0) ** 2).sum())
-    return {"mismatch": mismatch + over, "low_leak": float((d[~voice] ** 2).sum()) + _bass_leak(d, stft),
+    return {"mismatch": mismatch + over, "low_leak": float((d[~voice] ** 2).sum()) + _bass_leak(d, hz),
             "ideal": ideal}
 
 
-def _bass_leak(d: np.ndarray, stft: StftParams) -> float:
+def _bass_leak(d: np.ndarray, hz: np.ndarray) -> float:
     """The derived vocal's energy between ``VOICE_FLOOR_HZ`` and ``BASS_HZ`` in the frames where it exceeds
-    ``BASS_RATIO`` times its energy above ``BASS_HZ``; ``d`` ``[bins, frames]`` (magnitudes)."""
-    hz = np.arange(d.shape[0]) * stft.sample_rate / stft.n_fft
+    ``BASS_RATIO`` times its energy above ``BASS_HZ``; ``d`` ``[bins, frames]`` (magnitudes), ``hz`` each bin's
+    frequency."""
     low = (d[(hz >= VOICE_FLOOR_HZ) & (hz < BASS_HZ)] ** 2).sum(axis=0)
     high = (d[hz >= BASS_HZ] ** 2).sum(axis=0)
     return float(low[low > BASS_RATIO * high].sum())
